@@ -1,0 +1,136 @@
+"""The Analyzer contract. It knows nothing of Ray: runners (CLI, Ray Data, Ray Serve) drive it.
+
+An analyzer declares what it consumes and what it needs, then works in three steps:
+
+    setup()                      load anything heavy, once, inside the worker that will run it
+    process_frames(batch)        one FrameBatch  -> a picklable partial (pure: any worker may get any batch)
+    process_audio(audio)         the AudioTrack  -> a picklable partial
+    finalize(partials, context)  every partial of one video, in time order -> Findings (no model needed here)
+
+`process_*` must depend only on its argument: batches of one video may land on different
+workers. Each FrameBatch carries the frame before it (`prev_frame`) so that frame-difference
+work needs no state across batches. `finalize` runs where the results are assembled and reads
+the results of the analyzers named in `after`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pipeline.schema import AnalyzerResult, Segment, VideoInfo
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """Frames at a rate and size, derived from the one decode.
+
+    fps: samples per second of video time (None: every decoded frame).
+    size: the longer side in pixels after rotation; frames are never upscaled.
+    """
+
+    fps: float | None
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"{'all' if self.fps is None else f'{self.fps:g}fps'}@{self.size}"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of this analyzer reserves. GPU memory in GB; the runner turns it into a
+    fraction of the GPU it finds (Ray's fractions are scheduling labels, not isolation: keep
+    the model inside what it declares)."""
+
+    cpus: float = 1.0
+    gpu_memory_gb: float = 0.0
+
+
+@dataclass
+class FrameBatch:
+    spec: FrameSpec
+    index: int  # position of this batch among the batches of its spec, from 0
+    pts_s: np.ndarray  # (n,) float64 presentation times, seconds from the start of the video
+    frames: np.ndarray  # (n, h, w, 3) uint8 RGB, upright (rotation applied), square pixels
+    prev_frame: np.ndarray | None = None  # the frame just before frames[0] in this spec, if any
+    prev_pts_s: float | None = None
+
+
+@dataclass
+class AudioTrack:
+    samples: np.ndarray  # (n,) float32 mono in [-1, 1]
+    sample_rate: int
+    start_s: float  # time of samples[0]
+    clipped_fraction: float  # share of native samples at full scale, measured before resampling
+    peak: float  # highest native |sample|
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass
+class Partials:
+    """What the process steps returned for one video: frame partials in time order."""
+
+    frames: list[Any] = field(default_factory=list)
+    audio: Any = None
+
+
+@dataclass
+class Context:
+    video: VideoInfo
+    results: dict[str, AnalyzerResult]  # the results of every analyzer finalized before this one
+
+    def ok(self, name: str) -> AnalyzerResult | None:
+        """The result of `name` when it succeeded, else None."""
+        result = self.results.get(name)
+        return result if result is not None and result.status == "ok" else None
+
+
+@dataclass
+class Findings:
+    segments: list[Segment] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Skip(Exception):
+    """Raised from any step when the analyzer cannot run here (input absent, weights missing).
+    The message becomes the result's `reason`."""
+
+
+class Analyzer(ABC):
+    name: ClassVar[str]
+    frames: ClassVar[FrameSpec | None] = None
+    audio: ClassVar[bool] = False
+    after: ClassVar[tuple[str, ...]] = ()  # analyzers whose results finalize() reads
+    resources: ClassVar[Resources] = Resources()
+    # Cheap per-frame work runs in the decoding worker, on frames still in memory and in order:
+    # shipping full-rate frames to another process would cost more than the work itself.
+    in_decoder: ClassVar[bool] = False
+
+    def setup(self) -> None:
+        """Load models and anything heavy. Called once per worker, before any process step."""
+
+    def process_frames(self, batch: FrameBatch) -> Any:
+        raise NotImplementedError(f"{self.name} declares frames but has no process_frames")
+
+    def process_audio(self, audio: AudioTrack) -> Any:
+        raise NotImplementedError(f"{self.name} declares audio but has no process_audio")
+
+    @abstractmethod
+    def finalize(self, partials: Partials, context: Context) -> Findings:
+        """Turn every partial of one video into typed segments and a summary."""
+
+    @classmethod
+    def missing_input(cls, info: VideoInfo) -> str | None:
+        """Why this analyzer has nothing to read in this video, or None."""
+        if cls.frames is not None and not info.has_video and not cls.audio:
+            return "no video stream"
+        if cls.audio and not info.has_audio and cls.frames is None:
+            return "no audio stream"
+        return None

@@ -1,0 +1,278 @@
+"""The units every runner chains: decode (with the in-decoder analyzers), analyzer stages, assembly.
+
+    VideoRequest -> DecodeStage -> WorkItem* -> AnalyzerStage* -> Assembler -> VideoResult
+
+A WorkItem is one FrameBatch or the AudioTrack of one video, plus the partial outputs the
+analyzers have produced from it so far; the last item of every video carries its VideoInfo
+and how many items came before it, so the assembler knows when a video is complete however
+the items were reordered on the way. Nothing here imports Ray: `run_local` chains the stages
+in this process, `pipeline.ray_runner` chains the same objects as Ray Data operators.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Partials, Skip
+from pipeline.decode import Decoder, MediaError
+from pipeline.registry import resolve
+from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    video_id: str  # unique within a run; the output file is named after it
+    path: str
+
+
+@dataclass
+class WorkItem:
+    video_id: str
+    seq: int  # order of emission by the decoder, from 0
+    kind: str  # "frames", "audio", or "end": the last item of a video
+    payload: FrameBatch | AudioTrack | None
+    partials: dict[str, Any] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)  # analyzer -> "skip: …" / "fail: …"
+    seconds: dict[str, float] = field(default_factory=dict)
+    # Only on the "end" item:
+    info: VideoInfo | None = None
+    error: str | None = None
+    decode_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which analyzers run, where, and what they read. Built once per run, shipped to workers."""
+
+    analyzers: tuple[type[Analyzer], ...]
+    unavailable: dict[str, str]
+
+    @classmethod
+    def build(cls, names: list[str] | None = None) -> Plan:
+        analyzers, unavailable = resolve(names)
+        return cls(tuple(analyzers), unavailable)
+
+    @property
+    def in_decoder(self) -> tuple[type[Analyzer], ...]:
+        return tuple(a for a in self.analyzers if a.in_decoder)
+
+    @property
+    def stages(self) -> list[tuple[type[Analyzer], ...]]:
+        """Analyzers that run in their own workers: one stage (actor pool) each."""
+        return [(a,) for a in self.analyzers if not a.in_decoder]
+
+    @property
+    def frame_specs(self) -> list[FrameSpec]:
+        return list(dict.fromkeys(a.frames for a in self.analyzers if a.frames is not None))
+
+    @property
+    def wants_audio(self) -> bool:
+        return any(a.audio for a in self.analyzers)
+
+
+def _consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> bool:
+    if isinstance(payload, FrameBatch):
+        return cls.frames == payload.spec
+    return isinstance(payload, AudioTrack) and cls.audio
+
+
+class _Runner:
+    """Sets analyzers up once and runs their process steps with failures contained per analyzer."""
+
+    def __init__(self, classes: Iterable[type[Analyzer]]) -> None:
+        self.instances: dict[str, Analyzer] = {}
+        self.setup_outcome: dict[str, str] = {}
+        for cls in classes:
+            instance = cls()
+            try:
+                instance.setup()
+            except Skip as exc:
+                self.setup_outcome[cls.name] = f"skip: {exc}"
+            except Exception as exc:  # a broken model must not take the worker down
+                self.setup_outcome[cls.name] = f"fail: setup: {_one_line(exc)}"
+            self.instances[cls.name] = instance
+
+    def process(self, item: WorkItem) -> None:
+        for name, analyzer in self.instances.items():
+            if not _consumes(type(analyzer), item.payload) or name in item.outcomes:
+                continue
+            if name in self.setup_outcome:
+                item.outcomes[name] = self.setup_outcome[name]
+                continue
+            start = time.perf_counter()
+            try:
+                if isinstance(item.payload, FrameBatch):
+                    item.partials[name] = analyzer.process_frames(item.payload)
+                else:
+                    item.partials[name] = analyzer.process_audio(item.payload)
+            except Skip as exc:
+                item.outcomes[name] = f"skip: {exc}"
+            except Exception as exc:
+                item.outcomes[name] = f"fail: {_one_line(exc)}"
+            item.seconds[name] = item.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    return f"{type(exc).__name__}: {text[0] if text else ''}{at}"
+
+
+class DecodeStage:
+    """Decodes one video once, runs the in-decoder analyzers on the frames in order, and emits
+    WorkItems for the analyzer stages. A video that cannot be read yields only its final item,
+    with the error."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.runner = _Runner(plan.in_decoder)
+        # Payloads only travel on when a later stage reads them.
+        self.shipped = {a.frames for a in plan.analyzers if not a.in_decoder and a.frames is not None}
+        self.ship_audio = any(a.audio for a in plan.analyzers if not a.in_decoder)
+
+    def __call__(self, request: VideoRequest) -> Iterator[WorkItem]:
+        start = time.perf_counter()
+        seq = 0
+        decoder = None
+        error = None
+        try:
+            decoder = Decoder(request.path, self.plan.frame_specs, self.plan.wants_audio)
+            for payload in decoder:
+                kind = "frames" if isinstance(payload, FrameBatch) else "audio"
+                item = WorkItem(request.video_id, seq, kind, payload)
+                self.runner.process(item)
+                if not self._ships(payload):
+                    item.payload = None
+                seq += 1
+                yield item
+        except MediaError as exc:
+            error = str(exc)
+        except Exception as exc:  # a decoder bug on one file must not end the run
+            error = f"decode failed: {_one_line(exc)}"
+        yield WorkItem(
+            request.video_id,
+            seq,
+            "end",
+            None,
+            info=decoder.info if decoder is not None else None,
+            error=error,
+            decode_s=time.perf_counter() - start,
+        )
+
+    def _ships(self, payload: FrameBatch | AudioTrack) -> bool:
+        if isinstance(payload, FrameBatch):
+            return payload.spec in self.shipped
+        return self.ship_audio
+
+
+class AnalyzerStage:
+    """Runs some analyzers' process steps on WorkItems; the unit an actor pool wraps."""
+
+    def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...] = ()) -> None:
+        self.runner = _Runner(analyzers)
+        # After this stage, a payload no later stage reads is dropped instead of shipped on.
+        self.later_specs = {a.frames for a in later if a.frames is not None}
+        self.later_audio = any(a.audio for a in later)
+
+    def __call__(self, item: WorkItem) -> WorkItem:
+        if item.payload is not None:
+            self.runner.process(item)
+            if isinstance(item.payload, FrameBatch):
+                if item.payload.spec not in self.later_specs:
+                    item.payload = None
+            elif not self.later_audio:
+                item.payload = None
+        return item
+
+
+class Assembler:
+    """Collects the WorkItems of each video, in any order, and finalizes a video once all of its
+    items have arrived."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.pending: dict[str, list[WorkItem]] = {}
+        self.analyzers = {cls.name: cls() for cls in plan.analyzers}
+
+    def add(self, item: WorkItem) -> VideoResult | None:
+        items = self.pending.setdefault(item.video_id, [])
+        items.append(item)
+        final = next((i for i in items if i.kind == "end"), None)
+        if final is None or len(items) < final.seq + 1:
+            return None
+        del self.pending[item.video_id]
+        return self.finalize(sorted(items, key=lambda i: i.seq))
+
+    def finalize(self, items: list[WorkItem]) -> VideoResult:
+        final = items[-1]
+        if final.error or final.info is None:
+            return VideoResult(status=Status.failed, error=final.error, video=final.info, elapsed_s=final.decode_s)
+        info = final.info
+        results: dict[str, AnalyzerResult] = {}
+        for name, cls in self.analyzers.items():
+            results[name] = self._finalize_one(cls, items, info, results)
+        for name, reason in self.plan.unavailable.items():
+            results[name] = AnalyzerResult.skipped(reason)
+        return VideoResult(
+            video=info,
+            status=Status.failed if final.error else Status.ok,
+            error=final.error,
+            elapsed_s=final.decode_s,
+            analyzers=results,
+        )
+
+    def _finalize_one(
+        self, analyzer: Analyzer, items: list[WorkItem], info: VideoInfo, results: dict[str, AnalyzerResult]
+    ) -> AnalyzerResult:
+        name = analyzer.name
+        missing = analyzer.missing_input(info)
+        if missing:
+            return AnalyzerResult.skipped(missing)
+        partials = Partials()
+        spent = 0.0
+        for item in items:
+            spent += item.seconds.get(name, 0.0)
+            outcome = item.outcomes.get(name)
+            if outcome is not None:
+                kind, _, text = outcome.partition(": ")
+                if kind == "skip":
+                    return AnalyzerResult.skipped(text)
+                return AnalyzerResult.failed(text, elapsed_s=spent)
+            if name in item.partials:
+                if item.kind == "audio":
+                    partials.audio = item.partials[name]
+                else:
+                    partials.frames.append(item.partials[name])
+        start = time.perf_counter()
+        try:
+            findings = analyzer.finalize(partials, Context(video=info, results=results))
+        except Skip as exc:
+            return AnalyzerResult.skipped(str(exc))
+        except Exception as exc:
+            return AnalyzerResult.failed(_one_line(exc), elapsed_s=spent + time.perf_counter() - start)
+        return AnalyzerResult(
+            status=Status.ok,
+            elapsed_s=round(spent + time.perf_counter() - start, 4),
+            segments=findings.segments,
+            summary=findings.summary,
+        )
+
+
+def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]:
+    """Every stage in this process, in order: for tests, and for callers without Ray."""
+    decode = DecodeStage(plan)
+    stages = plan.stages
+    chain = [AnalyzerStage(s, tuple(a for later in stages[i + 1 :] for a in later)) for i, s in enumerate(stages)]
+    assembler = Assembler(plan)
+    for request in requests:
+        for item in decode(request):
+            for stage in chain:
+                item = stage(item)
+            result = assembler.add(item)
+            if result is not None:
+                yield result

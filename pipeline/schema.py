@@ -1,0 +1,93 @@
+"""The result document: one typed, versioned schema for every runner (CLI, Ray Data, Ray Serve).
+
+Times are seconds from the start of the video, measured by presentation timestamps
+(the first frame or audio sample of the file is t = 0), never frame index / fps.
+Bump SCHEMA_VERSION on any change a reader would notice; add fields, never rename them.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(str, Enum):
+    ok = "ok"
+    skipped = "skipped"  # the analyzer could not run here: input absent, weights missing, dependency failed
+    failed = "failed"  # it ran and raised; `error` says what
+
+
+class Segment(BaseModel):
+    """One labelled span of time. `data` holds the analyzer-specific typed payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float
+    end_s: float
+    label: str
+    confidence: float | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnalyzerResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    reason: str | None = None  # why it was skipped
+    error: str | None = None  # why it failed
+    elapsed_s: float = 0.0  # wall time spent in this analyzer's process + finalize steps
+    segments: list[Segment] = Field(default_factory=list)
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def skipped(cls, reason: str) -> AnalyzerResult:
+        return cls(status=Status.skipped, reason=reason)
+
+    @classmethod
+    def failed(cls, error: str, elapsed_s: float = 0.0) -> AnalyzerResult:
+        return cls(status=Status.failed, error=error, elapsed_s=elapsed_s)
+
+
+class VideoInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    duration_s: float
+    size_bytes: int
+    container: str
+    has_video: bool
+    has_audio: bool
+    fps: float | None = None  # average frame rate as the container states it
+    frame_count: int | None = None  # frames actually decoded
+    width: int | None = None  # display width: after rotation and pixel aspect ratio
+    height: int | None = None
+    coded_width: int | None = None
+    coded_height: int | None = None
+    rotation: int = 0  # degrees clockwise the player turns the picture
+    pixel_aspect_ratio: float = 1.0
+    video_codec: str | None = None
+    bit_rate: int | None = None
+    variable_frame_rate: bool = False
+    start_offset_s: float = 0.0  # container start time subtracted from every timestamp
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    decode_errors: int = 0  # packets the decoder rejected; the rest of the file was still read
+
+
+class VideoResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: str = SCHEMA_VERSION
+    video: VideoInfo | None = None  # None when the file could not be opened at all
+    status: Status = Status.ok
+    error: str | None = None  # one line: why the video as a whole could not be analysed
+    elapsed_s: float = 0.0
+    analyzers: dict[str, AnalyzerResult] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
