@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Partials, Skip
 from pipeline.decode import Decoder, MediaError
-from pipeline.registry import resolve
+from pipeline.registry import ALL_NAMES, resolve
 from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
 
 
@@ -39,6 +39,7 @@ class WorkItem:
     outcomes: dict[str, str] = field(default_factory=dict)  # analyzer -> "skip: …" / "fail: …"
     seconds: dict[str, float] = field(default_factory=dict)
     # Only on the "end" item:
+    source: str = ""
     info: VideoInfo | None = None
     error: str | None = None
     decode_s: float = 0.0
@@ -159,6 +160,7 @@ class DecodeStage:
             seq,
             "end",
             None,
+            source=request.path,
             info=decoder.info if decoder is not None else None,
             error=error,
             decode_s=time.perf_counter() - start,
@@ -209,9 +211,14 @@ class Assembler:
         return self.finalize(sorted(items, key=lambda i: i.seq))
 
     def finalize(self, items: list[WorkItem]) -> VideoResult:
+        """elapsed_s: the decoding pass (decode and in-decoder analyzers) plus assembly here."""
+        start = time.perf_counter()
         final = items[-1]
+        identity = {"id": final.video_id, "source": final.source}
         if final.error or final.info is None:
-            return VideoResult(status=Status.failed, error=final.error, video=final.info, elapsed_s=final.decode_s)
+            return VideoResult(
+                **identity, status=Status.failed, error=final.error, video=final.info, elapsed_s=final.decode_s
+            )
         info = final.info
         results: dict[str, AnalyzerResult] = {}
         for name, cls in self.analyzers.items():
@@ -219,11 +226,10 @@ class Assembler:
         for name, reason in self.plan.unavailable.items():
             results[name] = AnalyzerResult.skipped(reason)
         return VideoResult(
+            **identity,
             video=info,
-            status=Status.failed if final.error else Status.ok,
-            error=final.error,
-            elapsed_s=final.decode_s,
-            analyzers=results,
+            elapsed_s=round(final.decode_s + time.perf_counter() - start, 4),
+            analyzers={name: results[name] for name in ALL_NAMES if name in results},
         )
 
     def _finalize_one(

@@ -83,6 +83,8 @@ class VideoResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: str = SCHEMA_VERSION
+    id: str  # the run's name for this video; the output file is <id>.json
+    source: str  # the path or URL as it was given
     video: VideoInfo | None = None  # None when the file could not be opened at all
     status: Status = Status.ok
     error: str | None = None  # one line: why the video as a whole could not be analysed

@@ -1,0 +1,113 @@
+"""`reelscope`: analyse videos on an embedded local Ray (or the cluster in RAY_ADDRESS)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from pipeline.engine import VideoRequest
+from pipeline.registry import ALL_NAMES
+from pipeline.schema import Status, VideoResult
+
+
+def _video_ids(paths: list[str]) -> list[str]:
+    """File stems made safe for file names and unique within the run."""
+    ids: list[str] = []
+    for path in paths:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "video"
+        candidate, n = stem, 1
+        while candidate in ids:
+            n += 1
+            candidate = f"{stem}-{n}"
+        ids.append(candidate)
+    return ids
+
+
+def start_ray(address: str | None, num_gpus: float | None) -> None:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, loopback-only Ray needs no token
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+    else:
+        ray.init(num_gpus=num_gpus, logging_level=logging.WARNING, include_dashboard=False)
+    # Ray Data's progress bars are the progress display on a terminal; in logs they are noise.
+    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def describe(result: VideoResult) -> str:
+    """One line a person can read at a glance."""
+    if result.status == Status.failed and not result.analyzers:
+        return f"FAILED {result.source}: {result.error}"
+    info = result.video
+    done = sum(r.status == Status.ok for r in result.analyzers.values())
+    parts = [f"{info.duration_s:.1f} s", f"{done}/{len(result.analyzers)} analyzers ok"]
+    summaries = {name: r.summary for name, r in result.analyzers.items() if r.status == Status.ok}
+    if "cut_analysis" in summaries:
+        parts.append(f"{summaries['cut_analysis'].get('shot_count')} shots")
+    if "scene_segmentation" in summaries:
+        parts.append(f"{summaries['scene_segmentation'].get('scene_count')} scenes")
+    if summaries.get("audio_analysis", {}).get("tempo_bpm"):
+        parts.append(f"{summaries['audio_analysis']['tempo_bpm']:.0f} bpm")
+    if "speech_flow" in summaries:
+        parts.append(f"speech {summaries['speech_flow'].get('speech_share', 0):.0%}")
+    failed = [name for name, r in result.analyzers.items() if r.status == Status.failed]
+    if failed:
+        parts.append(f"failed: {', '.join(failed)}")
+    return f"ok     {result.source}: " + ", ".join(parts)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = list(args.videos)
+    if not paths:
+        from pipeline.sample import SAMPLE, write_clip
+
+        paths = [write_clip(str(out / "sample.mp4"), SAMPLE)]
+        print(f"no video given: analysing the built-in sample clip {paths[0]}")
+    names = [n.strip() for n in args.analyzers.split(",") if n.strip()] if args.analyzers else None
+    unknown = [n for n in names or () if n not in ALL_NAMES]
+    if unknown:
+        print(f"unknown analyzer(s): {', '.join(unknown)}. Known: {', '.join(ALL_NAMES)}", file=sys.stderr)
+        return 2
+    requests = [VideoRequest(video_id, path) for video_id, path in zip(_video_ids(paths), paths)]
+
+    start_ray(args.address, args.num_gpus)
+    from pipeline import ray_runner
+
+    started = time.perf_counter()
+    failures = 0
+    for done, result in enumerate(ray_runner.run(requests, names), start=1):
+        (out / f"{result.id}.json").write_text(result.to_json())
+        failures += result.status == Status.failed
+        print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)
+    wall = time.perf_counter() - started
+    print(f"{len(requests) - failures} of {len(requests)} videos analysed in {wall:.1f} s; results in {out}/")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reelscope", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyze", help="analyse videos into one JSON document each")
+    run.add_argument("videos", nargs="*", help="video or audio files (none: a built-in sample clip)")
+    run.add_argument("--analyzers", help=f"comma-separated subset of: {', '.join(ALL_NAMES)}")
+    run.add_argument("--out", default="out", help="directory for <video>.json (default: out/)")
+    run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")
+    run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
+    run.set_defaults(handler=analyze)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
