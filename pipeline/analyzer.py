@@ -65,7 +65,7 @@ class AudioTrack:
     samples: np.ndarray  # (n,) float32 mono in [-1, 1]
     sample_rate: int
     start_s: float  # time of samples[0]
-    clipped_fraction: float  # share of native samples at full scale, measured before resampling
+    clipped_fraction: float  # share of native samples at full scale (decode.CLIP_LEVEL), before resampling
     peak: float  # highest native |sample|
 
     @property

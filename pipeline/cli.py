@@ -83,10 +83,11 @@ def analyze(args: argparse.Namespace) -> int:
 
     start_ray(args.address, args.num_gpus)
     from pipeline import ray_runner
+    from pipeline.engine import Plan
 
     started = time.perf_counter()
     failures = 0
-    for done, result in enumerate(ray_runner.run(requests, names), start=1):
+    for done, result in enumerate(ray_runner.run(requests, Plan.build(names)), start=1):
         (out / f"{result.id}.json").write_text(result.to_json())
         failures += result.status == Status.failed
         print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)

@@ -24,6 +24,9 @@ from pipeline.schema import VideoInfo
 
 AUDIO_RATE = 16_000
 BATCH_FRAMES = 32
+# A sample this close to full scale (-0.09 dBFS) counts as clipped. Not 1.0: lossy codecs ring
+# around a clipped plateau, so a clipped source decodes to values just under and over full scale.
+CLIP_LEVEL = 0.99
 
 
 class MediaError(Exception):
@@ -213,7 +216,7 @@ class Decoder:
                         else:
                             level = np.abs(native.astype(np.float32)) / float(np.iinfo(native.dtype).max)
                         peak = max(peak, float(level.max(initial=0.0)))
-                        clipped += int(np.count_nonzero(level >= 0.999))
+                        clipped += int(np.count_nonzero(level >= CLIP_LEVEL))
                         native_samples += level.size
                         for out in resampler.resample(frame):
                             audio_chunks.append(out.to_ndarray()[0])

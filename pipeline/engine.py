@@ -58,6 +58,10 @@ class Plan:
         return cls(tuple(analyzers), unavailable)
 
     @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(f"{a.__module__}.{a.__qualname__}" for a in self.analyzers)
+
+    @property
     def in_decoder(self) -> tuple[type[Analyzer], ...]:
         return tuple(a for a in self.analyzers if a.in_decoder)
 

@@ -11,7 +11,6 @@ leave decoded frames piling up (ray-project/ray#65540).
 
 from __future__ import annotations
 
-import functools
 import pickle
 from collections.abc import Iterator
 
@@ -23,6 +22,7 @@ from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRe
 from pipeline.schema import VideoResult
 
 DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when the cluster cannot say
+MODEL_LOAD_TIMEOUT_S = 900  # how long a model stage may take to start its first actor
 
 
 def gpu_fraction(analyzers: tuple[type[Analyzer], ...], gpu_memory_gb: float) -> float:
@@ -36,10 +36,14 @@ def gpu_fraction(analyzers: tuple[type[Analyzer], ...], gpu_memory_gb: float) ->
     return round(need / gpu_memory_gb, 4)
 
 
-@functools.lru_cache(maxsize=4)
-def _decode_stage(names: tuple[str, ...]) -> DecodeStage:
-    """One set-up DecodeStage per worker process and plan."""
-    return DecodeStage(Plan.build(list(names) or None))
+_decode_stages: dict[tuple[str, ...], DecodeStage] = {}
+
+
+def _decode_stage(plan: Plan) -> DecodeStage:
+    """One set-up DecodeStage per worker process and plan: warm workers skip setup()."""
+    if plan.key not in _decode_stages:
+        _decode_stages[plan.key] = DecodeStage(plan)
+    return _decode_stages[plan.key]
 
 
 # WorkItems travel pickled in a binary column: Arrow cannot hold them as objects, and saying so
@@ -52,8 +56,8 @@ def _unpack(batch: dict[str, np.ndarray]) -> list[WorkItem]:
     return [pickle.loads(blob) for blob in batch["item"]]
 
 
-def _decode(batch: dict[str, np.ndarray], names: tuple[str, ...]) -> Iterator[dict[str, list[bytes]]]:
-    stage = _decode_stage(names)
+def _decode(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list[bytes]]]:
+    stage = _decode_stage(plan)
     for video_id, path in zip(batch["video_id"], batch["path"]):
         for item in stage(VideoRequest(str(video_id), str(path))):
             yield _pack([item])
@@ -62,10 +66,8 @@ def _decode(batch: dict[str, np.ndarray], names: tuple[str, ...]) -> Iterator[di
 class AnalyzerActor:
     """An actor-pool worker around one AnalyzerStage; the model loads once, in __init__."""
 
-    def __init__(self, names: tuple[str, ...], later: tuple[str, ...]) -> None:
-        from pipeline.registry import load
-
-        self.stage = AnalyzerStage(tuple(load(n) for n in names), tuple(load(n) for n in later))
+    def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...]) -> None:
+        self.stage = AnalyzerStage(analyzers, later)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes]]:
         return _pack([self.stage(item) for item in _unpack(batch)])
@@ -73,23 +75,24 @@ class AnalyzerActor:
 
 def build_dataset(
     requests: list[VideoRequest],
-    names: list[str] | None,
+    plan: Plan,
     *,
     gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB,
     max_pool_size: int = 1,
 ) -> ray.data.Dataset:
-    plan = Plan.build(names)
     ds = ray.data.from_items(
         [{"video_id": r.video_id, "path": r.path} for r in requests], override_num_blocks=max(1, len(requests))
     )
-    ds = ds.map_batches(_decode, fn_kwargs={"names": tuple(names or ())}, batch_size=1, num_cpus=1)
+    ds = ds.map_batches(_decode, fn_kwargs={"plan": plan}, batch_size=1, num_cpus=1)
     stages = plan.stages
+    if stages:
+        ray.data.DataContext.get_current().wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
     for i, stage in enumerate(stages):
-        later = tuple(a.name for s in stages[i + 1 :] for a in s)
+        later = tuple(a for s in stages[i + 1 :] for a in s)
         fraction = gpu_fraction(stage, gpu_memory_gb)
         ds = ds.map_batches(
             AnalyzerActor,
-            fn_constructor_kwargs={"names": tuple(a.name for a in stage), "later": later},
+            fn_constructor_kwargs={"analyzers": stage, "later": later},
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
             num_gpus=fraction,
@@ -99,10 +102,10 @@ def build_dataset(
     return ds
 
 
-def run(requests: list[VideoRequest], names: list[str] | None = None, **options) -> Iterator[VideoResult]:
+def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoResult]:
     """Analyse the videos on the connected Ray cluster; yield each result as its video completes."""
-    assembler = Assembler(Plan.build(names))
-    for batch in build_dataset(requests, names, **options).iter_batches(batch_size=None, batch_format="numpy"):
+    assembler = Assembler(plan)
+    for batch in build_dataset(requests, plan, **options).iter_batches(batch_size=None, batch_format="numpy"):
         for item in _unpack(batch):
             result = assembler.add(item)
             if result is not None:

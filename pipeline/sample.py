@@ -127,7 +127,8 @@ def render_audio(audio: AudioSpec, seconds: float, rate: int = 44100) -> np.ndar
     signal *= audio.level
     for start, end in audio.silence:
         signal[int(start * rate) : int(end * rate)] = 0.0
-    return signal.astype(np.float32)
+    # Full scale is the ceiling of any real recording chain: a level past it clips.
+    return np.clip(signal, -1.0, 1.0).astype(np.float32)
 
 
 def write_clip(path: str, spec: ClipSpec) -> str:

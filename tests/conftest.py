@@ -1,0 +1,42 @@
+"""Shared fixtures: real media (skipped with a reason when absent), synthetic clips, a local Ray."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+
+# Offline by construction: nothing may reach a model hub. numba (librosa) caches its compiled code.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    if not MEDIA.is_dir():
+        pytest.skip(f"real media with ground truth not found at {MEDIA} (it sits beside the checkout in CI)")
+    return MEDIA
+
+
+@pytest.fixture(scope="session")
+def sample_clip(tmp_path_factory) -> Path:
+    """The built-in sample: four shots (hard cuts at 3.0 and 8.0 s, a dissolve at 5.5 s), captions, 120 bpm."""
+    from pipeline.sample import SAMPLE, write_clip
+
+    return Path(write_clip(str(tmp_path_factory.mktemp("sample") / "sample.mp4"), SAMPLE))
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A real local Ray with one logical GPU, so fractional GPU packing is schedulable on a CPU box."""
+    import ray
+
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
