@@ -233,7 +233,7 @@ class Assembler:
             **identity,
             video=info,
             elapsed_s=round(final.decode_s + time.perf_counter() - start, 4),
-            analyzers={name: results[name] for name in ALL_NAMES if name in results},
+            analyzers={name: results[name] for name in sorted(results, key=_contract_order)},
         )
 
     def _finalize_one(
@@ -271,6 +271,11 @@ class Assembler:
             segments=findings.segments,
             summary=findings.summary,
         )
+
+
+def _contract_order(name: str) -> int:
+    """Results in the order of the output contract; analyzers outside it last."""
+    return ALL_NAMES.index(name) if name in ALL_NAMES else len(ALL_NAMES)
 
 
 def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]:

@@ -37,6 +37,9 @@ def local_ray():
     """A real local Ray with one logical GPU, so fractional GPU packing is schedulable on a CPU box."""
     import ray
 
+    # Workers import the test probes by module name, as the driver does.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level="WARNING")
+    ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()

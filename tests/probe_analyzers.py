@@ -1,0 +1,61 @@
+"""Small real analyzers that exercise the contract's paths: an out-of-decoder stage holding GPU
+memory, one that fails, one whose weights are missing, one that reads another's result."""
+
+from __future__ import annotations
+
+from pipeline.analyzer import Analyzer, Context, Findings, FrameSpec, Partials, Resources, Skip
+from pipeline.schema import Segment
+
+SPEC = FrameSpec(fps=None, size=64)
+
+
+class FrameCounter(Analyzer):
+    name = "probe_counter"
+    frames = SPEC
+    resources = Resources(cpus=0.5, gpu_memory_gb=20)
+
+    def process_frames(self, batch):
+        return {"n": len(batch.frames), "first": float(batch.pts_s[0]), "last": float(batch.pts_s[-1]), "index": batch.index}
+
+    def finalize(self, partials: Partials, context: Context) -> Findings:
+        if [p["index"] for p in partials.frames] != list(range(len(partials.frames))):
+            raise AssertionError("partials out of order")
+        total = sum(p["n"] for p in partials.frames)
+        first, last = partials.frames[0]["first"], partials.frames[-1]["last"]
+        return Findings([Segment(start_s=first, end_s=last, label="frames", data={"count": total})], {"frames": total})
+
+
+class SecondGpuModel(FrameCounter):
+    name = "probe_second_model"
+
+
+class Broken(Analyzer):
+    name = "probe_broken"
+    frames = SPEC
+    in_decoder = True
+
+    def process_frames(self, batch):
+        raise ValueError("model produced NaN")
+
+    def finalize(self, partials, context):
+        raise AssertionError("never reached")
+
+
+class WeightsMissing(Analyzer):
+    name = "probe_weights_missing"
+    frames = SPEC
+
+    def setup(self):
+        raise Skip("weights not found in /models/probe; run `reelscope models download`")
+
+    def finalize(self, partials, context):
+        raise AssertionError("never reached")
+
+
+class Reader(Analyzer):
+    name = "probe_reader"
+    after = ("probe_counter",)
+
+    def finalize(self, partials, context):
+        counted = context.ok("probe_counter")
+        return Findings(summary={"seen_frames": counted.summary["frames"] if counted else None})

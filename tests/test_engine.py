@@ -1,0 +1,76 @@
+"""The Analyzer contract through the engine's units, in this process."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from probe_analyzers import Broken, FrameCounter, Reader, WeightsMissing
+
+from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest, run_local
+from pipeline.registry import ALL_NAMES, NOT_YET_BUILT, load
+from pipeline.schema import Status
+
+PROBES = Plan(analyzers=(Broken, FrameCounter, WeightsMissing, Reader), unavailable={})
+
+
+def test_each_analyzer_gets_its_own_status(sample_clip):
+    (result,) = run_local([VideoRequest("clip", str(sample_clip))], PROBES)
+    assert result.status == Status.ok and result.video.frame_count == 300
+    counter = result.analyzers["probe_counter"]
+    assert counter.status == Status.ok and counter.summary == {"frames": 300}
+    assert counter.segments[0].start_s == 0.0 and counter.segments[0].end_s == pytest.approx(299 / 30)
+    broken = result.analyzers["probe_broken"]
+    assert broken.status == Status.failed and broken.error.startswith("ValueError: model produced NaN")
+    missing = result.analyzers["probe_weights_missing"]
+    assert missing.status == Status.skipped and "reelscope models download" in missing.reason
+    assert result.analyzers["probe_reader"].summary == {"seen_frames": 300}
+
+
+def test_assembly_does_not_depend_on_arrival_order(sample_clip):
+    decode = DecodeStage(PROBES)
+    stage = AnalyzerStage((FrameCounter, WeightsMissing))
+    items = [stage(item) for item in decode(VideoRequest("clip", str(sample_clip)))]
+    in_order = Assembler(PROBES)
+    shuffled = Assembler(PROBES)
+    expected = [r for r in map(in_order.add, items) if r][0]
+    random.Random(7).shuffle(items)
+    got = [r for r in map(shuffled.add, items) if r][0]
+    assert got.analyzers["probe_counter"] == expected.analyzers["probe_counter"].model_copy(
+        update={"elapsed_s": got.analyzers["probe_counter"].elapsed_s}
+    )
+
+
+def test_unreadable_video_fails_alone(sample_clip, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    results = list(run_local([VideoRequest("bad", str(bad)), VideoRequest("good", str(sample_clip))], PROBES))
+    assert [r.id for r in results] == ["bad", "good"]
+    assert results[0].status == Status.failed and "not a readable media file" in results[0].error
+    assert results[0].analyzers == {}
+    assert results[1].status == Status.ok
+
+
+def test_analyzers_without_input_are_skipped_with_reason(media):
+    (result,) = run_local([VideoRequest("jfk", str(media / "faster-whisper" / "jfk.flac"))], PROBES)
+    assert result.analyzers["probe_counter"].status == Status.skipped
+    assert result.analyzers["probe_counter"].reason == "no video stream"
+
+
+def test_plan_orders_dependencies_and_reports_unbuilt_analyzers():
+    plan = Plan.build(["temporal_flow", "object_detection"])
+    names = [a.name for a in plan.analyzers]
+    for dependency in load("temporal_flow").after:
+        assert names.index(dependency) < names.index("temporal_flow")
+    assert plan.unavailable == {"object_detection": NOT_YET_BUILT["object_detection"]}
+    with pytest.raises(ValueError, match="unknown analyzer"):
+        Plan.build(["cut_analysis", "no_such_thing"])
+
+
+def test_registry_names_are_the_output_contract():
+    assert set(ALL_NAMES) == {
+        "object_detection", "body_pose", "background_segmentation", "age_estimation", "eye_tracking",
+        "text_overlay", "qwen2_vl_temporal", "speech_transcription", "speech_flow", "speech_rate",
+        "speech_emotion", "audio_environment", "audio_analysis", "cut_analysis", "scene_segmentation",
+        "camera_analysis", "color_analysis", "content_quality", "temporal_flow", "cross_analyzer_intelligence",
+    }  # fmt: skip

@@ -1,0 +1,36 @@
+"""The same units as a Ray Data graph on a real local Ray with one logical GPU."""
+
+from __future__ import annotations
+
+import pytest
+from probe_analyzers import Broken, FrameCounter, SecondGpuModel
+
+from pipeline import ray_runner
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.schema import Status
+
+PLAN = Plan(analyzers=(Broken, FrameCounter, SecondGpuModel), unavailable={})
+
+
+def test_model_stages_share_one_gpu_and_match_the_local_run(local_ray, sample_clip, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    requests = [VideoRequest("a", str(sample_clip)), VideoRequest("bad", str(bad)), VideoRequest("b", str(sample_clip))]
+    # Two 20 GB models on an 80 GB GPU: 0.25 each, so both pools fit on the one logical GPU at once.
+    results = {r.id: r for r in ray_runner.run(requests, PLAN, gpu_memory_gb=80)}
+    assert set(results) == {"a", "b", "bad"}
+    assert results["bad"].status == Status.failed and "not a readable media file" in results["bad"].error
+    (local,) = run_local([requests[0]], PLAN)
+    for video_id in ("a", "b"):
+        result = results[video_id]
+        for name in ("probe_counter", "probe_second_model"):
+            assert result.analyzers[name].status == Status.ok
+            assert result.analyzers[name].segments == local.analyzers[name].segments
+        assert result.analyzers["probe_broken"].status == Status.failed
+
+
+def test_gpu_fraction_from_declared_memory():
+    assert ray_runner.gpu_fraction((FrameCounter,), 80) == 0.25
+    assert ray_runner.gpu_fraction((Broken,), 80) == 0.0
+    with pytest.raises(ValueError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
+        ray_runner.gpu_fraction((FrameCounter,), 16)
