@@ -1,0 +1,57 @@
+"""`reelscope analyze` as a user runs it: a new process, an embedded local Ray, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pipeline.schema import Status, VideoResult
+
+
+def reelscope(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "analyze", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_bad_inputs_fail_alone_and_good_ones_finish(tmp_path, sample_clip, media):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.mp4").write_text("this is text\n")
+    (tmp_path / "folder").mkdir()
+    videos = [str(sample_clip), "empty.mp4", "notes.mp4", "folder", "missing.mp4", str(media / "faster-whisper" / "jfk.flac")]
+    run = reelscope(*videos, "--analyzers", "cut_analysis,audio_analysis,object_detection", "--out", "out", cwd=tmp_path)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == len(videos)
+    for bad, reason in [("empty.mp4", "empty file"), ("notes.mp4", "not a readable media file"), ("folder", "is a directory"), ("missing.mp4", "no such file")]:
+        (line,) = [line for line in lines if f" {bad}:" in line]
+        assert "FAILED" in line and reason in line
+    assert "2 of 6 videos analysed" in run.stdout
+
+    results = {p.stem: VideoResult.model_validate(json.loads(p.read_text())) for p in (tmp_path / "out").glob("*.json")}
+    assert set(results) == {"sample", "empty", "notes", "folder", "missing", "jfk"}
+    clip = results["sample"]
+    assert clip.status == Status.ok and clip.analyzers["cut_analysis"].summary["shot_count"] == 4
+    assert clip.analyzers["object_detection"].status == Status.skipped
+    speech = results["jfk"]
+    assert speech.analyzers["cut_analysis"].status == Status.skipped
+    assert speech.analyzers["cut_analysis"].reason == "no video stream"
+    assert speech.analyzers["audio_analysis"].status == Status.ok
+
+
+def test_no_arguments_analyses_the_built_in_sample(tmp_path):
+    run = reelscope("--out", "out", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = VideoResult.model_validate(json.loads((tmp_path / "out" / "sample.json").read_text()))
+    assert abs(result.video.duration_s - 10.0) < 0.05
+    built = [name for name, r in result.analyzers.items() if r.reason is None or "not available in this build" not in r.reason]
+    assert all(result.analyzers[name].status == Status.ok for name in built), {
+        name: (r.status, r.reason, r.error) for name, r in result.analyzers.items()
+    }
