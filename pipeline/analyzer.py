@@ -62,7 +62,9 @@ class FrameBatch:
 
 @dataclass
 class AudioTrack:
-    samples: np.ndarray  # (n,) float32 mono in [-1, 1]
+    # (n,) float32 mono. FFmpeg's standard downmix (-3 dB per channel) keeps loudness, so a loud
+    # stereo track can peak slightly past 1.0; clipping is judged on native samples instead.
+    samples: np.ndarray
     sample_rate: int
     start_s: float  # time of samples[0]
     clipped_fraction: float  # share of native samples at full scale (decode.CLIP_LEVEL), before resampling

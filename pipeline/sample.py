@@ -21,7 +21,8 @@ class Shot:
     seconds: float
     color: tuple[int, int, int] = (200, 80, 40)  # base RGB of the texture
     motion: str = "static"  # static | pan | tilt | zoom | shake
-    speed: float = 120.0  # pixels per second for pan/tilt, relative zoom per second x 100 for zoom
+    # pan/tilt: pixels per second the view moves right/down (negative: left/up); zoom: % per second
+    speed: float = 120.0
     text: str | None = None  # burned into the lower third
     dissolve_in_s: float = 0.0  # cross-fade from the previous shot over this many seconds
     seed: int = 0
@@ -57,32 +58,41 @@ class ClipSpec:
         return times
 
 
+SHAKE_PX = 6  # largest shake offset
+
+
 def _texture(shot: Shot, width: int, height: int) -> np.ndarray:
-    """A canvas twice the frame size: blurred noise tinted with the shot's colour."""
+    """Blurred noise tinted with the shot's colour, large enough for the whole move: a view that
+    wrapped around would jump mid-shot and look like a cut."""
+    travel = int(np.ceil(abs(shot.speed) * shot.seconds)) + 1
+    canvas_w = width + (travel if shot.motion == "pan" else 0) + 2 * SHAKE_PX
+    canvas_h = height + (travel if shot.motion == "tilt" else 0) + 2 * SHAKE_PX
     rng = np.random.default_rng(shot.seed)
-    noise = rng.integers(0, 256, (height // 4, width // 4), dtype=np.uint8)
-    noise = cv2.resize(noise, (width * 2, height * 2), interpolation=cv2.INTER_CUBIC)
+    noise = rng.integers(0, 256, (canvas_h // 8 + 1, canvas_w // 8 + 1), dtype=np.uint8)
+    noise = cv2.resize(noise, (canvas_w, canvas_h), interpolation=cv2.INTER_CUBIC)
     shade = noise.astype(np.float32)[..., None] / 255.0
     canvas = np.clip(shade * np.array(shot.color, np.float32) * 1.4 + 20, 0, 255)
     return canvas.astype(np.uint8)
 
 
 def _shot_frame(shot: Shot, canvas: np.ndarray, t: float, width: int, height: int) -> np.ndarray:
-    cx, cy = width // 2, height // 2  # top-left of the view inside the canvas
+    x, y = SHAKE_PX, SHAKE_PX  # top-left of the view inside the canvas
+    t = min(max(t, 0.0), shot.seconds)  # a dissolve shows a shot past its end: hold its last view
+    travel = int(round(abs(shot.speed) * t))
     if shot.motion == "pan":
-        cx = int(cx + shot.speed * t) % width
+        x += travel if shot.speed >= 0 else canvas.shape[1] - width - 2 * SHAKE_PX - travel
     elif shot.motion == "tilt":
-        cy = int(cy + shot.speed * t) % height
+        y += travel if shot.speed >= 0 else canvas.shape[0] - height - 2 * SHAKE_PX - travel
     elif shot.motion == "shake":
         rng = np.random.default_rng(int(t * 1000) + shot.seed)
-        cx, cy = cx + int(rng.integers(-6, 7)), cy + int(rng.integers(-6, 7))
+        x, y = x + int(rng.integers(-SHAKE_PX, SHAKE_PX + 1)), y + int(rng.integers(-SHAKE_PX, SHAKE_PX + 1))
     if shot.motion == "zoom":
         scale = 1.0 + shot.speed / 100.0 * t
         w, h = int(width / scale), int(height / scale)
-        x0, y0 = width - w // 2, height - h // 2
+        x0, y0 = x + (width - w) // 2, y + (height - h) // 2
         frame = cv2.resize(canvas[y0 : y0 + h, x0 : x0 + w], (width, height), interpolation=cv2.INTER_LINEAR)
     else:
-        frame = canvas[cy : cy + height, cx : cx + width].copy()
+        frame = canvas[y : y + height, x : x + width].copy()
     if shot.text:
         scale = height / 240
         (tw, th), _ = cv2.getTextSize(shot.text, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, 2)
