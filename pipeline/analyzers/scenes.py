@@ -1,0 +1,99 @@
+"""Scenes: runs of shots that look alike, so that shot / reverse-shot stays one scene.
+
+`process_frames` keeps each frame's colour histogram (the HSV histogram cut_analysis uses).
+`finalize` averages them per shot, over the frames that belong to that shot alone (not to a fade
+or dissolve), and links two shots at most LOOKBACK_SHOTS apart whose average histograms overlap
+by SAME_LOOK or more: every shot from the first to the second of a linked pair is in one scene,
+so A B A B is one scene and A A B two. Shots come from cut_analysis; when it did not succeed,
+the whole video is one shot.
+
+Segments: one "scene" per scene, data {index, shot_indices, shot_count}.
+Summary: scene_count, shot_count, average_scene_length_s, shots_from ("cut_analysis" or "whole_video").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
+from pipeline.analyzers.cuts import FRAMES, colour_histograms, frame_times, sampled_hsv
+from pipeline.schema import Segment
+
+SAME_LOOK = 0.6  # histogram intersection (0-1) from which two shots show the same place
+LOOKBACK_SHOTS = 3  # a shot may rejoin any of the three before it: A B A and A B C A are one scene
+TIME_SLACK_S = 1e-3  # cut_analysis rounds its times to 0.1 ms
+GRADUAL = ("fade", "fade_in", "fade_out", "dissolve")
+
+
+class SceneSegmentation(Analyzer):
+    name = "scene_segmentation"
+    frames = FRAMES
+    after = ("cut_analysis",)
+    in_decoder = True
+
+    def process_frames(self, batch: FrameBatch) -> dict[str, np.ndarray]:
+        return {"pts": batch.pts_s, "hist": colour_histograms(sampled_hsv(batch.frames))}
+
+    def finalize(self, partials: Partials, context: Context) -> Findings:
+        if not partials.frames:
+            raise Skip("no video frames decoded")
+        pts = np.concatenate([p["pts"] for p in partials.frames])
+        hist = np.concatenate([p["hist"] for p in partials.frames]).astype(np.float32)
+        cuts = context.ok("cut_analysis")
+        if cuts is not None:
+            shots = [(s.start_s, s.end_s) for s in cuts.segments if s.label == "shot"]
+            mixed = [(s.start_s, s.end_s) for s in cuts.segments if s.label in GRADUAL]
+        else:
+            times = frame_times(pts, context.video.fps)
+            shots, mixed = [(float(times[0]), float(times[-1]))], []
+
+        looks = np.stack([_shot_look(pts, hist, start, end, mixed) for start, end in shots])
+        scenes = _group(looks)
+        segments = [
+            Segment(
+                start_s=shots[members[0]][0],
+                end_s=shots[members[-1]][1],
+                label="scene",
+                data={"index": i, "shot_indices": members, "shot_count": len(members)},
+            )
+            for i, members in enumerate(scenes)
+        ]
+        duration = shots[-1][1] - shots[0][0]
+        return Findings(
+            segments=segments,
+            summary={
+                "scene_count": len(scenes),
+                "shot_count": len(shots),
+                "average_scene_length_s": round(duration / len(scenes), 3),
+                "shots_from": "cut_analysis" if cuts is not None else "whole_video",
+            },
+        )
+
+
+def _shot_look(
+    pts: np.ndarray, hist: np.ndarray, start: float, end: float, mixed: list[tuple[float, float]]
+) -> np.ndarray:
+    """Mean histogram of the shot's own frames; of all its frames when a transition covers it whole."""
+    in_shot = (pts >= start - TIME_SLACK_S) & (pts < end - TIME_SLACK_S)
+    own = in_shot.copy()
+    for a, b in mixed:
+        own &= ~((pts >= a - TIME_SLACK_S) & (pts < b - TIME_SLACK_S))
+    chosen = own if own.any() else in_shot
+    return hist[chosen].mean(axis=0) if chosen.any() else np.zeros(hist.shape[1], np.float32)
+
+
+def _group(looks: np.ndarray) -> list[list[int]]:
+    """Scenes as lists of shot indices: shots i and i+1 share a scene when some pair of alike
+    shots, at most LOOKBACK_SHOTS apart, spans them."""
+    joined = np.zeros(max(len(looks) - 1, 0), bool)  # joined[i]: shots i and i+1 share a scene
+    for k in range(1, len(looks)):
+        for j in range(max(0, k - LOOKBACK_SHOTS), k):
+            if np.minimum(looks[j], looks[k]).sum() >= SAME_LOOK:
+                joined[j:k] = True
+    scenes = [[0]]
+    for i, together in enumerate(joined, start=1):
+        if together:
+            scenes[-1].append(i)
+        else:
+            scenes.append([i])
+    return scenes
