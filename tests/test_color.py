@@ -1,0 +1,88 @@
+"""color_analysis: synthetic shots of known colour, per shot from the real cut analyzer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.analyzers.color import color_name
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import Status
+
+COLOURS = ClipSpec(
+    shots=(
+        Shot(1.5, (220, 40, 40), seed=1),  # red
+        Shot(1.5, (40, 60, 220), seed=2),  # blue
+        Shot(1.5, (50, 50, 50), seed=3),  # dark grey
+        Shot(1.5, (170, 170, 170), seed=4),  # light grey
+    ),
+    audio=None,
+)
+
+
+@pytest.fixture(scope="module")
+def colours(tmp_path_factory):
+    path = write_clip(str(tmp_path_factory.mktemp("color") / "colours.mp4"), COLOURS)
+    (result,) = run_local([VideoRequest("colours", path)], Plan.build(["color_analysis"]))
+    return result.analyzers["color_analysis"]
+
+
+def test_one_segment_per_shot_named_by_its_dominant_colour(colours):
+    assert colours.status == Status.ok
+    assert [s.start_s for s in colours.segments] == pytest.approx([0.0, *COLOURS.cut_times()], abs=1 / 30 + 1e-3)
+    assert [s.label for s in colours.segments][:2] == ["red", "blue"]
+    red, blue = colours.segments[0].data["palette"][0], colours.segments[1].data["palette"][0]
+    r, g, b = (int(red["hex"][i : i + 2], 16) for i in (1, 3, 5))
+    assert r > 2 * g and r > 2 * b
+    r, g, b = (int(blue["hex"][i : i + 2], 16) for i in (1, 3, 5))
+    assert b > 2 * r and b > 2 * g
+
+
+def test_palettes_are_well_formed(colours):
+    for palette in [s.data["palette"] for s in colours.segments] + [colours.summary["palette"]]:
+        assert 1 <= len(palette) <= 5
+        assert all(re.fullmatch(r"#[0-9a-f]{6}", c["hex"]) for c in palette)
+        assert sum(c["share"] for c in palette) == pytest.approx(1.0, abs=0.01)
+        assert [c["share"] for c in palette] == sorted((c["share"] for c in palette), reverse=True)
+    names = {c["name"] for c in colours.summary["palette"]}
+    assert {"red", "blue"} <= names
+
+
+def test_warmth_saturation_brightness(colours):
+    red, blue, dark, light = (s.data for s in colours.segments)
+    assert red["warmth"] > 0.3 and blue["warmth"] < -0.3
+    assert abs(dark["warmth"]) < 0.02 and abs(light["warmth"]) < 0.02
+    assert red["saturation"] > 0.5 and blue["saturation"] > 0.5
+    assert dark["saturation"] < 0.05 and light["saturation"] < 0.05
+    assert 0 < dark["brightness"] < light["brightness"] < 1
+    # The summary is the mean over the (equally long) shots.
+    assert colours.summary["warmth"] == pytest.approx(sum(s["warmth"] for s in (red, blue, dark, light)) / 4, abs=0.02)
+
+
+def test_colour_names():
+    expected = {
+        (230, 30, 30): "red",
+        (30, 40, 230): "blue",
+        (40, 200, 60): "green",
+        (250, 250, 250): "white",
+        (10, 10, 10): "black",
+        (128, 128, 128): "gray",
+        (240, 150, 30): "orange",
+        (110, 70, 30): "brown",
+    }
+    assert {rgb: color_name(rgb) for rgb in expected} == expected
+
+
+def test_testvideo(media):
+    """Real nature footage: autumn leaves, a deer at dusk, rock, siding; fades between shots."""
+    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
+    (result,) = run_local([request], Plan.build(["color_analysis"]))
+    colour = result.analyzers["color_analysis"]
+    shots = [s for s in result.analyzers["cut_analysis"].segments if s.label == "shot"]
+    assert colour.status == Status.ok and len(colour.segments) == len(shots) >= 3
+    for segment in colour.segments:
+        assert 0.05 < segment.data["brightness"] < 0.8
+        assert 0 <= segment.data["saturation"] <= 1 and -1 <= segment.data["warmth"] <= 1
+    assert colour.summary["warmth"] > 0  # browns and oranges of the leaves

@@ -1,0 +1,134 @@
+"""content_quality: degraded copies of one synthetic clip score lower on the part that was degraded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.sample import AudioSpec, ClipSpec, Shot, render_audio, render_frames, write_clip
+from pipeline.schema import Status
+
+# 640 px wide so that the picture is measured at its own size; the caption gives it sharp edges.
+CLEAN = ClipSpec((Shot(2.0, text="SHARP EDGES", seed=1),), width=640, height=360, audio=AudioSpec(level=0.3))
+PICTURE_PARTS = ("sharpness", "exposure", "noise", "resolution", "bitrate")
+
+
+def write_altered(path, spec: ClipSpec, alter) -> str:
+    """The clip's pictures passed through `alter(frame, index)`, without sound."""
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(spec.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for i, (_, frame) in enumerate(render_frames(spec)):
+            picture = av.VideoFrame.from_ndarray(alter(frame, i), format="rgb24")
+            picture.pts = i
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return path
+
+
+def write_audio_only(path, audio: AudioSpec, seconds: float) -> str:
+    with av.open(path, "w") as container:
+        stream = container.add_stream("aac", rate=44100, layout="mono")
+        samples = render_audio(audio, seconds)
+        for i in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, i : i + 1024], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def blur(frame: np.ndarray, index: int) -> np.ndarray:
+    return cv2.GaussianBlur(frame, (0, 0), 2.0)
+
+
+def add_noise(frame: np.ndarray, index: int) -> np.ndarray:
+    noise = np.random.default_rng(index).normal(0, 12, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def quality(tmp_path_factory):
+    """content_quality's summary for each variant of the clean clip."""
+    folder = tmp_path_factory.mktemp("quality")
+    paths = {
+        "clean": write_clip(str(folder / "clean.mp4"), CLEAN),
+        "blurred": write_altered(str(folder / "blurred.mp4"), CLEAN, blur),
+        "noisy": write_altered(str(folder / "noisy.mp4"), CLEAN, add_noise),
+        "clipped_audio": write_clip(str(folder / "clipped.mp4"), replace(CLEAN, audio=AudioSpec(level=3.0))),
+        "audio_only": write_audio_only(str(folder / "sound.m4a"), AudioSpec(level=0.3), 2.0),
+    }
+    results = run_local([VideoRequest(name, path) for name, path in paths.items()], Plan.build(["content_quality"]))
+    analyzed = {}
+    for name, result in zip(paths, results):
+        assert result.analyzers["content_quality"].status == Status.ok, name
+        analyzed[name] = result.analyzers["content_quality"].summary
+    return analyzed
+
+
+def test_clean_clip_gets_every_part(quality):
+    clean = quality["clean"]
+    assert all(0 <= value <= 1 for value in clean["parts"].values())
+    assert clean["parts"]["audio_clipping"] == 1.0 and clean["measures"]["audio_peak"] < 0.5
+    assert clean["parts"]["resolution"] == pytest.approx(360 / 1080, abs=1e-3)
+    assert clean["measures"]["width"] == 640 and clean["measures"]["frames_measured"] == 2  # 1 a second
+    # The score is the weighted mean of the parts, on 0..100.
+    expected = 100 * sum(clean["weights"][n] * v for n, v in clean["parts"].items()) / sum(clean["weights"].values())
+    assert clean["score"] == pytest.approx(expected, abs=0.1)
+
+
+def test_blur_lowers_sharpness(quality):
+    clean, blurred = quality["clean"], quality["blurred"]
+    assert blurred["measures"]["laplacian_var"] < clean["measures"]["laplacian_var"] / 3
+    assert blurred["parts"]["sharpness"] < clean["parts"]["sharpness"] - 0.3
+    assert blurred["parts"]["noise"] == pytest.approx(clean["parts"]["noise"], abs=0.05)
+
+
+def test_noise_lowers_the_noise_part(quality):
+    clean, noisy = quality["clean"], quality["noisy"]
+    assert noisy["measures"]["noise_sigma"] > clean["measures"]["noise_sigma"] + 3
+    assert noisy["parts"]["noise"] < 0.5 < clean["parts"]["noise"]
+
+
+def test_clipped_audio_is_reported(quality):
+    clipped = quality["clipped_audio"]
+    assert clipped["measures"]["audio_clipped_fraction"] > 0.001 and clipped["measures"]["audio_peak"] >= 0.999
+    assert clipped["parts"]["audio_clipping"] < 0.5
+    assert clipped["score"] < quality["clean"]["score"]
+
+
+def test_a_file_without_audio_keeps_its_picture_parts(quality):
+    silent = quality["blurred"]  # written without a sound track
+    assert silent["parts"]["audio_clipping"] is None and "audio_peak" not in silent["measures"]
+    assert all(silent["parts"][name] is not None for name in PICTURE_PARTS)
+
+
+def test_an_audio_only_file_keeps_its_audio_part(quality):
+    sound = quality["audio_only"]
+    assert sound["parts"]["audio_clipping"] == 1.0
+    assert all(sound["parts"][name] is None for name in PICTURE_PARTS)
+    assert sound["score"] == 100.0
+
+
+def test_testvideo(media):
+    """Real 720p footage at 29.97 fps, no audio track."""
+    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
+    (result,) = run_local([request], Plan.build(["content_quality"]))
+    quality = result.analyzers["content_quality"]
+    assert quality.status == Status.ok
+    parts, measures = quality.summary["parts"], quality.summary["measures"]
+    assert parts["resolution"] == pytest.approx(720 / 1080, abs=1e-3)
+    pixels_per_second = 1280 * 720 * result.video.fps
+    assert measures["bits_per_pixel"] == pytest.approx(result.video.bit_rate / pixels_per_second, rel=1e-3)
+    assert measures["average_bit_rate"] == pytest.approx(result.video.size_bytes * 8 / result.video.duration_s, rel=1e-3)
+    assert parts["audio_clipping"] is None
+    assert parts["sharpness"] > 0.5  # in focus, at 640 px
+    assert 20 <= measures["frames_measured"] <= 24  # one a second, less the black ones
+    assert 0 < quality.summary["score"] < 100
