@@ -67,8 +67,9 @@ class Plan:
 
     @property
     def stages(self) -> list[tuple[type[Analyzer], ...]]:
-        """Analyzers that run in their own workers: one stage (actor pool) each."""
-        return [(a,) for a in self.analyzers if not a.in_decoder]
+        """Analyzers that run in their own workers: one stage (actor pool) each. One that reads no
+        frames or audio only finalizes, on the driver, and needs no worker."""
+        return [(a,) for a in self.analyzers if not a.in_decoder and (a.frames is not None or a.audio)]
 
     @property
     def frame_specs(self) -> list[FrameSpec]:
