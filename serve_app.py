@@ -4,8 +4,8 @@ The ingress sends each request through the same Ray Data graph as the CLI and th
 (`pipeline.ray_runner`). Files are read only from inside REELSCOPE_MEDIA_ROOT.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI must see the request model's real type
+# to read it from the body.
 import os
 from pathlib import Path
 
