@@ -203,17 +203,23 @@ class Assembler:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.pending: dict[str, list[WorkItem]] = {}
+        # video_id -> seq -> item: a retried task may deliver an item twice.
+        self.pending: dict[str, dict[int, WorkItem]] = {}
         self.analyzers = {cls.name: cls() for cls in plan.analyzers}
 
     def add(self, item: WorkItem) -> VideoResult | None:
-        items = self.pending.setdefault(item.video_id, [])
-        items.append(item)
-        final = next((i for i in items if i.kind == "end"), None)
+        items = self.pending.setdefault(item.video_id, {})
+        items[item.seq] = item
+        final = next((i for i in items.values() if i.kind == "end"), None)
         if final is None or len(items) < final.seq + 1:
             return None
         del self.pending[item.video_id]
-        return self.finalize(sorted(items, key=lambda i: i.seq))
+        return self.finalize([items[seq] for seq in range(final.seq + 1)])
+
+    def abandon(self, request: VideoRequest, error: str) -> VideoResult:
+        """The result for a video whose items stopped coming (its worker died)."""
+        self.pending.pop(request.video_id, None)
+        return VideoResult(id=request.video_id, source=request.path, status=Status.failed, error=error)
 
     def finalize(self, items: list[WorkItem]) -> VideoResult:
         """elapsed_s: the decoding pass (decode and in-decoder analyzers) plus assembly here."""

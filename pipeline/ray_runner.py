@@ -23,6 +23,9 @@ from pipeline.schema import VideoResult
 
 DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when the cluster cannot say
 MODEL_LOAD_TIMEOUT_S = 900  # how long a model stage may take to start its first actor
+# Ray Data retries a task whose worker died forever by default: a file that crashes the decoder
+# would loop. A few retries still ride out a lost node.
+CRASH_RETRIES = 2
 
 
 def gpu_fraction(analyzers: tuple[type[Analyzer], ...], gpu_memory_gb: float) -> float:
@@ -83,10 +86,19 @@ def build_dataset(
     ds = ray.data.from_items(
         [{"video_id": r.video_id, "path": r.path} for r in requests], override_num_blocks=max(1, len(requests))
     )
-    ds = ds.map_batches(_decode, fn_kwargs={"plan": plan}, batch_size=1, num_cpus=1)
+    # A worker that dies on one video (a decoder crash, out of memory) costs that video, not the
+    # run: `run` reports it as failed.
+    ds.context.max_errored_blocks = -1
+    ds = ds.map_batches(
+        _decode,
+        fn_kwargs={"plan": plan},
+        batch_size=1,
+        num_cpus=1,
+        ray_remote_args={"max_retries": CRASH_RETRIES},  # no named parameter for it yet (Ray 2.60)
+    )
     stages = plan.stages
     if stages:
-        ray.data.DataContext.get_current().wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
+        ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
     for i, stage in enumerate(stages):
         later = tuple(a for s in stages[i + 1 :] for a in s)
         fraction = gpu_fraction(stage, gpu_memory_gb)
@@ -98,6 +110,7 @@ def build_dataset(
             num_gpus=fraction,
             # A GPU stage's CPU work is feeding the GPU; reserving a core for it starves decode on small hosts.
             num_cpus=0 if fraction else sum(a.resources.cpus for a in stage),
+            ray_remote_args={"max_task_retries": CRASH_RETRIES},
         )
     return ds
 
@@ -105,8 +118,13 @@ def build_dataset(
 def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoResult]:
     """Analyse the videos on the connected Ray cluster; yield each result as its video completes."""
     assembler = Assembler(plan)
+    finished: set[str] = set()
     for batch in build_dataset(requests, plan, **options).iter_batches(batch_size=None, batch_format="numpy"):
         for item in _unpack(batch):
             result = assembler.add(item)
             if result is not None:
+                finished.add(result.id)
                 yield result
+    for request in requests:
+        if request.video_id not in finished:
+            yield assembler.abandon(request, "the worker analysing this video died; the Ray logs say why")

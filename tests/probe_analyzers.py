@@ -3,6 +3,8 @@ memory, one that fails, one whose weights are missing, one that reads another's 
 
 from __future__ import annotations
 
+import os
+
 from pipeline.analyzer import Analyzer, Context, Findings, FrameSpec, Partials, Resources, Skip
 from pipeline.schema import Segment
 
@@ -59,3 +61,19 @@ class Reader(Analyzer):
     def finalize(self, partials, context):
         counted = context.ok("probe_counter")
         return Findings(summary={"seen_frames": counted.summary["frames"] if counted else None})
+
+
+class KillsItsWorker(Analyzer):
+    """Ends its process on a magenta picture: what a decoder segfault does to a worker."""
+
+    name = "probe_kills_worker"
+    frames = SPEC
+    in_decoder = True
+
+    def process_frames(self, batch):
+        red, green, blue = batch.frames.reshape(-1, 3).mean(axis=0)
+        if green < 40 and red > 100 and blue > 100:
+            os._exit(1)
+
+    def finalize(self, partials, context):
+        return Findings()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from probe_analyzers import Broken, FrameCounter, SecondGpuModel
+from probe_analyzers import Broken, FrameCounter, KillsItsWorker, SecondGpuModel
 
 from pipeline import ray_runner
 from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
 
 PLAN = Plan(analyzers=(Broken, FrameCounter, SecondGpuModel), unavailable={})
@@ -27,6 +28,18 @@ def test_model_stages_share_one_gpu_and_match_the_local_run(local_ray, sample_cl
             assert result.analyzers[name].status == Status.ok
             assert result.analyzers[name].segments == local.analyzers[name].segments
         assert result.analyzers["probe_broken"].status == Status.failed
+
+
+def test_a_worker_that_dies_costs_only_its_video(local_ray, sample_clip, tmp_path):
+    poison = write_clip(str(tmp_path / "poison.mp4"), ClipSpec(shots=(Shot(0.5, color=(255, 0, 255)),), audio=None))
+    requests = [VideoRequest("before", str(sample_clip)), VideoRequest("poison", poison), VideoRequest("after", str(sample_clip))]
+    plan = Plan(analyzers=(KillsItsWorker, FrameCounter), unavailable={})
+    results = {r.id: r for r in ray_runner.run(requests, plan)}
+    assert set(results) == {"before", "poison", "after"}
+    assert results["poison"].status == Status.failed and "worker analysing this video died" in results["poison"].error
+    for video_id in ("before", "after"):
+        assert results[video_id].status == Status.ok
+        assert results[video_id].analyzers["probe_counter"].summary == {"frames": 300}
 
 
 def test_gpu_fraction_from_declared_memory():
