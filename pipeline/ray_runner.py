@@ -94,7 +94,7 @@ def build_dataset(
         fn_kwargs={"plan": plan},
         batch_size=1,
         num_cpus=1,
-        ray_remote_args={"max_retries": CRASH_RETRIES},  # no named parameter for it yet (Ray 2.60)
+        max_retries=CRASH_RETRIES,  # passed through as a Ray remote option: no named parameter yet (Ray 2.60)
     )
     stages = plan.stages
     if stages:
@@ -110,7 +110,7 @@ def build_dataset(
             num_gpus=fraction,
             # A GPU stage's CPU work is feeding the GPU; reserving a core for it starves decode on small hosts.
             num_cpus=0 if fraction else sum(a.resources.cpus for a in stage),
-            ray_remote_args={"max_task_retries": CRASH_RETRIES},
+            max_task_retries=CRASH_RETRIES,
         )
     return ds
 
