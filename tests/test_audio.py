@@ -9,26 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from helpers import analyse, overlap, rttm_turns, spans
 
-from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CLICK_SILENCE = (6.0, 7.5)
-
-
-def analyse(path: Path) -> AnalyzerResult:
-    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build(["audio_analysis"]))
-    assert result.status == Status.ok, result.error
-    return result.analyzers["audio_analysis"]
-
-
-def media(relative: str) -> Path:
-    path = MEDIA / relative
-    if not path.exists():
-        pytest.skip(f"real media absent: {path} (the shared media folder sits beside the checkout in CI)")
-    return path
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
@@ -40,7 +26,7 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 def clicks(tmp_path_factory) -> AnalyzerResult:
     """10 s of video with a 120 BPM click track over a tone, digitally silent over CLICK_SILENCE."""
     spec = ClipSpec(shots=(Shot(10.0),), fps=10, width=160, height=120, audio=AudioSpec(bpm=120, silence=(CLICK_SILENCE,)))
-    result = analyse(Path(write_clip(str(tmp_path_factory.mktemp("clip") / "clicks.mp4"), spec)))
+    result = analyse(write_clip(str(tmp_path_factory.mktemp("clip") / "clicks.mp4"), spec), "audio_analysis")
     assert result.status == Status.ok, result.error
     return result
 
@@ -89,7 +75,7 @@ def test_integrated_loudness_of_a_reference_tone(tmp_path, channels, expected_lu
     rate = 48_000
     tone = 0.1 * np.sin(2 * np.pi * 1000 * np.arange(5 * rate) / rate)  # peak -20 dBFS
     path = write_wav(tmp_path / "tone.wav", np.repeat(tone[:, None], channels, axis=1), rate)
-    result = analyse(path)
+    result = analyse(path, "audio_analysis")
     loudness = result.summary["loudness"]
     assert loudness["integrated_lufs_estimate"] == pytest.approx(expected_lufs, abs=0.2)
     assert loudness["peak_dbfs"] == pytest.approx(-20.0, abs=0.1)  # measured on the native samples
@@ -99,7 +85,7 @@ def test_integrated_loudness_of_a_reference_tone(tmp_path, channels, expected_lu
 
 def test_digital_silence(tmp_path):
     path = write_wav(tmp_path / "silence.wav", np.zeros(5 * 16_000), 16_000)
-    result = analyse(path)
+    result = analyse(path, "audio_analysis")
     assert result.status == Status.ok, result.error
     summary = result.summary
     assert summary["silence_share"] == 1.0
@@ -112,46 +98,26 @@ def test_digital_silence(tmp_path):
 
 def test_video_without_audio_is_skipped(tmp_path):
     path = Path(write_clip(str(tmp_path / "mute.mp4"), ClipSpec(shots=(Shot(1.0),), width=64, height=64, audio=None)))
-    result = analyse(path)
+    result = analyse(path, "audio_analysis")
     assert result.status == Status.skipped
     assert result.reason == "no audio stream"
 
 
-def _reference_turns(rttm: Path) -> list[tuple[float, float]]:
-    turns = []
-    for line in rttm.read_text().splitlines():
-        fields = line.split()
-        turns.append((float(fields[3]), float(fields[3]) + float(fields[4])))
-    return turns
-
-
-GRID = np.arange(0.0, 60.0, 0.01)  # 10 ms steps, to measure overlaps of time spans
-
-
-def _on_grid(spans: list[tuple[float, float]]) -> np.ndarray:
-    return np.any([(GRID >= a) & (GRID < b) for a, b in spans], axis=0)
-
-
-def _overlap(spans: list[tuple[float, float]], others: list[tuple[float, float]]) -> float:
-    """Seconds of `spans` inside the union of `others`."""
-    return float(np.count_nonzero(_on_grid(spans) & _on_grid(others)) * 0.01)
-
-
-def test_real_conversation_is_speech_after_a_silent_start():
+def test_real_conversation_is_speech_after_a_silent_start(media):
     """pyannote's sample: human turns, no speech before 6.69 s, speech nearly to the end."""
-    path = media("pyannote/sample.wav")
-    result = analyse(path)
-    reference = _reference_turns(path.with_suffix(".rttm"))
-    speech = [(s.start_s, s.end_s) for s in result.segments if s.label == "speech"]
+    path = media / "pyannote" / "sample.wav"
+    result = analyse(path, "audio_analysis")
+    reference = rttm_turns(path.with_suffix(".rttm"))
+    speech = spans(result.segments, "speech")
     # Energy frames are 64 ms wide, and a breath may precede the first word: 0.3 s of margin.
     assert min(a for a, _ in speech) >= 6.4
-    total = _overlap(reference, reference)
-    assert _overlap(speech, reference) >= 0.9 * total
+    total = overlap(reference, reference)
+    assert overlap(speech, reference) >= 0.9 * total
     assert result.summary["speech_share"] > 0.7
     assert result.summary["tempo_bpm"] is None  # conversation has no steady beat
 
 
-def test_real_speech_is_not_called_music():
-    result = analyse(media("faster-whisper/jfk.flac"))
+def test_real_speech_is_not_called_music(media):
+    result = analyse(media / "faster-whisper" / "jfk.flac", "audio_analysis")
     assert result.summary["speech_share"] > 0.9
     assert result.summary["tempo_bpm"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import run_video, shots
 
 from pipeline.analyzers.camera import CameraAnalysis
 from pipeline.engine import Plan, VideoRequest, run_local
@@ -26,9 +27,7 @@ MOVES = ClipSpec(
 
 @pytest.fixture(scope="module")
 def moves(tmp_path_factory):
-    path = write_clip(str(tmp_path_factory.mktemp("camera") / "moves.mp4"), MOVES)
-    (result,) = run_local([VideoRequest("moves", path)], Plan.build(["camera_analysis"]))
-    return result
+    return run_video(write_clip(str(tmp_path_factory.mktemp("camera") / "moves.mp4"), MOVES), "camera_analysis")
 
 
 def test_each_shot_gets_its_movement_and_direction(moves):
@@ -80,11 +79,9 @@ def test_whole_video_is_one_shot_without_cut_analysis(tmp_path):
 
 def test_testvideo(media):
     """Real footage shot from a tripod: four still shots joined by fades."""
-    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
-    (result,) = run_local([request], Plan.build(["camera_analysis"]))
+    result = run_video(media / "pyscenedetect" / "testvideo.mp4", "camera_analysis")
     camera = result.analyzers["camera_analysis"]
-    shots = [s for s in result.analyzers["cut_analysis"].segments if s.label == "shot"]
-    assert camera.status == Status.ok and len(camera.segments) == len(shots) >= 3
+    assert camera.status == Status.ok and len(camera.segments) == len(shots(result.analyzers["cut_analysis"])) >= 3
     assert all(s.label == "static" and s.data["measured_pairs"] >= 20 for s in camera.segments)
     assert len(camera.summary["motion_curve"]) == 24  # 24.02 s: the last 24 ms count in second 23
     assert 0 <= camera.summary["mean_motion_energy"] < 0.02

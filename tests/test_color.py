@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import analyse, run_video, shots
 
 from pipeline.analyzers.color import color_name
-from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
 
@@ -24,9 +24,7 @@ COLOURS = ClipSpec(
 
 @pytest.fixture(scope="module")
 def colours(tmp_path_factory):
-    path = write_clip(str(tmp_path_factory.mktemp("color") / "colours.mp4"), COLOURS)
-    (result,) = run_local([VideoRequest("colours", path)], Plan.build(["color_analysis"]))
-    return result.analyzers["color_analysis"]
+    return analyse(write_clip(str(tmp_path_factory.mktemp("color") / "colours.mp4"), COLOURS), "color_analysis")
 
 
 def test_one_segment_per_shot_named_by_its_dominant_colour(colours):
@@ -77,11 +75,9 @@ def test_colour_names():
 
 def test_testvideo(media):
     """Real nature footage: autumn leaves, a deer at dusk, rock, siding; fades between shots."""
-    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
-    (result,) = run_local([request], Plan.build(["color_analysis"]))
+    result = run_video(media / "pyscenedetect" / "testvideo.mp4", "color_analysis")
     colour = result.analyzers["color_analysis"]
-    shots = [s for s in result.analyzers["cut_analysis"].segments if s.label == "shot"]
-    assert colour.status == Status.ok and len(colour.segments) == len(shots) >= 3
+    assert colour.status == Status.ok and len(colour.segments) == len(shots(result.analyzers["cut_analysis"])) >= 3
     for segment in colour.segments:
         assert 0.05 < segment.data["brightness"] < 0.8
         assert 0 <= segment.data["saturation"] <= 1 and -1 <= segment.data["warmth"] <= 1

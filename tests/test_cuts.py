@@ -7,26 +7,23 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from helpers import run_video, shots
 
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.cuts import FRAMES, CutAnalysis
 from pipeline.decode import Decoder
-from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
 
 TESTVIDEO_FPS = 30000 / 1001
 
 
-def analyse(path):
-    (result,) = run_local([VideoRequest("clip", str(path))], Plan.build(["cut_analysis"]))
+def analyse_cuts(path):
+    """The video's result and its cut_analysis result, which must succeed."""
+    result = run_video(path, "cut_analysis")
     cuts = result.analyzers["cut_analysis"]
     assert cuts.status == Status.ok, cuts.error
     return result, cuts
-
-
-def shots(cuts):
-    return [s for s in cuts.segments if s.label == "shot"]
 
 
 def transitions(cuts):
@@ -47,7 +44,7 @@ def assert_shots_tile(cuts, end_s):
 
 @pytest.fixture(scope="module")
 def testvideo(media):
-    return analyse(media / "pyscenedetect" / "testvideo.mp4")
+    return analyse_cuts(media / "pyscenedetect" / "testvideo.mp4")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +105,7 @@ def test_testvideo_costs_a_fraction_of_its_decode(testvideo):
 
 
 def test_fades_mp4_has_fades_and_no_cut(media):
-    _, cuts = analyse(media / "pyscenedetect" / "fades.mp4")
+    _, cuts = analyse_cuts(media / "pyscenedetect" / "fades.mp4")
     assert cuts.summary["hard_cut_count"] == 0
     assert {t.label for t in transitions(cuts)} == {"fade_in", "fade", "fade_out"}
     # ThresholdDetector's scene starts [0, 84, 167] frames at 25 fps
@@ -119,7 +116,7 @@ def test_fades_mp4_has_fades_and_no_cut(media):
 def test_counter_mp4_cuts_only_where_the_picture_changes(media):
     # The number on screen changes on every frame: no cut for that. The background switches from
     # grey to red at frame #11 (PTS 1.0 s) and to green at frame #21 (PTS 2.0 s): two cuts.
-    _, cuts = analyse(media / "pyscenedetect" / "counter.mp4")
+    _, cuts = analyse_cuts(media / "pyscenedetect" / "counter.mp4")
     assert [(t.label, t.start_s) for t in transitions(cuts)] == [("cut", 1.0), ("cut", 2.0)]
     # Frame #30 has PTS 2.9 s and lasts 0.1 s (counter_description.txt)
     assert_shots_tile(cuts, 3.0)
@@ -127,7 +124,7 @@ def test_counter_mp4_cuts_only_where_the_picture_changes(media):
 
 def test_synthetic_hard_cuts_within_one_frame(cut_clip):
     spec, path = cut_clip
-    _, cuts = analyse(path)
+    _, cuts = analyse_cuts(path)
     assert [t.label for t in transitions(cuts)] == ["cut"] * len(spec.cut_times())
     assert boundaries(cuts) == pytest.approx(spec.cut_times(), abs=1 / spec.fps + 1e-6)
     assert [t.start_s for t in transitions(cuts)] == boundaries(cuts)
@@ -146,7 +143,7 @@ def test_synthetic_dissolve_reported_once_as_gradual(tmp_path):
         height=144,
         audio=None,
     )
-    _, cuts = analyse(write_clip(str(tmp_path / "dissolve.mp4"), spec))
+    _, cuts = analyse_cuts(write_clip(str(tmp_path / "dissolve.mp4"), spec))
     dissolve_at, cut_at = spec.cut_times()  # 1.5 s: the middle of a dissolve from 1.0 to 2.0 s
     dissolve, cut = transitions(cuts)
     assert dissolve.label == "dissolve" and 1.0 <= dissolve.start_s < dissolve_at < dissolve.end_s <= 2.0
@@ -158,7 +155,7 @@ def test_synthetic_dissolve_reported_once_as_gradual(tmp_path):
 
 def test_builtin_sample_edits(sample_clip):
     # SAMPLE: hard cuts at 3.0 and 8.0 s (the second into a shaky shot), a 1 s dissolve at 5.5 s
-    _, cuts = analyse(sample_clip)
+    _, cuts = analyse_cuts(sample_clip)
     assert [t.label for t in transitions(cuts)] == ["cut", "dissolve", "cut"]
     cut1, dissolve, cut2 = transitions(cuts)
     assert cut1.start_s == pytest.approx(3.0, abs=1 / 30) and cut2.start_s == pytest.approx(8.0, abs=1 / 30)
@@ -180,13 +177,13 @@ def test_times_are_presentation_timestamps(tmp_path):
             frame.pts, frame.time_base = int(t), Fraction(1, 1000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    _, cuts = analyse(path)
+    _, cuts = analyse_cuts(path)
     assert [(t.label, t.start_s) for t in transitions(cuts)] == [("cut", pytest.approx(0.6, abs=1e-3))]
 
 
 def test_single_frame_video_is_one_shot(tmp_path):
     spec = ClipSpec(shots=(Shot(1 / 30),), width=256, height=144, audio=None)
-    result, cuts = analyse(write_clip(str(tmp_path / "one.mp4"), spec))
+    result, cuts = analyse_cuts(write_clip(str(tmp_path / "one.mp4"), spec))
     assert result.video.frame_count == 1
     assert cuts.summary["shot_count"] == 1 and transitions(cuts) == []
     assert_shots_tile(cuts, 1 / 30)
@@ -194,7 +191,7 @@ def test_single_frame_video_is_one_shot(tmp_path):
 
 def test_static_video_is_one_shot(tmp_path):
     spec = ClipSpec(shots=(Shot(2.0, text="NOTHING HAPPENS"),), width=256, height=144, audio=None)
-    _, cuts = analyse(write_clip(str(tmp_path / "static.mp4"), spec))
+    _, cuts = analyse_cuts(write_clip(str(tmp_path / "static.mp4"), spec))
     assert cuts.summary["shot_count"] == 1 and cuts.summary["cuts_per_minute"] == 0.0
     assert transitions(cuts) == []
     assert_shots_tile(cuts, 2.0)

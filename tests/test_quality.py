@@ -9,6 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from helpers import run_video
 
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, render_audio, render_frames, write_clip
@@ -119,8 +120,7 @@ def test_an_audio_only_file_keeps_its_audio_part(quality):
 
 def test_testvideo(media):
     """Real 720p footage at 29.97 fps, no audio track."""
-    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
-    (result,) = run_local([request], Plan.build(["content_quality"]))
+    result = run_video(media / "pyscenedetect" / "testvideo.mp4", "content_quality")
     quality = result.analyzers["content_quality"]
     assert quality.status == Status.ok
     parts, measures = quality.summary["parts"], quality.summary["measures"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from helpers import run_video
 
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.cuts import FRAMES
 from pipeline.analyzers.scenes import SceneSegmentation
 from pipeline.decode import Decoder
-from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status
 
@@ -20,8 +20,9 @@ def clip(tmp_path, *shots):
     return spec, write_clip(str(tmp_path / "clip.mp4"), spec)
 
 
-def analyse(path):
-    (result,) = run_local([VideoRequest("clip", str(path))], Plan.build(["scene_segmentation"]))
+def analyse_scenes(path):
+    """cut_analysis's and scene_segmentation's results, both of which must succeed."""
+    result = run_video(path, "scene_segmentation")
     cuts, scenes = result.analyzers["cut_analysis"], result.analyzers["scene_segmentation"]
     assert cuts.status == Status.ok and scenes.status == Status.ok, (cuts.error, scenes.error)
     return cuts, scenes
@@ -40,7 +41,7 @@ def test_shots_that_look_alike_share_a_scene(tmp_path):
         Shot(1.0, RED, "pan", speed=90, seed=5),
         Shot(1.0, BLUE, "static", seed=2),
     )
-    cuts, scenes = analyse(path)
+    cuts, scenes = analyse_scenes(path)
     assert cuts.summary["shot_count"] == 3  # both cuts seen: the grouping below is the scene step's
     assert grouping(scenes) == [[0, 1], [2]]
     assert [(s.start_s, s.end_s) for s in scenes.segments] == [
@@ -66,7 +67,7 @@ def alternating(tmp_path):
 
 def test_alternating_looks_stay_one_scene(alternating):
     _, path = alternating
-    cuts, scenes = analyse(path)
+    cuts, scenes = analyse_scenes(path)
     assert cuts.summary["shot_count"] == 5
     assert grouping(scenes) == [[0, 1, 2, 3], [4]]
     assert scenes.segments[1].start_s == pytest.approx(4.0, abs=1 / 30)

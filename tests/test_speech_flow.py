@@ -8,42 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from helpers import analyse, overlap, rttm_turns, spans
 
 from pipeline.analyzers.speech_flow import MIN_PAUSE_S
-from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
-from pipeline.schema import AnalyzerResult, Segment, Status
-
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-
-
-def analyse(path: Path) -> AnalyzerResult:
-    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build(["speech_flow"]))
-    assert result.status == Status.ok, result.error
-    return result.analyzers["speech_flow"]
-
-
-def media(relative: str) -> Path:
-    path = MEDIA / relative
-    if not path.exists():
-        pytest.skip(f"real media absent: {path} (the shared media folder sits beside the checkout in CI)")
-    return path
-
-
-def spans(segments: list[Segment], label: str) -> list[tuple[float, float]]:
-    return [(s.start_s, s.end_s) for s in segments if s.label == label]
-
-
-GRID = np.arange(0.0, 60.0, 0.01)  # 10 ms steps, to measure overlaps of time spans
-
-
-def _on_grid(intervals: list[tuple[float, float]]) -> np.ndarray:
-    return np.any([(GRID >= a) & (GRID < b) for a, b in intervals], axis=0)
-
-
-def overlap(intervals: list[tuple[float, float]], others: list[tuple[float, float]]) -> float:
-    """Seconds of `intervals` inside the union of `others`."""
-    return float(np.count_nonzero(_on_grid(intervals) & _on_grid(others)) * 0.01)
+from pipeline.schema import AnalyzerResult, Status
 
 
 def assert_well_formed(result: AnalyzerResult) -> None:
@@ -62,15 +31,12 @@ def assert_well_formed(result: AnalyzerResult) -> None:
     assert all(0.0 <= s.confidence <= 1.0 for s in result.segments if s.label == "speech")
 
 
-def test_conversation_matches_human_turns():
+def test_conversation_matches_human_turns(media):
     """pyannote's sample: ten human-annotated turns, no speech before 6.69 s."""
-    path = media("pyannote/sample.wav")
-    result = analyse(path)
+    path = media / "pyannote" / "sample.wav"
+    result = analyse(path, "speech_flow")
     assert_well_formed(result)
-    reference = []
-    for line in path.with_suffix(".rttm").read_text().splitlines():
-        start, length = map(float, line.split()[3:5])
-        reference.append((start, start + length))
+    reference = rttm_turns(path.with_suffix(".rttm"))
     detected = spans(result.segments, "speech")
 
     # Silero opens a span at most one 32 ms window early and pads it by 30 ms: 6.69 - 0.062.
@@ -80,9 +46,9 @@ def test_conversation_matches_human_turns():
     assert overlap(detected, widened) >= 0.8 * overlap(detected, detected)  # precision
 
 
-def test_speech_bounds_of_a_short_speech():
+def test_speech_bounds_of_a_short_speech(media):
     """JFK's inaugural line: speech from under 1 s to between 10 and 11 s, with phrasing pauses."""
-    result = analyse(media("faster-whisper/jfk.flac"))
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_flow")
     assert_well_formed(result)
     summary = result.summary
     assert summary["first_speech_s"] < 1.0
@@ -94,7 +60,7 @@ def test_speech_bounds_of_a_short_speech():
 
 def test_click_track_is_not_speech(tmp_path):
     spec = ClipSpec(shots=(Shot(6.0),), fps=10, width=160, height=120, audio=AudioSpec(bpm=120, silence=((4.0, 5.0),)))
-    result = analyse(Path(write_clip(str(tmp_path / "clicks.mp4"), spec)))
+    result = analyse(write_clip(str(tmp_path / "clicks.mp4"), spec), "speech_flow")
     assert_well_formed(result)
     assert result.summary["speech_share"] < 0.1
 
@@ -102,7 +68,7 @@ def test_click_track_is_not_speech(tmp_path):
 def test_digital_silence_has_no_speech(tmp_path):
     path = tmp_path / "silence.wav"
     soundfile.write(path, np.zeros(5 * 16_000, np.float32), 16_000, subtype="FLOAT")
-    result = analyse(path)
+    result = analyse(path, "speech_flow")
     assert result.status == Status.ok, result.error
     assert result.segments == []
     assert result.summary["speech_share"] == 0.0
@@ -111,6 +77,6 @@ def test_digital_silence_has_no_speech(tmp_path):
 
 def test_video_without_audio_is_skipped(tmp_path):
     path = Path(write_clip(str(tmp_path / "mute.mp4"), ClipSpec(shots=(Shot(1.0),), width=64, height=64, audio=None)))
-    result = analyse(path)
+    result = analyse(path, "speech_flow")
     assert result.status == Status.skipped
     assert result.reason == "no audio stream"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import analyse
 
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
@@ -73,9 +74,7 @@ def test_slow_start_without_sound(flows):
 
 def test_testvideo(media):
     """Real footage, no sound: the first shot boundary is the fade at about 6.7 s (frame 198-201)."""
-    request = VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))
-    (result,) = run_local([request], Plan.build(["temporal_flow"]))
-    flow = result.analyzers["temporal_flow"]
+    flow = analyse(media / "pyscenedetect" / "testvideo.mp4", "temporal_flow")
     assert flow.status == Status.ok
     (hook,) = flow.segments
     assert hook.data["cuts"] == 0

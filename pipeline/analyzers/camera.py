@@ -41,6 +41,7 @@ import numpy as np
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES
+from pipeline.analyzers.shots import TIME_SLACK_S, first_in_step, second_of, shots_and_transitions, whole_seconds
 from pipeline.schema import Segment
 
 SAMPLE_STEP_S = 0.1
@@ -49,7 +50,6 @@ PAN_MIN = 0.05  # frame widths per second: a pan across the whole picture in 20 
 ZOOM_MIN = 0.05  # log scale per second: 5 % closer each second
 SHAKE_MIN = 0.004  # frame widths of jitter per pair: about 1 px at 256
 JITTER_WINDOW_S = 1.0
-TAIL_S = 0.25  # a last partial second shorter than this counts in the one before
 
 # Corners are spread over a grid (at most CORNERS_PER_CELL in each cell) so that a burned-in
 # caption or logo, full of strong corners and still on screen, cannot outvote the background.
@@ -62,8 +62,6 @@ LK_LEVELS = 2
 ROUND_TRIP_PX = 1.0  # a track that does not come back to within this when tracked back is dropped
 MIN_TRACKS = 12  # fewer verified tracks than this and the fit is a guess
 MIN_CONTRAST = 4.0  # grey-level std below which a frame has nothing to track (black, fades)
-TIME_SLACK_S = 1e-3  # cut_analysis rounds its times to 0.1 ms
-TRANSITIONS = ("dissolve", "fade", "fade_in", "fade_out")  # cut_analysis's spans that belong to no shot
 
 # One row per frame pair. dx, dy in frame widths over the pair.
 PAIR = np.dtype(
@@ -119,9 +117,10 @@ class CameraAnalysis(Analyzer):
         if not partials.frames:
             raise Skip("no video frames decoded")
         pairs = np.concatenate(partials.frames)
-        shots, mixed = shot_spans(context)
+        shots, transitions = shots_and_transitions(context.ok("cut_analysis"), (0.0, context.video.duration_s))
+        # A pair overlapping a fade or dissolve measures a mix of pictures: no camera motion.
         clean = np.ones(len(pairs), bool)
-        for start, end in mixed:
+        for start, end in transitions:
             clean &= (pairs["t1"] <= start + TIME_SLACK_S) | (pairs["t0"] >= end - TIME_SLACK_S)
         starts, ends = pairs["t0"], pairs["t1"]
         in_shot = [pairs[clean & (starts >= a - TIME_SLACK_S) & (ends < b - TIME_SLACK_S)] for a, b in shots]
@@ -142,25 +141,6 @@ class CameraAnalysis(Analyzer):
                 "shots_from": "cut_analysis" if context.ok("cut_analysis") else "whole_video",
             },
         )
-
-
-def first_in_step(times: np.ndarray, previous: float | None, step: float) -> np.ndarray:
-    """Mask of the frames that open a new `step` of video time (the first frame of each step):
-    about 1/step frames a second whatever the frame rate, decided per batch from the time of
-    the frame before it."""
-    slots = np.floor(np.concatenate([[-np.inf if previous is None else previous], times]) / step + 1e-6)
-    return slots[1:] > slots[:-1]
-
-
-def shot_spans(context: Context) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """(start_s, end_s) of every shot cut_analysis found (the whole video when it did not
-    succeed), and of its fades and dissolves, whose frames belong to no single shot."""
-    cuts = context.ok("cut_analysis")
-    if cuts is None:
-        return [(0.0, context.video.duration_s)], []
-    shots = sorted((s.start_s, s.end_s) for s in cuts.segments if s.label == "shot")
-    mixed = [(s.start_s, s.end_s) for s in cuts.segments if s.label in TRANSITIONS]
-    return shots or [(0.0, context.video.duration_s)], mixed
 
 
 def _pair_motion(prev: np.ndarray, cur: np.ndarray) -> tuple | None:
@@ -262,17 +242,11 @@ def _jitter(pairs: np.ndarray, dt: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(steps - trend * dt[:, None], axis=1)))
 
 
-def whole_seconds(duration_s: float) -> int:
-    """How many seconds a per-second curve of the video has: a last partial second counts unless
-    it is a sliver under TAIL_S (an audio track a few ms longer than the pictures)."""
-    return max(1, math.ceil(duration_s - TAIL_S))
-
-
 def _per_second(pairs: np.ndarray, duration_s: float) -> list[float | None]:
     """Mean motion energy of the pairs ending in each second of the video (a sliver of a last
     second counts in the one before); None where none was measured."""
     seconds = whole_seconds(duration_s)
-    which = np.minimum(pairs["t1"].astype(np.int64), seconds - 1)
+    which = second_of(pairs["t1"], seconds)
     curve: list[float | None] = []
     for second in range(seconds):
         energy = pairs["energy"][which == second]

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
-from pipeline.analyzers.camera import TIME_SLACK_S, first_in_step, shot_spans
 from pipeline.analyzers.cuts import FRAMES
+from pipeline.analyzers.shots import during, first_in_step, outside, shots_and_transitions
 from pipeline.schema import Segment
 
 SAMPLE_STEP_S = 0.2
@@ -79,12 +79,10 @@ class ColorAnalysis(Analyzer):
             raise Skip("no video frames decoded")
         frames = {key: np.concatenate([p[key] for p in partials.frames]) for key in partials.frames[0]}
         segments = []
-        shots, mixed = shot_spans(context)
-        clean = np.ones(len(frames["t"]), bool)
-        for start, end in mixed:  # frames of a fade or dissolve are a mix: no shot's colours
-            clean &= (frames["t"] < start - TIME_SLACK_S) | (frames["t"] >= end - TIME_SLACK_S)
+        shots, transitions = shots_and_transitions(context.ok("cut_analysis"), (0.0, context.video.duration_s))
+        clean = outside(frames["t"], transitions)  # frames of a fade or dissolve are a mix: no shot's colours
         for index, (start, end) in enumerate(shots):
-            inside = np.flatnonzero(clean & (frames["t"] >= start - TIME_SLACK_S) & (frames["t"] < end - TIME_SLACK_S))
+            inside = np.flatnonzero(clean & during(frames["t"], (start, end)))
             if len(inside) == 0:
                 continue
             looks = _looks(frames, inside, PALETTE_FRAMES)

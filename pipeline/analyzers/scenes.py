@@ -17,12 +17,11 @@ import numpy as np
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES, colour_histograms, frame_times, sampled_hsv
+from pipeline.analyzers.shots import during, outside, shots_and_transitions
 from pipeline.schema import Segment
 
 SAME_LOOK = 0.6  # histogram intersection (0-1) from which two shots show the same place
 LOOKBACK_SHOTS = 3  # a shot may rejoin any of the three before it: A B A and A B C A are one scene
-TIME_SLACK_S = 1e-3  # cut_analysis rounds its times to 0.1 ms
-GRADUAL = ("fade", "fade_in", "fade_out", "dissolve")
 
 
 class SceneSegmentation(Analyzer):
@@ -40,14 +39,11 @@ class SceneSegmentation(Analyzer):
         pts = np.concatenate([p["pts"] for p in partials.frames])
         hist = np.concatenate([p["hist"] for p in partials.frames]).astype(np.float32)
         cuts = context.ok("cut_analysis")
-        if cuts is not None:
-            shots = [(s.start_s, s.end_s) for s in cuts.segments if s.label == "shot"]
-            mixed = [(s.start_s, s.end_s) for s in cuts.segments if s.label in GRADUAL]
-        else:
-            times = frame_times(pts, context.video.fps)
-            shots, mixed = [(float(times[0]), float(times[-1]))], []
+        times = frame_times(pts, context.video.fps)
+        shots, transitions = shots_and_transitions(cuts, (float(times[0]), float(times[-1])))
 
-        looks = np.stack([_shot_look(pts, hist, start, end, mixed) for start, end in shots])
+        unmixed = outside(pts, transitions)
+        looks = np.stack([_shot_look(hist, during(pts, shot), unmixed) for shot in shots])
         scenes = _group(looks)
         segments = [
             Segment(
@@ -70,14 +66,10 @@ class SceneSegmentation(Analyzer):
         )
 
 
-def _shot_look(
-    pts: np.ndarray, hist: np.ndarray, start: float, end: float, mixed: list[tuple[float, float]]
-) -> np.ndarray:
-    """Mean histogram of the shot's own frames; of all its frames when a transition covers it whole."""
-    in_shot = (pts >= start - TIME_SLACK_S) & (pts < end - TIME_SLACK_S)
-    own = in_shot.copy()
-    for a, b in mixed:
-        own &= ~((pts >= a - TIME_SLACK_S) & (pts < b - TIME_SLACK_S))
+def _shot_look(hist: np.ndarray, in_shot: np.ndarray, unmixed: np.ndarray) -> np.ndarray:
+    """Mean histogram of the shot's frames (mask `in_shot`) outside any transition (mask
+    `unmixed`); of all its frames when a transition covers it whole."""
+    own = in_shot & unmixed
     chosen = own if own.any() else in_shot
     return hist[chosen].mean(axis=0) if chosen.any() else np.zeros(hist.shape[1], np.float32)
 

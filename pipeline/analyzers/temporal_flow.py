@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from pipeline.analyzer import Analyzer, Context, Findings, Partials, Skip
-from pipeline.analyzers.camera import whole_seconds
+from pipeline.analyzers.shots import second_of, whole_seconds
 from pipeline.schema import Segment
 
 HOOK_S = 3.0
@@ -127,10 +129,7 @@ def _absent(context: Context, name: str) -> str:
 
 
 def _count_per_second(times: list[float], seconds: int) -> list[int]:
-    counts = [0] * seconds
-    for t in times:
-        counts[min(int(t), seconds - 1)] += 1
-    return counts
+    return np.bincount(second_of(times, seconds), minlength=seconds).tolist()
 
 
 def _windowed_rate(counts: list[int]) -> list[float]:
@@ -148,8 +147,8 @@ def _fit(curve: list, seconds: int) -> list:
 def _audio_per_second(curve: list[list[float]], seconds: int) -> list[float | None]:
     """Mean power, in dBFS, of the loudness windows starting in each second."""
     levels: list[list[float]] = [[] for _ in range(seconds)]
-    for start, db in curve:
-        levels[min(max(int(start), 0), seconds - 1)].append(db)
+    for second, (_, db) in zip(second_of([start for start, _ in curve], seconds), curve):
+        levels[second].append(db)
     return [_mean_db(dbs) for dbs in levels]
 
 

@@ -1,0 +1,55 @@
+"""Helpers the analyzer tests share: running one analyzer on one file, and comparing time spans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.schema import AnalyzerResult, Segment, Status, VideoResult
+
+Span = tuple[float, float]
+
+GRID = np.arange(0.0, 60.0, 0.01)  # 10 ms steps, to measure overlaps of time spans
+
+
+def run_video(path: Path | str, name: str) -> VideoResult:
+    """The file at `path` through run_local with `name` and the analyzers it reads; the file
+    must decode."""
+    path = Path(path)
+    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build([name]))
+    assert result.status == Status.ok, result.error
+    return result
+
+
+def analyse(path: Path | str, name: str) -> AnalyzerResult:
+    """`name`'s result on the file at `path`."""
+    return run_video(path, name).analyzers[name]
+
+
+def shots(cuts: AnalyzerResult) -> list[Segment]:
+    """cut_analysis's shot segments."""
+    return [s for s in cuts.segments if s.label == "shot"]
+
+
+def spans(segments: list[Segment], label: str) -> list[Span]:
+    return [(s.start_s, s.end_s) for s in segments if s.label == label]
+
+
+def rttm_turns(rttm: Path) -> list[Span]:
+    """The (start, end) of every turn in an RTTM annotation (onset and duration: fields 4 and 5)."""
+    turns = []
+    for line in rttm.read_text().splitlines():
+        start, length = map(float, line.split()[3:5])
+        turns.append((start, start + length))
+    return turns
+
+
+def overlap(intervals: list[Span], others: list[Span]) -> float:
+    """Seconds of `intervals` inside the union of `others`."""
+    return float(np.count_nonzero(_on_grid(intervals) & _on_grid(others)) * 0.01)
+
+
+def _on_grid(intervals: list[Span]) -> np.ndarray:
+    return np.any([(GRID >= a) & (GRID < b) for a, b in intervals], axis=0)
