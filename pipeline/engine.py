@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,9 @@ from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSp
 from pipeline.decode import Decoder, MediaError
 from pipeline.registry import ALL_NAMES, resolve
 from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
+
+
+IN_FLIGHT_BATCHES = 2  # decoded batches waiting for the in-decoder analyzers: bounds memory
 
 
 @dataclass(frozen=True)
@@ -146,16 +151,21 @@ class DecodeStage:
         seq = 0
         decoder = None
         error = None
+        # The analyzers work on batch n in a second thread while this one decodes batch n+1: both
+        # are mostly FFmpeg / OpenCV / numpy, which release the GIL. One thread keeps them in order.
+        in_flight: deque[tuple[WorkItem, Future]] = deque()
         try:
-            decoder = Decoder(request.path, self.plan.frame_specs, self.plan.wants_audio)
-            for payload in decoder:
-                kind = "frames" if isinstance(payload, FrameBatch) else "audio"
-                item = WorkItem(request.video_id, seq, kind, payload)
-                self.runner.process(item)
-                if not self._ships(payload):
-                    item.payload = None
-                seq += 1
-                yield item
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="in-decoder") as analyzers:
+                decoder = Decoder(request.path, self.plan.frame_specs, self.plan.wants_audio)
+                for payload in decoder:
+                    kind = "frames" if isinstance(payload, FrameBatch) else "audio"
+                    item = WorkItem(request.video_id, seq, kind, payload)
+                    in_flight.append((item, analyzers.submit(self.runner.process, item)))
+                    seq += 1
+                    if len(in_flight) > IN_FLIGHT_BATCHES:
+                        yield self._done(*in_flight.popleft())
+                while in_flight:
+                    yield self._done(*in_flight.popleft())
         except MediaError as exc:
             error = str(exc)
         except Exception as exc:  # a decoder bug on one file must not end the run
@@ -170,6 +180,12 @@ class DecodeStage:
             error=error,
             decode_s=time.perf_counter() - start,
         )
+
+    def _done(self, item: WorkItem, processed: Future) -> WorkItem:
+        processed.result()  # _Runner.process contains analyzer errors: this only waits
+        if not self._ships(item.payload):
+            item.payload = None
+        return item
 
     def _ships(self, payload: FrameBatch | AudioTrack) -> bool:
         if isinstance(payload, FrameBatch):
