@@ -12,6 +12,7 @@ leave decoded frames piling up (ray-project/ray#65540).
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -83,35 +84,39 @@ def build_dataset(
     gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB,
     max_pool_size: int = 1,
 ) -> ray.data.Dataset:
-    ds = ray.data.from_items(
-        [{"video_id": r.video_id, "path": r.path} for r in requests], override_num_blocks=max(1, len(requests))
-    )
-    # A worker that dies on one video (a decoder crash, out of memory) costs that video, not the
-    # run: `run` reports it as failed.
-    ds.context.max_errored_blocks = -1
-    ds = ds.map_batches(
-        _decode,
-        fn_kwargs={"plan": plan},
-        batch_size=1,
-        num_cpus=1,
-        max_retries=CRASH_RETRIES,  # passed through as a Ray remote option: no named parameter yet (Ray 2.60)
-    )
-    stages = plan.stages
-    if stages:
-        ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
-    for i, stage in enumerate(stages):
-        later = tuple(a for s in stages[i + 1 :] for a in s)
-        fraction = gpu_fraction(stage, gpu_memory_gb)
-        ds = ds.map_batches(
-            AnalyzerActor,
-            fn_constructor_kwargs={"analyzers": stage, "later": later},
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
-            num_gpus=fraction,
-            # A GPU stage's CPU work is feeding the GPU; reserving a core for it starves decode on small hosts.
-            num_cpus=0 if fraction else sum(a.resources.cpus for a in stage),
-            max_task_retries=CRASH_RETRIES,
+    # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
+    # have no named parameter yet: keep that one warning off users' consoles.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        ds = ray.data.from_items(
+            [{"video_id": r.video_id, "path": r.path} for r in requests], override_num_blocks=max(1, len(requests))
         )
+        # A worker that dies on one video (a decoder crash, out of memory) costs that video, not the
+        # run: `run` reports it as failed.
+        ds.context.max_errored_blocks = -1
+        ds = ds.map_batches(
+            _decode,
+            fn_kwargs={"plan": plan},
+            batch_size=1,
+            num_cpus=1,
+            max_retries=CRASH_RETRIES,
+        )
+        stages = plan.stages
+        if stages:
+            ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
+        for i, stage in enumerate(stages):
+            later = tuple(a for s in stages[i + 1 :] for a in s)
+            fraction = gpu_fraction(stage, gpu_memory_gb)
+            ds = ds.map_batches(
+                AnalyzerActor,
+                fn_constructor_kwargs={"analyzers": stage, "later": later},
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
+                num_gpus=fraction,
+                # A GPU stage's CPU work is feeding the GPU; reserving a core for it starves decode on small hosts.
+                num_cpus=0 if fraction else sum(a.resources.cpus for a in stage),
+                max_task_retries=CRASH_RETRIES,
+            )
     return ds
 
 
