@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from pipeline.schema import AnalyzerResult, Segment, VideoInfo
+
+if TYPE_CHECKING:
+    from pipeline.models import Weights
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ class Analyzer(ABC):
     # Cheap per-frame work runs in the decoding worker, on frames still in memory and in order:
     # shipping full-rate frames to another process would cost more than the work itself.
     in_decoder: ClassVar[bool] = False
+    # Analyzers of one model family share a worker pool: one process, one GPU slice (the sum of
+    # their declared memory), one copy of shared code. None: a pool of its own.
+    family: ClassVar[str | None] = None
+    weights: ClassVar[tuple[Weights, ...]] = ()  # what setup() loads; `reelscope models` lists and fetches them
 
     def setup(self) -> None:
         """Load models and anything heavy. Called once per worker, before any process step."""

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pipeline.engine import VideoRequest
+from pipeline.models import MODELS_DIR_ENV, models_dir
 from pipeline.registry import ALL_NAMES
 from pipeline.schema import Status, VideoResult
 
@@ -34,10 +35,13 @@ def start_ray(address: str | None, num_gpus: float | None) -> None:
 
     if ray.is_initialized():
         return
+    # Workers find the models where the driver was told to look, on this machine or a cluster's.
+    env = {name: os.environ[name] for name in (MODELS_DIR_ENV,) if name in os.environ}
+    runtime_env = {"env_vars": env} if env else None
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+        ray.init(address=address, logging_level=logging.WARNING, runtime_env=runtime_env)
     else:
-        ray.init(num_gpus=num_gpus, logging_level=logging.WARNING, include_dashboard=False)
+        ray.init(num_gpus=num_gpus, logging_level=logging.WARNING, include_dashboard=False, runtime_env=runtime_env)
     # Ray Data's progress bars are the progress display on a terminal; in logs they are noise.
     ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
     logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -65,6 +69,47 @@ def describe(result: VideoResult) -> str:
     return f"ok     {result.source}: " + ", ".join(parts)
 
 
+def _requested(analyzers: str | None) -> list[str] | None:
+    names = [n.strip() for n in analyzers.split(",") if n.strip()] if analyzers else None
+    unknown = [n for n in names or () if n not in ALL_NAMES]
+    if unknown:
+        raise SystemExit(f"unknown analyzer(s): {', '.join(unknown)}. Known: {', '.join(ALL_NAMES)}")
+    return names
+
+
+def _weights(names: list[str] | None):
+    from pipeline.registry import ANALYZERS, load
+
+    for name in names or ANALYZERS:
+        if name in ANALYZERS:
+            for weights in load(name).weights:
+                yield name, weights
+
+
+def models_list(args: argparse.Namespace) -> int:
+    print(f"models directory: {models_dir()}")
+    missing = 0
+    for name, weights in _weights(_requested(args.analyzers)):
+        present = weights.present()
+        missing += not present
+        print(f"{'present' if present else 'MISSING':8} {name:26} {weights.source}  ->  {weights.path}")
+    return 1 if missing else 0
+
+
+def models_download(args: argparse.Namespace) -> int:
+    failures = 0
+    for name, weights in _weights(_requested(args.analyzers)):
+        if weights.present():
+            print(f"present  {name}: {weights.path}")
+            continue
+        try:
+            print(f"fetching {name}: {weights.source} -> {weights.download()}")
+        except Exception as exc:  # no network, no such repo: say so and go on with the rest
+            failures += 1
+            print(f"FAILED   {name}: {weights.source}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return 1 if failures else 0
+
+
 def analyze(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,11 +119,7 @@ def analyze(args: argparse.Namespace) -> int:
 
         paths = [write_clip(str(out / "sample.mp4"), SAMPLE)]
         print(f"no video given: analysing the built-in sample clip {paths[0]}")
-    names = [n.strip() for n in args.analyzers.split(",") if n.strip()] if args.analyzers else None
-    unknown = [n for n in names or () if n not in ALL_NAMES]
-    if unknown:
-        print(f"unknown analyzer(s): {', '.join(unknown)}. Known: {', '.join(ALL_NAMES)}", file=sys.stderr)
-        return 2
+    names = _requested(args.analyzers)
     requests = [VideoRequest(video_id, path) for video_id, path in zip(_video_ids(paths), paths)]
 
     start_ray(args.address, args.num_gpus)
@@ -106,7 +147,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")
     run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
     run.set_defaults(handler=analyze)
+    models = commands.add_parser("models", help="list or fetch model weights").add_subparsers(dest="action", required=True)
+    for action, handler, text in (
+        ("list", models_list, "show each model's weights and whether they are here"),
+        ("download", models_download, "fetch missing weights (needs a hub)"),
+    ):
+        sub = models.add_parser(action, help=text)
+        sub.add_argument("--analyzers", help="comma-separated subset (default: all)")
+        sub.set_defaults(handler=handler)
+    for sub in (run, *models.choices.values()):
+        sub.add_argument("--models-dir", help=f"where model weights live (default: ${MODELS_DIR_ENV} or {models_dir()})")
     args = parser.parse_args(argv)
+    if args.models_dir:
+        os.environ[MODELS_DIR_ENV] = str(Path(args.models_dir).resolve())
     return args.handler(args)
 
 

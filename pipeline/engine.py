@@ -72,9 +72,14 @@ class Plan:
 
     @property
     def stages(self) -> list[tuple[type[Analyzer], ...]]:
-        """Analyzers that run in their own workers: one stage (actor pool) each. One that reads no
-        frames or audio only finalizes, on the driver, and needs no worker."""
-        return [(a,) for a in self.analyzers if not a.in_decoder and (a.frames is not None or a.audio)]
+        """Analyzers that run in their own workers: one stage (actor pool) per model family, or per
+        analyzer outside a family. One that reads no frames or audio only finalizes, on the
+        driver, and needs no worker."""
+        groups: dict[str, list[type[Analyzer]]] = {}
+        for a in self.analyzers:
+            if not a.in_decoder and (a.frames is not None or a.audio):
+                groups.setdefault(a.family or a.name, []).append(a)
+        return [tuple(group) for group in groups.values()]
 
     @property
     def frame_specs(self) -> list[FrameSpec]:

@@ -11,15 +11,15 @@ leave decoded frames piling up (ray-project/ray#65540).
 
 from __future__ import annotations
 
-import pickle
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import ray
 
+from actors import actor_class, pack, unpack
 from pipeline.analyzer import Analyzer
-from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest, WorkItem
+from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest
 from pipeline.schema import VideoResult
 
 DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when the cluster cannot say
@@ -50,31 +50,11 @@ def _decode_stage(plan: Plan) -> DecodeStage:
     return _decode_stages[plan.key]
 
 
-# WorkItems travel pickled in a binary column: Arrow cannot hold them as objects, and saying so
-# ourselves spares Ray Data a failed conversion (and a warning) on every block.
-def _pack(items: list[WorkItem]) -> dict[str, list[bytes]]:
-    return {"item": [pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL) for item in items]}
-
-
-def _unpack(batch: dict[str, np.ndarray]) -> list[WorkItem]:
-    return [pickle.loads(blob) for blob in batch["item"]]
-
-
 def _decode(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list[bytes]]]:
     stage = _decode_stage(plan)
     for video_id, path in zip(batch["video_id"], batch["path"]):
         for item in stage(VideoRequest(str(video_id), str(path))):
-            yield _pack([item])
-
-
-class AnalyzerActor:
-    """An actor-pool worker around one AnalyzerStage; the model loads once, in __init__."""
-
-    def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...]) -> None:
-        self.stage = AnalyzerStage(analyzers, later)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes]]:
-        return _pack([self.stage(item) for item in _unpack(batch)])
+            yield pack([item])
 
 
 def build_dataset(
@@ -108,7 +88,7 @@ def build_dataset(
             later = tuple(a for s in stages[i + 1 :] for a in s)
             fraction = gpu_fraction(stage, gpu_memory_gb)
             ds = ds.map_batches(
-                AnalyzerActor,
+                actor_class(stage),
                 fn_constructor_kwargs={"analyzers": stage, "later": later},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
@@ -125,7 +105,7 @@ def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoRe
     assembler = Assembler(plan)
     finished: set[str] = set()
     for batch in build_dataset(requests, plan, **options).iter_batches(batch_size=None, batch_format="numpy"):
-        for item in _unpack(batch):
+        for item in unpack(batch):
             result = assembler.add(item)
             if result is not None:
                 finished.add(result.id)
