@@ -128,10 +128,14 @@ def analyze(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     failures = 0
-    for done, result in enumerate(ray_runner.run(requests, Plan.build(names)), start=1):
-        (out / f"{result.id}.json").write_text(result.to_json())
-        failures += result.status == Status.failed
-        print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)
+    try:
+        for done, result in enumerate(ray_runner.run(requests, Plan.build(names)), start=1):
+            (out / f"{result.id}.json").write_text(result.to_json())
+            failures += result.status == Status.failed
+            print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)
+    except ray_runner.PlacementError as exc:
+        print(f"cannot place the models: {exc}", file=sys.stderr)
+        return 2
     wall = time.perf_counter() - started
     print(f"{len(requests) - failures} of {len(requests)} videos analysed in {wall:.1f} s; results in {out}/")
     return 1 if failures else 0

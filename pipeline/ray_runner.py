@@ -11,6 +11,7 @@ leave decoded frames piling up (ray-project/ray#65540).
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 
@@ -22,22 +23,53 @@ from pipeline.analyzer import Analyzer
 from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest
 from pipeline.schema import VideoResult
 
-DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when the cluster cannot say
+DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when neither config nor a local GPU says
+GPU_MEMORY_ENV = "REELSCOPE_GPU_MEMORY_GB"
 MODEL_LOAD_TIMEOUT_S = 900  # how long a model stage may take to start its first actor
 # Ray Data retries a task whose worker died forever by default: a file that crashes the decoder
 # would loop. A few retries still ride out a lost node.
 CRASH_RETRIES = 2
 
 
-def gpu_fraction(analyzers: tuple[type[Analyzer], ...], gpu_memory_gb: float) -> float:
+class PlacementError(ValueError):
+    """The model stages cannot be placed on the cluster's GPUs. The message is one line."""
+
+
+def gpu_memory_gb() -> float:
+    """Memory of one GPU: $REELSCOPE_GPU_MEMORY_GB, else this machine's first GPU, else 80 GB."""
+    if os.environ.get(GPU_MEMORY_ENV):
+        return float(os.environ[GPU_MEMORY_ENV])
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_properties(0).total_memory / 1024**3
+    return DEFAULT_GPU_MEMORY_GB
+
+
+def gpu_fraction(analyzers: tuple[type[Analyzer], ...], memory_gb: float) -> float:
     need = sum(a.resources.gpu_memory_gb for a in analyzers)
     if need <= 0:
         return 0.0
-    if need > gpu_memory_gb:
-        raise ValueError(
-            f"{', '.join(a.name for a in analyzers)} need {need:g} GB of GPU memory; the GPU has {gpu_memory_gb:g} GB"
+    if need > memory_gb:
+        raise PlacementError(
+            f"{', '.join(a.name for a in analyzers)} need {need:g} GB of GPU memory; the GPU has {memory_gb:g} GB"
         )
-    return round(need / gpu_memory_gb, 4)
+    return round(need / memory_gb, 4)
+
+
+def stage_gpus(stages: list[tuple[type[Analyzer], ...]], cluster_gpus: float, memory_gb: float) -> list[float]:
+    """The GPU fraction of each model stage. Ray Data streams through every stage at once, so all
+    of them must fit together; with no GPU at all, the models run on CPUs."""
+    if cluster_gpus <= 0:
+        return [0.0] * len(stages)
+    fractions = [gpu_fraction(stage, memory_gb) for stage in stages]
+    if sum(fractions) > cluster_gpus + 1e-9:
+        parts = ", ".join(f"{'+'.join(a.name for a in s)} {f:g}" for s, f in zip(stages, fractions))
+        raise PlacementError(
+            f"the model stages need {sum(fractions):.2f} GPUs at once ({parts}) and the cluster has {cluster_gpus:g}; "
+            f"run fewer analyzers, or add GPUs"
+        )
+    return fractions
 
 
 _decode_stages: dict[tuple[str, ...], DecodeStage] = {}
@@ -61,9 +93,16 @@ def build_dataset(
     requests: list[VideoRequest],
     plan: Plan,
     *,
-    gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB,
+    memory_gb: float | None = None,
+    cluster_gpus: float | None = None,
     max_pool_size: int = 1,
 ) -> ray.data.Dataset:
+    """memory_gb: of one GPU (default: gpu_memory_gb()); cluster_gpus: GPUs the stages may share
+    (default: what the cluster has now: on an autoscaling cluster keep a GPU node up, or pass it)."""
+    stages = plan.stages
+    if cluster_gpus is None:
+        cluster_gpus = ray.cluster_resources().get("GPU", 0.0)
+    fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb()) if stages else []
     # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
     # have no named parameter yet: keep that one warning off users' consoles.
     with warnings.catch_warnings():
@@ -81,12 +120,10 @@ def build_dataset(
             num_cpus=1,
             max_retries=CRASH_RETRIES,
         )
-        stages = plan.stages
         if stages:
             ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
-        for i, stage in enumerate(stages):
+        for i, (stage, fraction) in enumerate(zip(stages, fractions)):
             later = tuple(a for s in stages[i + 1 :] for a in s)
-            fraction = gpu_fraction(stage, gpu_memory_gb)
             ds = ds.map_batches(
                 actor_class(stage),
                 fn_constructor_kwargs={"analyzers": stage, "later": later},

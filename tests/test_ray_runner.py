@@ -18,7 +18,7 @@ def test_model_stages_share_one_gpu_and_match_the_local_run(local_ray, sample_cl
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
     requests = [VideoRequest("a", str(sample_clip)), VideoRequest("bad", str(bad)), VideoRequest("b", str(sample_clip))]
     # Two 20 GB models on an 80 GB GPU: 0.25 each, so both pools fit on the one logical GPU at once.
-    results = {r.id: r for r in ray_runner.run(requests, PLAN, gpu_memory_gb=80)}
+    results = {r.id: r for r in ray_runner.run(requests, PLAN, memory_gb=80)}
     assert set(results) == {"a", "b", "bad"}
     assert results["bad"].status == Status.failed and "not a readable media file" in results["bad"].error
     (local,) = run_local([requests[0]], PLAN)
@@ -44,6 +44,20 @@ def test_a_worker_that_dies_costs_only_its_video(local_ray, sample_clip, tmp_pat
 
 def test_gpu_fraction_from_declared_memory():
     assert ray_runner.gpu_fraction((FrameCounter,), 80) == 0.25
+    assert ray_runner.gpu_fraction((FrameCounter, SecondGpuModel), 80) == 0.5  # one family, one pool
     assert ray_runner.gpu_fraction((Broken,), 80) == 0.0
-    with pytest.raises(ValueError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
+    with pytest.raises(ray_runner.PlacementError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
         ray_runner.gpu_fraction((FrameCounter,), 16)
+
+
+def test_stages_that_cannot_share_the_gpus_fail_before_starting():
+    stages = [(FrameCounter,), (SecondGpuModel,)]
+    assert ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=80) == [0.25, 0.25]
+    assert ray_runner.stage_gpus(stages, cluster_gpus=0, memory_gb=80) == [0.0, 0.0]  # no GPU: models on CPUs
+    with pytest.raises(ray_runner.PlacementError, match=r"need 1.25 GPUs at once .* the cluster has 1"):
+        ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=32)
+
+
+def test_without_a_gpu_model_stages_run_on_cpus(local_ray, sample_clip):
+    (result,) = ray_runner.run([VideoRequest("a", str(sample_clip))], PLAN, cluster_gpus=0)
+    assert result.analyzers["probe_counter"].summary == {"frames": 300}
