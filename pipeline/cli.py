@@ -35,8 +35,9 @@ def start_ray(address: str | None, num_gpus: float | None) -> None:
 
     if ray.is_initialized():
         return
-    # Workers find the models where the driver was told to look, on this machine or a cluster's.
-    env = {name: os.environ[name] for name in (MODELS_DIR_ENV,) if name in os.environ}
+    # Workers see the driver's reelscope settings (models directory, model options), on this
+    # machine or a cluster's.
+    env = {name: value for name, value in os.environ.items() if name.startswith("REELSCOPE_")}
     runtime_env = {"env_vars": env} if env else None
     if address:
         ray.init(address=address, logging_level=logging.WARNING, runtime_env=runtime_env)

@@ -1,0 +1,247 @@
+"""qwen2_vl_temporal on a tiny, randomly initialised Qwen2-VL generated here: loaded through the
+analyzer's own setup, it describes windows (well-formed nonsense), so these tests check the
+windows' frames and times, the per-shot choice, the batching into generate calls and the
+odd inputs, never the words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.analyzer import Context, FrameBatch, Partials, Skip
+from pipeline.analyzers.qwen2_vl import SAMPLE_FPS, Qwen2VLTemporal, grid_windows, vision_size
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import Status, VideoInfo
+
+FRAME = 1 / 30 + 1e-3  # a source frame: how far a sampled frame may sit from the 2 fps grid
+MAX_PIXELS = 28 * 28 * 12  # small frames for the tiny model: the test clip's 320x240 is shrunk to it
+WINDOWS_PER_GENERATE = 3
+# 17 s at 2 fps: 34 frames, a decoder batch of 32 (8 windows) and one of 2 (one short window).
+# Cuts at 3 s (inside window 1) and 9 s.
+CLIP = ClipSpec(
+    shots=(
+        Shot(3.0, (210, 90, 50), seed=1),
+        Shot(6.0, (60, 140, 220), "pan", speed=60, seed=2),
+        Shot(8.0, (90, 200, 90), seed=3),
+    ),
+    audio=None,
+)
+
+
+def build_tiny_qwen2_vl(folder) -> None:
+    """A Qwen2-VL of a few hundred thousand random parameters, with a byte-level BPE tokenizer
+    trained here and processors built in code, saved as a hub snapshot would be."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+               "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    corpus = ["Describe in one sentence what happens in this video clip.", "A person walks to a red car.", "user"]
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=special, initial_alphabet=alphabet)
+    bpe.train_from_iterator(corpus * 10, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", additional_special_tokens=special[1:]
+    )
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in special}
+    chat = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
+        "{% else %}{% for c in m['content'] %}{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+        "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    pixels = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**pixels),
+        video_processor=Qwen2VLVideoProcessor(**pixels),
+        tokenizer=tokenizer,
+        chat_template=chat,
+    )
+    hidden = 64
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 2048,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": hidden, "mlp_ratio": 2, "num_heads": 2},
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    Qwen2VLForConditionalGeneration(config).eval().save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    """The tiny model where the analyzer looks for Qwen2-VL-2B-Instruct, and the settings the
+    tests count on."""
+    folder = tmp_path_factory.mktemp("models")
+    build_tiny_qwen2_vl(folder / Qwen2VLTemporal.weights[0].name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REELSCOPE_MODELS_DIR", str(folder))
+        patch.setenv("REELSCOPE_QWEN2_VL_MAX_PIXELS", str(MAX_PIXELS))
+        patch.setenv("REELSCOPE_QWEN2_VL_WINDOWS_PER_GENERATE", str(WINDOWS_PER_GENERATE))
+        patch.setenv("REELSCOPE_QWEN2_VL_MAX_NEW_TOKENS", "4")
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def analyzer(models_dir):
+    """Set up as a worker sets it up; its model's generate calls are recorded (and run)."""
+    instance = Qwen2VLTemporal()
+    instance.setup()
+    generate = instance.model.generate
+    instance.generate_batches = []
+
+    def recorded(**inputs):
+        instance.generate_batches.append(int(inputs["input_ids"].shape[0]))
+        return generate(**inputs)
+
+    instance.model.generate = recorded
+    return instance
+
+
+@pytest.fixture(scope="module")
+def clip_result(models_dir, tmp_path_factory):
+    path = write_clip(str(tmp_path_factory.mktemp("clip") / "three_shots.mp4"), CLIP)
+    [result] = run_local([VideoRequest("three_shots", path)], Plan.build(["qwen2_vl_temporal"]))
+    return result
+
+
+def batch(pts: list[float], height: int = 120, width: int = 160, index: int = 0) -> FrameBatch:
+    rng = np.random.default_rng(index)
+    frames = rng.integers(0, 256, (len(pts), height, width, 3), dtype=np.uint8)
+    return FrameBatch(Qwen2VLTemporal.frames, index, np.asarray(pts, np.float64), frames)
+
+
+def context(duration_s: float) -> Context:
+    info = VideoInfo(
+        path="x.mp4", duration_s=duration_s, size_bytes=1, container="mp4", has_video=True, has_audio=False
+    )
+    return Context(video=info, results={})  # no cut_analysis result
+
+
+def test_windows_and_shots_on_a_clip(clip_result):
+    result = clip_result.analyzers["qwen2_vl_temporal"]
+    assert result.status == Status.ok, result.error or result.reason
+    assert clip_result.analyzers["cut_analysis"].status == Status.ok
+    windows = [s for s in result.segments if s.label == "window"]
+    shots = [s for s in result.segments if s.label == "shot"]
+
+    # Eight 2 s windows of 4 frames, then the last second's 2 frames; they tile 0-17 s.
+    assert [w.data["frames"] for w in windows] == [4] * 8 + [2]
+    assert [w.start_s for w in windows] == pytest.approx([2.0 * k for k in range(9)], abs=FRAME)
+    assert all(a.end_s == b.start_s for a, b in zip(windows, windows[1:]))
+    assert windows[-1].end_s == pytest.approx(CLIP.duration_s, abs=FRAME)
+    assert [w.data["index"] for w in windows] == list(range(9))
+    assert all(isinstance(w.data["description"], str) for w in windows)
+
+    # The cut_analysis shots, each with the description of the window most inside it.
+    assert [t for s in shots for t in (s.start_s, s.end_s)] == pytest.approx([0, 3, 3, 9, 9, 17], abs=FRAME)
+    assert [s.data["windows"] for s in shots] == [[0, 1], [1, 2, 3, 4], [4, 5, 6, 7, 8]]
+    best = [0, 2, 5]  # shot 0 holds 2 s of window 0 and 1 s of window 1; ties go to the first window
+    assert [s.data["description"] for s in shots] == [windows[i].data["description"] for i in best]
+
+    summary = result.summary
+    assert summary["window_count"] == 9 and summary["shot_count"] == 3
+    assert summary["shots_from"] == "cut_analysis"
+    assert summary["window_s"] == 2.0 and summary["frames_per_window"] == 4
+    # Batch 0 holds 8 windows (3 + 3 + 2), batch 1 one.
+    assert summary["generate_calls"] == math.ceil(8 / WINDOWS_PER_GENERATE) + 1
+    width, height = summary["frame_size"]
+    assert width % 28 == 0 and height % 28 == 0 and width * height <= MAX_PIXELS and width > height
+    print(f"tiny Qwen2-VL: {summary['seconds_per_window']:.3f} s per window (CPU)")
+
+
+def test_windows_of_a_batch_share_generate_calls(analyzer):
+    analyzer.generate_batches.clear()
+    partial = analyzer.process_frames(batch([k / SAMPLE_FPS for k in range(20)]))  # 10 s: 5 windows
+    assert analyzer.generate_batches == [3, 2]
+    assert partial["generate_calls"] == 2
+    assert [w["frames"] for w in partial["windows"]] == [4] * 5
+    assert [w["start_s"] for w in partial["windows"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_window_split_across_batches(analyzer):
+    """Irregular times put grid window 0 in two batches: each describes the part it holds."""
+    first = analyzer.process_frames(batch([0.0, 0.5, 1.0]))
+    second = analyzer.process_frames(batch([1.5, 2.0, 2.6, 3.1], index=1))
+    findings = analyzer.finalize(Partials(frames=[first, second]), context(duration_s=3.5))
+    windows = [s for s in findings.segments if s.label == "window"]
+    assert [(w.start_s, w.end_s, w.data["frames"]) for w in windows] == [(0.0, 1.5, 3), (1.5, 2.0, 1), (2.0, 3.5, 3)]
+    (shot,) = [s for s in findings.segments if s.label == "shot"]
+    assert (shot.start_s, shot.end_s) == (0.0, 3.5)  # no cut_analysis: the whole video is one shot
+    assert shot.data["windows"] == [0, 1, 2]
+    assert shot.data["description"] == windows[0].data["description"]  # 1.5 s, tied with window 2: the first
+    assert findings.summary["shots_from"] == "whole_video"
+    assert findings.summary["generate_calls"] == 2  # one per batch
+
+
+@pytest.mark.parametrize(
+    "height, width",
+    [(1, 1), (2, 448), (448, 252), (3840, 2160)],
+    ids=["one_pixel", "sliver", "portrait", "4k_portrait"],
+)
+def test_odd_frames_give_one_window(analyzer, height, width):
+    partial = analyzer.process_frames(batch([7.25], height, width))
+    (window,) = partial["windows"]
+    assert (window["start_s"], window["last_s"], window["frames"]) == (7.25, 7.25, 1)
+    assert isinstance(window["text"], str)
+    w, h = partial["frame_size"]
+    assert w % 28 == 0 and h % 28 == 0 and w * h <= MAX_PIXELS
+    findings = analyzer.finalize(Partials(frames=[partial]), context(duration_s=7.3))
+    assert [(s.label, s.start_s, s.end_s) for s in findings.segments] == [("window", 7.25, 7.3), ("shot", 7.25, 7.3)]
+
+
+def test_vision_size():
+    assert vision_size(252, 448, 28, 56 * 56, 144 * 28 * 28) == (252, 448)  # already on the grid and in budget
+    assert vision_size(336, 448, 28, 56 * 56, 144 * 28 * 28) == (280, 364)
+    assert vision_size(10, 10, 28, 56 * 56, 144 * 28 * 28) == (56, 56)
+    assert vision_size(1, 4000, 28, 56 * 56, 144 * 28 * 28) == (28, 4004)  # a sliver stays one patch high
+    assert vision_size(1, 8000, 28, 56 * 56, 144 * 28 * 28) == (28, 4032)  # and is cut to the budget
+
+
+def test_grid_windows():
+    assert grid_windows(np.array([16.0, 16.5, 17.0, 17.5, 18.0]), 2.0) == [(0, 4), (4, 5)]
+    assert grid_windows(np.array([1.9999999]), 2.0) == [(0, 1)]  # float noise on a boundary: the later window
+
+
+def test_no_frames_is_skipped(analyzer):
+    with pytest.raises(Skip, match="no video frames"):
+        analyzer.finalize(Partials(), context(duration_s=1.0))
+
+
+def test_missing_weights_are_skipped_with_the_path(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "empty"))
+    path = write_clip(str(tmp_path / "short.mp4"), ClipSpec(shots=(Shot(1.0),), audio=None))
+    [result] = run_local([VideoRequest("short", path)], Plan.build(["qwen2_vl_temporal"]))
+    skipped = result.analyzers["qwen2_vl_temporal"]
+    assert skipped.status == Status.skipped
+    assert str(tmp_path / "empty" / "Qwen2-VL-2B-Instruct") in skipped.reason
+    assert "Qwen/Qwen2-VL-2B-Instruct" in skipped.reason
