@@ -79,12 +79,16 @@ def _requested(analyzers: str | None) -> list[str] | None:
 
 
 def _weights(names: list[str] | None):
+    """(analyzers, weights) for each distinct weights entry the named analyzers load."""
     from pipeline.registry import ANALYZERS, load
 
+    users: dict = {}
     for name in names or ANALYZERS:
         if name in ANALYZERS:
             for weights in load(name).weights:
-                yield name, weights
+                users.setdefault(weights, []).append(name)
+    for weights, analyzers in users.items():
+        yield ",".join(analyzers), weights
 
 
 def models_list(args: argparse.Namespace) -> int:
@@ -92,8 +96,9 @@ def models_list(args: argparse.Namespace) -> int:
     missing = 0
     for name, weights in _weights(_requested(args.analyzers)):
         present = weights.present()
-        missing += not present
-        print(f"{'present' if present else 'MISSING':8} {name:26} {weights.source}  ->  {weights.path}")
+        missing += not present and not weights.optional
+        state = "present" if present else "optional" if weights.optional else "MISSING"
+        print(f"{state:8} {name:40} {weights.source}  ->  {weights.path}")
     return 1 if missing else 0
 
 

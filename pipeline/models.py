@@ -31,6 +31,7 @@ class Weights:
     name: str  # file or directory name under the models directory
     source: str  # hub id (kind "hub"), or an https URL (kind "file")
     kind: str = "hub"  # "hub": a snapshot directory; "file": one file
+    optional: bool = False  # the analyzer runs without it, with less (its summary says what)
 
     @property
     def path(self) -> Path:
