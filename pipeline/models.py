@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,8 @@ def models_dir() -> Path:
 @dataclass(frozen=True)
 class Weights:
     name: str  # file or directory name under the models directory
-    source: str  # hub id (kind "hub"), or an https URL (kind "file")
-    kind: str = "hub"  # "hub": a snapshot directory; "file": one file
+    source: str  # hub id (kind "hub"), or an https URL (kinds "file", "zip")
+    kind: str = "hub"  # "hub": a snapshot directory; "file": one file; "zip": the file of that name in a zip
     optional: bool = False  # the analyzer runs without it, with less (its summary says what)
 
     @property
@@ -39,7 +40,7 @@ class Weights:
 
     def present(self) -> bool:
         path = self.path
-        return path.is_file() if self.kind == "file" else path.is_dir() and any(path.iterdir())
+        return path.is_dir() and any(path.iterdir()) if self.kind == "hub" else path.is_file()
 
     def require(self, analyzer: str) -> Path:
         """The local path, or Skip saying where it looked and how to get it."""
@@ -58,9 +59,16 @@ class Weights:
             from huggingface_hub import snapshot_download
 
             snapshot_download(repo_id=self.source, local_dir=str(path))
-        else:
-            partial = path.with_name(path.name + ".part")
-            with urllib.request.urlopen(self.source, timeout=60) as response, open(partial, "wb") as out:
-                shutil.copyfileobj(response, out)
-            partial.replace(path)  # never leave a half file where a whole one is expected
+            return path
+        partial = path.with_name(path.name + ".part")
+        with urllib.request.urlopen(self.source, timeout=60) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+        if self.kind == "zip":
+            with zipfile.ZipFile(partial) as archive:
+                member = next(m for m in archive.namelist() if Path(m).name == path.name)
+                with archive.open(member) as source, open(partial.with_suffix(".unzipped"), "wb") as out:
+                    shutil.copyfileobj(source, out)
+            partial.unlink()
+            partial = partial.with_suffix(".unzipped")
+        partial.replace(path)  # never leave a half file where a whole one is expected
         return path

@@ -1,0 +1,350 @@
+"""text_overlay: the offline default (rapidocr) against text known to be in real and synthetic
+videos; EasyOCR on random weights generated here (structure only); and the tracking, change
+detection and odd inputs, which the analyzer's own code decides."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+from helpers import run_video
+
+from pipeline.analyzer import Context, FrameBatch, Partials
+from pipeline.analyzers.text_overlay import (
+    EASYOCR_WEIGHTS,
+    OCR_ENV,
+    Line,
+    TextOverlay,
+    same_text,
+)
+from pipeline.models import MODELS_DIR_ENV
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import Status, VideoInfo
+
+NAME = "text_overlay"
+READ_AS = "x"  # what the generated EasyOCR recognizer reads anywhere
+
+
+@pytest.fixture
+def rapidocr(monkeypatch):
+    """The offline default, whatever weights the developer's models directory holds."""
+    monkeypatch.setenv(OCR_ENV, "rapidocr")
+
+
+@pytest.fixture(scope="module")
+def reader():
+    """One set-up analyzer (rapidocr) for the tests that call process_frames directly."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(OCR_ENV, "rapidocr")
+        analyzer = TextOverlay()
+        analyzer.setup()
+    return analyzer
+
+
+def analyse(path):
+    result = run_video(path, NAME)
+    text = result.analyzers[NAME]
+    assert text.status == Status.ok, (text.error, text.reason)
+    return result, text
+
+
+def check_well_formed(result, duration_s):
+    for s in result.segments:
+        assert 0.0 <= s.start_s < s.end_s <= duration_s + 1e-3
+        assert isinstance(s.data["text"], str) and s.data["text"]
+        assert 0.0 <= s.confidence <= 1.0
+        x0, y0, x1, y1 = s.data["box"]
+        assert 0.0 <= x0 <= x1 <= 1.0 and 0.0 <= y0 <= y1 <= 1.0
+        assert s.data["position"] in ("top", "centre", "caption_band")
+
+
+# --- truth: text known to be in the pictures ------------------------------------------------
+
+
+def test_reads_the_copyright_line_of_testvideo(media, rapidocr):
+    video, result = analyse(media / "pyscenedetect" / "testvideo.mp4")
+    duration = video.video.duration_s
+    assert result.summary["backend"] == "rapidocr"
+    for wanted in ("Copyright", "bcastell.com"):
+        [track] = [s for s in result.segments if wanted in s.data["text"]]
+        # Burned in from the first picture after the opening black to the end.
+        assert track.start_s <= 1.0 and track.end_s == pytest.approx(duration, abs=1e-3)
+        assert track.data["position"] == "caption_band"
+        # On screen all along: a credit, not a caption.
+        assert track.data["persistent"] and not track.data["is_caption"]
+    assert result.summary["persistent_texts"] and not result.summary["has_captions"]
+    # Change detection: only the samples that changed (new shots, fades) were read.
+    assert result.summary["frames_read"] < result.summary["frames_sampled"] / 2
+    check_well_formed(result, duration)
+
+
+def test_counter_numbers_agree_with_frame_times(media, rapidocr):
+    # Frame n (from 1) of this 10 fps clip shows "Frame = n" and "PTS = (n-1)/10 s".
+    video, result = analyse(media / "pyscenedetect" / "counter.mp4")
+    frames, stamps = {}, {}
+    for s in result.segments:
+        if m := re.fullmatch(r"Frame\s*=\s*(\d+)", s.data["text"]):
+            frames[int(m.group(1))] = s
+        elif m := re.fullmatch(r"PTS\s*=\s*(\d+\.\d)s", s.data["text"]):
+            stamps[float(m.group(1))] = s
+    # 2 fps over 3 s: the samples at 0, 0.5, ... 2.5 s show frames 1, 6, ... 26; every one changed.
+    assert sorted(frames) == [1, 6, 11, 16, 21, 26]
+    assert sorted(stamps) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    for n, track in frames.items():
+        assert track.start_s == pytest.approx((n - 1) * 0.1, abs=0.01)
+        assert track.end_s == pytest.approx(track.start_s + 0.5, abs=0.01)  # the next sample
+    for pts, track in stamps.items():
+        assert track.start_s == pytest.approx(pts, abs=0.01)
+    assert result.summary["frames_read"] == result.summary["frames_sampled"] == 6
+    assert not result.summary["has_captions"]  # each number lasts one sample: half a second
+    check_well_formed(result, video.video.duration_s)
+
+
+def test_finds_a_burned_in_caption_with_its_shot_times(tmp_path, rapidocr):
+    spec = ClipSpec(
+        shots=(
+            Shot(2.0, (60, 140, 220), "pan", speed=60, seed=2),
+            Shot(2.0, (230, 220, 80), "shake", text="LINK IN BIO", seed=4),
+            Shot(1.5, (90, 200, 90), "static", seed=3),
+        ),
+        audio=None,
+    )
+    video, result = analyse(write_clip(str(tmp_path / "caption.mp4"), spec))
+    [caption] = result.segments
+    assert same_text(caption.data["text"], "LINK IN BIO")
+    assert (caption.start_s, caption.end_s) == (pytest.approx(2.0, abs=0.02), pytest.approx(4.0, abs=0.02))
+    assert caption.data["position"] == "caption_band" and caption.data["is_caption"]
+    assert not caption.data["persistent"]
+    assert result.summary["caption_track_count"] == 1 and result.summary["has_captions"]
+    assert result.summary["caption_coverage"] == pytest.approx(2.0 / spec.duration_s, abs=0.01)
+
+
+# --- odd inputs ------------------------------------------------------------------------------
+
+
+def test_a_video_without_text_gives_an_empty_result(tmp_path, rapidocr):
+    spec = ClipSpec(shots=(Shot(1.5, (200, 80, 40), "pan", seed=1), Shot(1.0, (50, 80, 200), seed=2)), audio=None)
+    _, result = analyse(write_clip(str(tmp_path / "plain.mp4"), spec))
+    assert result.segments == []
+    assert result.summary["text_track_count"] == 0 and result.summary["texts"] == []
+    assert result.summary["text_coverage"] == 0.0 and not result.summary["has_captions"]
+
+
+def test_a_one_frame_video(tmp_path, rapidocr):
+    spec = ClipSpec(shots=(Shot(1 / 30, text="HELLO"),), audio=None)
+    video, result = analyse(write_clip(str(tmp_path / "one.mp4"), spec))
+    assert result.summary["frames_sampled"] == 1
+    [track] = result.segments
+    assert same_text(track.data["text"], "HELLO")
+    assert (track.start_s, track.end_s) == (0.0, pytest.approx(video.video.duration_s, abs=1e-3))
+
+
+def test_a_4k_portrait_frame_and_frames_too_small_for_text(reader):
+    frame = np.full((3840, 2160, 3), 90, np.uint8)
+    cv2.putText(frame, "SALE 50% OFF", (200, 3100), cv2.FONT_HERSHEY_SIMPLEX, 6, (255, 255, 255), 14, cv2.LINE_AA)
+    partial = reader.process_frames(FrameBatch(TextOverlay.frames, 0, np.array([0.0]), frame[None]))
+    [[line]] = partial["lines"]
+    assert same_text(line.text, "SALE 50% OFF")
+    assert 0.7 < line.box[1] < line.box[3] < 0.85  # the text's rows, as fractions of 3840
+
+    noise = np.random.default_rng(0).integers(0, 256, (2, 9, 17, 3), dtype=np.uint8)
+    assert reader.process_frames(FrameBatch(TextOverlay.frames, 0, np.array([0.0, 0.5]), noise))["lines"] == [[], []]
+    one_pixel = np.zeros((1, 1, 1, 3), np.uint8)
+    assert reader.process_frames(FrameBatch(TextOverlay.frames, 0, np.array([0.0]), one_pixel))["lines"] == [[]]
+
+
+# --- change detection and tracking -----------------------------------------------------------
+
+
+def caption_frame(text: str | None) -> np.ndarray:
+    frame = np.full((360, 640, 3), 60, np.uint8)
+    if text:
+        cv2.putText(frame, text, (120, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 3, cv2.LINE_AA)
+    return frame
+
+
+def info(duration_s: float) -> VideoInfo:
+    return VideoInfo(
+        path="x.mp4", duration_s=duration_s, size_bytes=0, container="mp4", has_video=True, has_audio=False
+    )
+
+
+def finalize(pts, frames: list[list[Line]], duration_s: float):
+    """finalize on one partial holding `frames`' lines as if OCR had read every frame."""
+    partial = {"backend": "test", "pts": np.asarray(pts, float), "lines": frames, "read": [True] * len(frames)}
+    return TextOverlay().finalize(Partials(frames=[partial]), Context(info(duration_s), {}))
+
+
+def test_batches_give_the_same_tracks_however_the_video_is_split(reader):
+    pictures = [None, "HELLO WORLD", "HELLO WORLD", "HELLO WORLD", "GOODBYE", "GOODBYE"]
+    frames = np.stack([caption_frame(p) for p in pictures])
+    pts = np.arange(len(frames)) * 0.5
+    whole = reader.process_frames(FrameBatch(TextOverlay.frames, 0, pts, frames))
+    # Frames 1-3 are one picture: only the first of them is read (the blank frame 0 is not).
+    assert whole["read"] == [False, True, False, False, True, False]
+    split = [
+        reader.process_frames(FrameBatch(TextOverlay.frames, 0, pts[:3], frames[:3])),
+        reader.process_frames(FrameBatch(TextOverlay.frames, 1, pts[3:], frames[3:], frames[2], pts[2])),
+    ]
+    assert split[1]["lines"][0] is None  # like the frame before it: its text comes from the first batch
+    context = Context(video=info(3.0), results={})
+    one = reader.finalize(Partials(frames=[whole]), context)
+    two = reader.finalize(Partials(frames=split), context)
+    assert one.segments == two.segments
+    assert [(s.data["text"], s.start_s, s.end_s) for s in one.segments] == [
+        ("HELLO WORLD", 0.5, 2.0),
+        ("GOODBYE", 2.0, 3.0),
+    ]
+    assert one.summary["frames_read"] == 2 and two.summary["frames_read"] == 2
+
+
+def test_one_changed_letter_on_a_still_picture_is_read_again(reader):
+    frames = []
+    for text in ("Price 10", "Price 18", "Price 18"):
+        frame = np.full((540, 960, 3), 40, np.uint8)  # capitals 14 px high, 60 grey levels over the background
+        cv2.putText(frame, text, (300, 400), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (100, 100, 100), 1, cv2.LINE_AA)
+        frames.append(frame)
+    partial = reader.process_frames(FrameBatch(TextOverlay.frames, 0, np.array([0.0, 0.5, 1.0]), np.stack(frames)))
+    assert partial["read"] == [True, True, False]
+
+
+def test_tracks_join_readings_of_one_text_and_split_different_texts():
+    bottom, top = (0.2, 0.8, 0.8, 0.9), (0.3, 0.05, 0.7, 0.12)
+    frames = [
+        [Line("Copyright © 2013", 0.9, bottom), Line("@handle", 0.8, top)],
+        [Line("Copyright ©2013", 0.7, bottom), Line("@handle", 0.8, top)],
+        [Line("Copyright © 2013", 0.9, bottom)],  # OCR missed the handle once: its track goes on
+        [Line("COPYRIGHT © 2013", 0.9, bottom), Line("@handle", 0.8, top)],
+        [Line("Copyright © 2014", 0.9, bottom)],  # another year: another text
+    ]
+    findings = finalize(np.arange(5) * 0.5, frames, 3.0)
+    got = [(s.data["text"], s.start_s, s.end_s, s.data["position"], s.data["samples"]) for s in findings.segments]
+    assert got == [  # in order of appearance, top to bottom
+        ("@handle", 0.0, 2.0, "top", 3),
+        ("Copyright © 2013", 0.0, 2.0, "caption_band", 4),
+        ("Copyright © 2014", 2.0, 3.0, "caption_band", 1),  # the last sample's text lasts to the end
+    ]
+    assert findings.segments[1].confidence == pytest.approx((0.9 + 0.7 + 0.9 + 0.9) / 4)
+    assert [s.data["is_caption"] for s in findings.segments] == [False, True, True]
+    assert findings.summary["backend"] == "test"
+    assert findings.summary["caption_coverage"] == 1.0 and findings.summary["text_coverage"] == 1.0
+
+
+def test_a_text_gone_for_two_samples_starts_a_new_track():
+    line = Line("HELLO", 0.9, (0.4, 0.45, 0.6, 0.55))
+    frames = [[line], [], [], [line]]
+    findings = finalize(np.arange(4) * 0.5, frames, 2.0)
+    got = [(s.start_s, s.end_s, s.data["position"]) for s in findings.segments]
+    assert got == [(0.0, 0.5, "centre"), (1.5, 2.0, "centre")]
+
+
+def test_same_text():
+    assert same_text("Brandon Castellano", "brandon  castellano")
+    assert same_text("www.bcastell.com", "www.beastell.com")  # one letter misread
+    assert not same_text("Frame = 1", "Frame = 6")
+    assert not same_text("PTS = 1.0s", "PTS = 1.5s")
+    assert not same_text("LINK IN BIO", "FOLLOW FOR MORE")
+
+
+# --- EasyOCR: the user's choice, on random weights -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_easyocr_dir(tmp_path_factory):
+    """A models directory holding randomly initialised CRAFT and english_g2 weights, saved as
+    EasyOCR's files are (the recognizer in DataParallel layout: EasyOCR strips 'module.').
+    Random weights find no text; so that the test follows the whole path, each model's last
+    layer is set to a constant: CRAFT scores every pixel as text (one box, the whole frame) and
+    the recognizer reads every column as READ_AS."""
+    import torch
+    from easyocr.config import recognition_models
+    from easyocr.craft import CRAFT
+    from easyocr.model.vgg_model import Model
+    from easyocr.utils import CTCLabelConverter
+
+    models = tmp_path_factory.mktemp("models")
+    craft_file, english_file = (models / w.name for w in EASYOCR_WEIGHTS)
+    craft_file.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    detector = CRAFT()
+    scores = detector.conv_cls[-1]  # region and affinity scores
+    torch.nn.init.zeros_(scores.weight)
+    torch.nn.init.constant_(scores.bias, 1.0)
+    torch.save(detector.state_dict(), craft_file)
+    converter = CTCLabelConverter(recognition_models["gen2"]["english_g2"]["characters"], {}, {})
+    recognizer = Model(input_channel=1, output_channel=256, hidden_size=256, num_class=len(converter.character))
+    torch.nn.init.zeros_(recognizer.Prediction.weight)
+    torch.nn.init.zeros_(recognizer.Prediction.bias)
+    recognizer.Prediction.bias.data[converter.character.index(READ_AS)] = 10.0
+    torch.save({"module." + k: v for k, v in recognizer.state_dict().items()}, english_file)
+    return models
+
+
+@pytest.fixture
+def tiny_easyocr(tiny_easyocr_dir, monkeypatch):
+    """EasyOCR checks every model file against the MD5 of its published weights, even with
+    downloads disabled, and has no switch for it: point its table at the generated files. Real
+    weights match the table; only these random ones need it. The patch lives in this process,
+    so the test runs the pipeline locally."""
+    from easyocr.config import detection_models, recognition_models
+
+    def md5(path):
+        return hashlib.md5(path.read_bytes()).hexdigest()
+
+    craft_file, english_file = (tiny_easyocr_dir / w.name for w in EASYOCR_WEIGHTS)
+    monkeypatch.setitem(detection_models["craft"], "md5sum", md5(craft_file))
+    monkeypatch.setitem(recognition_models["gen2"]["english_g2"], "md5sum", md5(english_file))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tiny_easyocr_dir))
+    monkeypatch.delenv(OCR_ENV, raising=False)  # the default: EasyOCR, since its weights are here
+
+
+def test_easyocr_is_the_default_when_its_weights_are_present(tmp_path, tiny_easyocr):
+    spec = ClipSpec(
+        shots=(Shot(1.0, (230, 220, 80), text="LINK IN BIO", seed=4), Shot(1.0, (60, 140, 220), "pan", seed=2)),
+        audio=None,
+    )
+    video, result = analyse(write_clip(str(tmp_path / "clip.mp4"), spec))
+    assert result.summary["backend"] == "easyocr"
+    # The static first shot is read once, each sample of the pan again.
+    assert (result.summary["frames_sampled"], result.summary["frames_read"]) == (4, 3)
+    check_well_formed(result, video.video.duration_s)
+    # The generated models find the whole frame and read it as READ_AS, in every sample: one
+    # track over the whole video.
+    [track] = result.segments
+    assert track.data["text"] == READ_AS and track.data["samples"] == 4
+    assert (track.start_s, track.end_s) == (0.0, pytest.approx(video.video.duration_s, abs=1e-3))
+    assert track.data["box"] == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=0.05)
+    assert track.data["position"] == "centre" and track.data["persistent"]
+
+
+def test_missing_easyocr_weights_skip_with_the_path(tmp_path, monkeypatch, sample_clip):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(OCR_ENV, "easyocr")
+    result = run_video(sample_clip, NAME).analyzers[NAME]
+    assert result.status == Status.skipped
+    assert "craft_mlt_25k" in result.reason and str(tmp_path / "empty") in result.reason
+
+
+def test_a_hub_archive_in_place_of_the_model_skips_saying_how_to_unpack_it(tmp_path, monkeypatch, sample_clip):
+    # EasyOCR's hub serves each model as a zip holding the file: saved as is under the model's name,
+    # EasyOCR would fail on its MD5.
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(OCR_ENV, "easyocr")
+    for weights in EASYOCR_WEIGHTS:
+        path = tmp_path / weights.name
+        path.parent.mkdir(exist_ok=True)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr(path.name, b"model")
+    result = run_video(sample_clip, NAME).analyzers[NAME]
+    assert result.status == Status.skipped
+    assert "zip archive" in result.reason and "unzip" in result.reason
+
+
+def test_an_unknown_backend_is_an_error(monkeypatch, sample_clip):
+    monkeypatch.setenv(OCR_ENV, "tesseract")
+    result = run_video(sample_clip, NAME).analyzers[NAME]
+    assert result.status == Status.failed and "REELSCOPE_OCR" in result.error
