@@ -1,0 +1,552 @@
+"""object_detection, body_pose, background_segmentation.
+
+The logic the code controls (tracking, gestures, movement, aggregation, background motion) is
+tested on detections and keypoints built here; the model path (loading through Weights, the
+predictor steps, batching, odd frames) on tiny YOLO11 models with random weights that the
+fixtures generate. Random weights mean random detections: those tests assert structure, times and
+sizes, never what was found.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.analyzer import Context, FrameBatch, Partials
+from pipeline.analyzers import yolo
+from pipeline.analyzers.yolo import (
+    ACTIVITIES,
+    FRAMES,
+    BackgroundSegmentation,
+    BodyPose,
+    Detections,
+    ObjectDetection,
+    arm_gestures,
+    assign_tracks,
+    background_change,
+    shot_of_samples,
+)
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.models import MODELS_DIR_ENV
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo
+
+ANALYZERS = (ObjectDetection, BodyPose, BackgroundSegmentation)
+# [depth, width, max_channels]: half the channels of yolo11n (a quarter of its FLOPs, half its CPU time).
+# Narrower breaks C2PSA, whose attention heads are channels // 64.
+TINY_SCALE = [0.5, 0.125, 1024]
+TINY = {"yolo11n.pt": "yolo11.yaml", "yolo11n-pose.pt": "yolo11-pose.yaml", "yolo11n-seg.pt": "yolo11-seg.yaml"}
+# The clip the models run on end to end: a static shot, a cut, a pan.
+TWO_SHOTS = ClipSpec(
+    shots=(Shot(1.6, (200, 80, 40), "static", seed=1), Shot(1.6, (60, 140, 220), "pan", speed=160, seed=2)),
+    audio=None,
+)
+# Class -> share of the anchors that score 0.6 or more on TWO_SHOTS' frames in the firing models.
+FIRING = {0: 0.003, 2: 0.001}
+LOGIT_SPREAD = 8.0  # standard deviation of the firing classes' logits: few anchors near the threshold
+
+
+# ---- generated models ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ultralytics_config(tmp_path_factory) -> Path:
+    """Before any test here imports ultralytics: offline, settings in a temporary directory."""
+    folder = tmp_path_factory.mktemp("ultralytics-config")
+    os.environ["YOLO_CONFIG_DIR"] = str(folder)
+    os.environ["YOLO_OFFLINE"] = "1"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def yolo_models(ultralytics_config, tmp_path_factory) -> Path:
+    """Tiny YOLO11 detect, pose and segment models with random weights that fire (persons and cars
+    on TWO_SHOTS), saved where the analyzers look through ultralytics' own save."""
+    from pipeline.sample import render_frames
+
+    # Every sample the analyzers will read, at the size they letterbox it to (640 x 480).
+    frames = [frame for _, frame in render_frames(TWO_SHOTS)][:: round(TWO_SHOTS.fps / FRAMES.fps)]
+    pictures = np.stack([cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR) for frame in frames])
+    return _generate(tmp_path_factory.mktemp("models"), pictures)
+
+
+@pytest.fixture(scope="session")
+def silent_models(ultralytics_config, tmp_path_factory) -> Path:
+    """The same models as ultralytics initialises them: random, they detect nothing."""
+    return _generate(tmp_path_factory.mktemp("silent-models"), None)
+
+
+def _generate(folder: Path, fire_on: np.ndarray | None) -> Path:
+    import torch
+    from ultralytics import YOLO
+    from ultralytics.utils import ROOT
+
+    coco = yaml.safe_load((ROOT / "cfg" / "datasets" / "coco.yaml").read_text())["names"]
+    torch.manual_seed(0)
+    for weights, source in TINY.items():
+        cfg = yaml.safe_load((ROOT / "cfg" / "models" / "11" / source).read_text())
+        cfg["scales"] = {"n": TINY_SCALE}
+        if "pose" in weights:
+            cfg["nc"] = 1  # as in yolo11n-pose.pt: people only
+        # The name carries the scale letter ultralytics reads from it.
+        cfg_path = folder / f"tiny-{Path(weights).stem}.yaml"
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        model = YOLO(str(cfg_path))
+        cfg_path.unlink()
+        if fire_on is not None:
+            _make_it_fire(model.model, fire_on, torch)
+        model.model.names = {0: "person"} if cfg["nc"] == 1 else dict(coco)
+        model.save(folder / weights)
+    return folder
+
+
+def _make_it_fire(model, pictures: np.ndarray, torch) -> None:
+    """Random init shrinks activations layer after layer until every class score is its bias:
+    batch norm statistics taken on `pictures` keep them content-dependent. Then the FIRING
+    classes' logits get LOGIT_SPREAD and a bias that makes their FIRING share of anchors on
+    `pictures` score 0.6; the other classes are silenced."""
+    from torch import nn
+
+    batch = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255
+    for layer in model.modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.reset_running_stats()
+            layer.momentum = None  # running statistics = this batch's
+    model.train()
+    with torch.no_grad():
+        model(batch)
+    model.eval()
+    classify = [branch[-1] for branch in model.model[-1].cv3]  # the last conv of each level's class branch
+    logits = []
+    def keep(conv, inputs, out):
+        logits.append(out - conv.bias[:, None, None])
+
+    hooks = [conv.register_forward_hook(keep) for conv in classify]
+    with torch.no_grad():
+        model(batch)
+        for hook in hooks:
+            hook.remove()
+        by_class = torch.cat([out.flatten(2) for out in logits], 2).transpose(0, 1).flatten(1)  # (classes, anchors)
+        for cls in range(len(by_class)):
+            gain = LOGIT_SPREAD / by_class[cls].std() if cls in FIRING else 0.0
+            bias = np.log(0.6 / 0.4) - torch.quantile(by_class[cls] * gain, 1 - FIRING[cls]) if cls in FIRING else -12.0
+            for conv in classify:
+                conv.weight[cls] *= gain
+                conv.bias[cls] = bias
+
+
+def _set_up(folder: Path) -> dict[str, object]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MODELS_DIR_ENV, str(folder))
+        analyzers = {cls.name: cls() for cls in ANALYZERS}
+        for analyzer in analyzers.values():
+            analyzer.setup()
+    return analyzers
+
+
+@pytest.fixture(scope="module")
+def firing(yolo_models) -> dict[str, object]:
+    """The three analyzers set up once on the firing models (through Weights.require)."""
+    return _set_up(yolo_models)
+
+
+@pytest.fixture(scope="module")
+def silent(silent_models) -> dict[str, object]:
+    return _set_up(silent_models)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def video(duration: float, cuts: list[float] = ()) -> tuple[VideoInfo, dict[str, AnalyzerResult]]:
+    """A VideoInfo and, when `cuts` are given, a cut_analysis result with those shots."""
+    info = VideoInfo(path="x.mp4", duration_s=duration, size_bytes=1, container="mp4", has_video=True, has_audio=False)
+    if not cuts:
+        return info, {}
+    bounds = [0.0, *cuts, duration]
+    shots = [Segment(start_s=a, end_s=b, label="shot") for a, b in zip(bounds, bounds[1:])]
+    return info, {"cut_analysis": AnalyzerResult(status=Status.ok, segments=shots)}
+
+
+def detection_partial(pts, per_sample, size=(360, 640), names=None, keypoints=None) -> dict:
+    """A process_frames partial from per-sample lists of (box, confidence, class)."""
+    counts = np.array([len(s) for s in per_sample], np.int32)
+    rows = [d for s in per_sample for d in s]
+    partial = {
+        "pts": np.asarray(pts, np.float64),
+        "size": size,
+        "counts": counts,
+        "boxes": np.array([r[0] for r in rows], np.float32).reshape(-1, 4),
+        "conf": np.array([r[1] for r in rows], np.float32),
+        "cls": np.array([r[2] for r in rows], np.int16),
+    }
+    if names is not None:
+        partial["names"] = names
+    if keypoints is not None:
+        partial["keypoints"] = np.asarray(keypoints, np.float32).reshape(-1, 17, 3)
+    return partial
+
+
+def box(x: float, y: float, w: float = 60, h: float = 120) -> list[float]:
+    return [x, y, x + w, y + h]
+
+
+# ---- tracking on constructed detections ------------------------------------------------------
+
+
+def test_tracker_follows_objects_and_keeps_what_continues_them():
+    pts = np.arange(12) / 5.0
+    per_sample = []
+    for i in range(12):
+        sample = [(box(40 + 8 * i, 50), 0.9, 0), (box(400 - 8 * i, 200), 0.8, 2)]
+        if i == 5:  # the person's detection is weak here: ByteTrack's second stage keeps it
+            sample[0] = (box(40 + 8 * i, 50), 0.15, 0)
+        if i >= 3:  # a second person walks in at sample 3
+            sample.append((box(250, 20 + 4 * i), 0.7, 0))
+        if i == 7:  # a one-sample false alarm: never confirmed
+            sample.append((box(560, 260, 30, 30), 0.6, 0))
+        per_sample.append(sample)
+    found = Detections.gather([detection_partial(pts, per_sample)])
+    track_of = assign_tracks(found, np.zeros(12, int), interval=0.2)
+
+    samples_of = {t: sorted(found.frame[track_of == t]) for t in np.unique(track_of[track_of >= 0])}
+    assert samples_of == {0: list(range(12)), 1: list(range(12)), 2: list(range(3, 12))}
+    # Each track keeps one class and its detections, the weak one included.
+    assert set(found.cls[track_of == 0]) == {0} and set(found.cls[track_of == 1]) == {2}
+    assert found.conf[(track_of == 0) & (found.frame == 5)] == pytest.approx([0.15])
+    assert np.all(track_of[found.conf == np.float32(0.6)] == -1)
+
+
+def test_tracker_bridges_short_gaps_and_ends_at_cuts_and_long_losses():
+    pts = np.arange(30) / 5.0
+    visible = set(range(30)) - {4, 5} - set(range(12, 20))  # lost 0.4 s, then 1.6 s (> LOST_TRACK_S)
+    per_sample = [[(box(100 + 2 * i, 100), 0.9, 0)] if i in visible else [] for i in range(30)]
+    found = Detections.gather([detection_partial(pts, per_sample)])
+    shots = [(0.0, 5.0), (5.0, 6.0)]  # a cut at 5 s, in the middle of the third stretch
+    track_of = assign_tracks(found, shot_of_samples(pts, shots), interval=0.2)
+    spans = [(found.frame[track_of == t].min(), found.frame[track_of == t].max()) for t in range(track_of.max() + 1)]
+    assert spans == [(0, 11), (20, 24), (25, 29)]
+
+
+def test_object_detection_summaries_from_constructed_detections():
+    info, results = video(4.0, cuts=[1.9])
+    pts = np.arange(20) / 5.0
+    per_sample = []
+    for i in range(20):
+        sample = [(box(100, 100 + i), 0.9, 0)] if i < 10 else [(box(300, 100), 0.6, 2)]
+        if 2 <= i < 8:
+            sample.append((box(400, 150), 0.8, 0))
+        per_sample.append(sample)
+    partials = Partials(  # two batches, each naming the classes it found
+        frames=[
+            detection_partial(pts[:12], per_sample[:12], names={0: "person", 2: "car"}),
+            detection_partial(pts[12:], per_sample[12:], names={2: "car"}),
+        ]
+    )
+    findings = ObjectDetection().finalize(partials, Context(video=info, results=results))
+
+    tracks = [s for s in findings.segments if s.label != "shot"]
+    assert [(s.label, s.start_s, s.end_s, s.data["frames_seen"], s.data["shot"]) for s in tracks] == [
+        ("person", 0.0, 1.9, 10, 0),  # ends at the cut, not one interval past its last sample
+        ("person", 0.4, 1.6, 6, 0),
+        ("car", 2.0, 4.0, 10, 1),
+    ]
+    assert tracks[0].confidence == pytest.approx(0.9)
+    assert tracks[0].data["mean_area"] == pytest.approx(60 * 120 / (640 * 360), abs=1e-4)
+    shots = [s.data for s in findings.segments if s.label == "shot"]
+    assert shots[0]["classes"] == {"person": 2} and shots[0]["max_simultaneous"] == {"person": 2}
+    assert shots[1]["classes"] == {"car": 1} and shots[1]["max_simultaneous"] == {"car": 1}
+    summary = findings.summary
+    assert summary["classes"] == {
+        "car": {"tracks": 1, "max_simultaneous": 1, "screen_time_s": 2.0},
+        "person": {"tracks": 2, "max_simultaneous": 2, "screen_time_s": 3.1},
+    }
+    assert summary["track_count"] == 3 and summary["max_simultaneous_objects"] == 2
+    assert summary["frames_analysed"] == 20 and summary["frames_with_objects"] == 20
+    assert summary["shots_from"] == "cut_analysis"
+
+
+def test_no_detections_is_an_empty_well_formed_result():
+    info, results = video(2.0)
+    pts = np.arange(10) / 5.0
+    partial = detection_partial(pts, [[] for _ in pts], names={})
+    findings = ObjectDetection().finalize(Partials(frames=[partial]), Context(video=info, results=results))
+    assert [s.label for s in findings.segments] == ["shot"]
+    assert findings.summary["track_count"] == 0 and findings.summary["classes"] == {}
+    assert findings.summary["shots_from"] == "whole_video"
+    pose = dict(partial, keypoints=np.zeros((0, 17, 3), np.float32))
+    findings = BodyPose().finalize(Partials(frames=[pose]), Context(video=info, results=results))
+    assert findings.segments == [] and findings.summary["person_tracks"] == 0
+    assert findings.summary["mean_movement_energy"] is None
+
+
+# ---- pose rules on constructed keypoints -----------------------------------------------------
+
+# A person facing the camera, about 300 px tall; their left is the picture's right.
+STANDING = {
+    0: (200, 60), 1: (205, 55), 2: (195, 55), 3: (212, 58), 4: (188, 58),
+    5: (230, 100), 6: (170, 100),  # shoulders
+    7: (235, 150), 8: (165, 150),  # elbows
+    9: (238, 195), 10: (162, 195),  # wrists
+    11: (220, 200), 12: (180, 200),  # hips
+    13: (222, 260), 14: (178, 260), 15: (224, 320), 16: (176, 320),
+}
+
+
+def pose(**moved: tuple[float, float]) -> np.ndarray:
+    """(17, 3) keypoints of STANDING with some moved (name=xy) or hidden (name=None)."""
+    index = {"l_elbow": 7, "r_elbow": 8, "l_wrist": 9, "r_wrist": 10, "l_hip": 11, "r_hip": 12}
+    points = {k: (*xy, 0.9) for k, xy in STANDING.items()}
+    for name, xy in moved.items():
+        points[index[name]] = (0.0, 0.0, 0.1) if xy is None else (*xy, 0.9)
+    return np.array([points[k] for k in range(17)], np.float32)
+
+
+def test_arm_gestures():
+    people = {
+        "arms down": pose(),
+        "both wrists up": pose(l_elbow=(250, 70), l_wrist=(245, 20), r_elbow=(150, 70), r_wrist=(155, 20)),
+        "right arm pointing sideways": pose(r_elbow=(120, 100), r_wrist=(70, 98)),
+        "left arm pointing up and out": pose(l_elbow=(265, 80), l_wrist=(300, 60)),
+        "left hand waving by the head": pose(l_elbow=(260, 120), l_wrist=(250, 70)),
+        "T-pose": pose(l_elbow=(280, 100), l_wrist=(330, 100), r_elbow=(120, 100), r_wrist=(70, 100)),
+        "bent arm out": pose(r_elbow=(120, 100), r_wrist=(120, 140)),
+        "wrists unseen": pose(l_wrist=None, r_wrist=None),
+        "hips unseen, wrists up": pose(l_hip=None, r_hip=None, l_wrist=(245, 40), r_wrist=(155, 40)),
+        "hips unseen, arms down": pose(l_hip=None, r_hip=None),
+    }
+    gesture, side = arm_gestures(np.stack(list(people.values())))
+    got = {name: (g, s) for name, g, s in zip(people, gesture, side)}
+    assert got == {
+        "arms down": ("", None),
+        "both wrists up": ("hands_up", None),
+        "right arm pointing sideways": ("pointing", "right"),
+        "left arm pointing up and out": ("pointing", "left"),
+        "left hand waving by the head": ("hand_raised", "left"),
+        "T-pose": ("", None),
+        "bent arm out": ("", None),
+        "wrists unseen": ("", None),
+        "hips unseen, wrists up": ("hands_up", None),
+        "hips unseen, arms down": ("", None),
+    }
+
+
+def test_body_pose_movement_and_gesture_spans():
+    """Two people in one shot at 5 fps for 2 s: one still with hands up from 0.4 to 1.2 s; one
+    whose limbs swing 60 px (0.2 body heights) every sample: 1 body height a second, dancing."""
+    info, results = video(2.0)
+    pts = np.arange(10) / 5.0
+    up = pose(l_elbow=(250, 70), l_wrist=(245, 20), r_elbow=(150, 70), r_wrist=(155, 20))
+    per_sample, keypoints = [], []
+    for i in range(10):
+        still = up if 2 <= i <= 5 else pose()
+        dancer = pose()
+        dancer[:, 0] += 300  # beside the first
+        swing = 60.0 if i % 2 else 0.0
+        dancer[[7, 8, 9, 10, 13, 14, 15, 16], 1] -= swing
+        per_sample.append([([150, 40, 250, 340], 0.9, 0), ([450, 40, 550, 340], 0.85, 0)])
+        keypoints += [still, dancer]
+    partial = detection_partial(pts, per_sample, keypoints=np.stack(keypoints))
+    findings = BodyPose().finalize(Partials(frames=[partial]), Context(video=info, results=results))
+
+    people = [s for s in findings.segments if s.label == "person"]
+    assert [(p.data["activity"], p.data["frames_seen"]) for p in people] == [("still", 10), ("dancing", 10)]
+    assert people[0].data["movement_energy"] == pytest.approx(0.0, abs=1e-6)
+    assert people[1].data["movement_energy"] == pytest.approx(1.0, rel=1e-3)
+    assert people[0].data["travel_speed"] == pytest.approx(0.0, abs=1e-6)
+    assert people[0].data["gestures"] == {"hands_up": pytest.approx(0.8)}
+    [hands_up] = [s for s in findings.segments if s.label != "person"]
+    assert (hands_up.label, hands_up.start_s, hands_up.end_s, hands_up.data) == (
+        "hands_up", 0.4, 1.2, {"track": 0, "shot": 0, "side": None}
+    )
+    summary = findings.summary
+    assert summary["person_tracks"] == 2 and summary["max_people"] == 2
+    assert summary["activity_share"] == {"still": 0.5, "moving": 0.0, "dancing": 0.5}
+    assert summary["gestures"]["hands_up"] == {"count": 1, "seconds": 0.8}
+    assert summary["gestures"]["pointing"] == {"count": 0, "seconds": 0.0}
+
+
+def test_a_one_sample_gesture_is_no_gesture():
+    info, results = video(1.0)
+    pts = np.arange(5) / 5.0
+    up = pose(l_elbow=(250, 70), l_wrist=(245, 20), r_elbow=(150, 70), r_wrist=(155, 20))
+    keypoints = [up if i == 2 else pose() for i in range(5)]
+    partial = detection_partial(pts, [[([150, 40, 250, 340], 0.9, 0)]] * 5, keypoints=np.stack(keypoints))
+    findings = BodyPose().finalize(Partials(frames=[partial]), Context(video=info, results=results))
+    assert [s.label for s in findings.segments] == ["person"]
+
+
+# ---- the model path, on generated tiny models ------------------------------------------------
+
+
+def _run(path: str, names: list[str], models: Path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MODELS_DIR_ENV, str(models))
+        [result] = run_local([VideoRequest(Path(path).stem, path)], Plan.build(names))
+    return result
+
+
+@pytest.fixture(scope="module")
+def two_shots_clip(tmp_path_factory) -> str:
+    return write_clip(str(tmp_path_factory.mktemp("yolo") / "two_shots.mp4"), TWO_SHOTS)
+
+
+def test_the_three_models_run_end_to_end(two_shots_clip, yolo_models):
+    result = _run(two_shots_clip, [cls.name for cls in ANALYZERS], yolo_models)
+    duration = result.video.duration_s
+    for name in ("object_detection", "body_pose", "background_segmentation"):
+        analyzed = result.analyzers[name]
+        assert analyzed.status == Status.ok, analyzed.error or analyzed.reason
+        assert analyzed.summary["frames_analysed"] == 16  # 3.2 s at 5 a second
+        assert analyzed.summary["shots_from"] == "cut_analysis"
+        for segment in analyzed.segments:
+            assert 0.0 <= segment.start_s <= segment.end_s <= duration + 1e-3
+    objects = result.analyzers["object_detection"]
+    assert [s.data["shot"] for s in objects.segments if s.label == "shot"] == [0, 1]
+    # The generated models fire on these pictures: tracks come out of real model output.
+    tracks = [s for s in objects.segments if s.label != "shot"]
+    assert tracks and {s.label for s in tracks} <= {"person", "car"}
+    assert all(s.data["frames_seen"] >= 1 and 0.1 <= s.confidence <= 1.0 for s in tracks)
+    assert sum(c["tracks"] for c in objects.summary["classes"].values()) == len(tracks)
+    people = [s for s in result.analyzers["body_pose"].segments if s.label == "person"]
+    assert people and all(p.data["activity"] in (None, *ACTIVITIES) for p in people)
+    background = result.analyzers["background_segmentation"]
+    assert 0.0 < background.summary["person_share"] <= 1.0  # the firing model's masks cover something
+
+
+def test_background_static_then_moving(two_shots_clip, silent_models):
+    """With no person in the way, the static shot's background does not change and the pan's does."""
+    background = _run(two_shots_clip, ["background_segmentation"], silent_models).analyzers["background_segmentation"]
+    assert [s.label for s in background.segments] == ["static", "moving"]
+    static, moving = (s.data for s in background.segments)
+    assert static["measured_pairs"] == moving["measured_pairs"] == 7  # 8 samples a shot; the pair over the cut left out
+    assert static["background_change"] < 0.02 and moving["background_change"] > 0.3
+    assert background.summary["person_share"] == 0.0
+    assert background.summary["background_share"] == {"static": 0.5, "moving": 0.5, "unknown": 0.0}
+
+
+def test_people_are_not_background():
+    """Change under a person mask is the person moving, not the background."""
+    rng = np.random.default_rng(3)
+    before = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+    after = before.copy()
+    after[20:80, 60:100] = 255 - after[20:80, 60:100]  # someone moves in the middle
+    person = np.zeros((90, 160), bool)
+    person[20:80, 60:100] = True
+    nobody = np.zeros_like(person)
+    assert background_change(before, after, nobody, nobody) == pytest.approx(person.mean(), abs=0.02)
+    assert background_change(before, after, nobody, person) == 0.0
+    assert background_change(before, after, person, nobody) == 0.0
+    assert np.isnan(background_change(before, after, ~nobody, nobody))  # no background left to measure
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 240, 320), (3, 7, 641), (2, 3840, 2160)], ids=["one frame", "odd sizes", "4K portrait"]
+)
+def test_odd_frames_give_sized_results(firing, shape):
+    n, h, w = shape
+    frames = np.random.default_rng(1).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.arange(n) / 5.0, frames=frames)
+    info, results = video(n / 5.0)
+    for name, analyzer in firing.items():
+        partial = analyzer.process_frames(batch)
+        if name == "background_segmentation":
+            assert len(partial) == n and np.all((partial["person"] >= 0) & (partial["person"] <= 1))
+        else:
+            boxes = partial["boxes"]
+            assert len(partial["counts"]) == n and len(boxes) == len(partial["conf"]) == partial["counts"].sum()
+            assert np.all(boxes >= 0) and np.all(boxes[:, [0, 2]] <= w) and np.all(boxes[:, [1, 3]] <= h)
+            if name == "body_pose":
+                assert partial["keypoints"].shape == (partial["counts"].sum(), 17, 3)
+                assert np.all(partial["keypoints"][..., 0] <= w) and np.all(partial["keypoints"][..., 1] <= h)
+        findings = analyzer.finalize(Partials(frames=[partial]), Context(video=info, results=results))
+        assert findings.summary["frames_analysed"] == n
+
+
+def test_nothing_detected_gives_empty_results(silent):
+    frames = np.stack([np.zeros((360, 640, 3), np.uint8), np.full((360, 640, 3), 200, np.uint8)])
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.array([0.0, 0.2]), frames=frames)
+    info, results = video(0.4)
+    for name, analyzer in silent.items():
+        partial = analyzer.process_frames(batch)
+        findings = analyzer.finalize(Partials(frames=[partial]), Context(video=info, results=results))
+        if name == "background_segmentation":
+            assert list(partial["people"]) == [0, 0] and list(partial["person"]) == [0.0, 0.0]
+            assert findings.summary["person_share"] == 0.0
+        else:
+            assert list(partial["counts"]) == [0, 0]
+            assert [s.label for s in findings.segments] == (["shot"] if name == "object_detection" else [])
+
+
+def test_batches_are_pure_and_pair_with_the_frame_before(firing):
+    """A batch split in two gives the same partials as the whole, the second half pairing with
+    the frame before it."""
+    frames = np.random.default_rng(2).integers(0, 256, (4, 120, 160, 3), dtype=np.uint8)
+    pts = np.arange(4) / 5.0
+    whole = FrameBatch(FRAMES, 0, pts, frames)
+    halves = [FrameBatch(FRAMES, 0, pts[:2], frames[:2]), FrameBatch(FRAMES, 1, pts[2:], frames[2:], frames[1], pts[1])]
+    background = firing["background_segmentation"]
+    joined = np.concatenate([background.process_frames(b) for b in halves])
+    one = background.process_frames(whole)
+    np.testing.assert_array_equal(joined["t_prev"][1:], pts[:-1])
+    np.testing.assert_allclose(joined["person"], one["person"], atol=1e-6)
+    np.testing.assert_allclose(joined["change"], one["change"], atol=1e-6, equal_nan=True)
+    detector = firing["object_detection"]
+    split = [detector.process_frames(b) for b in halves]
+    one = detector.process_frames(whole)
+    np.testing.assert_array_equal(np.concatenate([p["counts"] for p in split]), one["counts"])
+    np.testing.assert_allclose(np.concatenate([p["boxes"] for p in split]), one["boxes"], atol=1e-3)
+
+
+def test_missing_weights_are_a_skip_with_the_fix(tmp_path, monkeypatch, sample_clip):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    [result] = run_local([VideoRequest("sample", str(sample_clip))], Plan.build(["object_detection", "body_pose"]))
+    for name, file in (("object_detection", "yolo11n.pt"), ("body_pose", "yolo11n-pose.pt")):
+        skipped = result.analyzers[name]
+        assert skipped.status == Status.skipped
+        assert str(tmp_path / file) in skipped.reason
+        assert f"reelscope models download --analyzers {name}" in skipped.reason
+    assert result.analyzers["cut_analysis"].status == Status.ok
+
+
+def test_weights_of_the_wrong_task_fail_setup(yolo_models, tmp_path, monkeypatch):
+    (tmp_path / "yolo11n-pose.pt").symlink_to(yolo_models / "yolo11n.pt")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="holds a detect model; body_pose needs a pose model"):
+        BodyPose().setup()
+
+
+def test_weights_point_at_the_yolo11_release_assets():
+    assert [cls.weights[0].source for cls in ANALYZERS] == [
+        f"https://github.com/ultralytics/assets/releases/download/v8.3.0/{name}"
+        for name in ("yolo11n.pt", "yolo11n-pose.pt", "yolo11n-seg.pt")
+    ]
+    assert all(cls.family == "ultralytics" and cls.frames == FRAMES and not cls.in_decoder for cls in ANALYZERS)
+
+
+def test_setup_keeps_ultralytics_offline_and_out_of_home(yolo_models, tmp_path):
+    """In a fresh process with no YOLO_* settings, setup() points ultralytics' settings file at a
+    temporary directory and turns its network use off before importing it."""
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env.pop("XDG_CONFIG_HOME", None)
+    env.update(HOME=str(home), TMPDIR=str(temp), **{MODELS_DIR_ENV: str(yolo_models)})
+    script = (
+        "import os; from pipeline.analyzers.yolo import ObjectDetection; ObjectDetection().setup(); "
+        "print(os.environ['YOLO_OFFLINE'], os.environ['YOLO_AUTOINSTALL'])"
+    )
+    repo = Path(yolo.__file__).parents[2]
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "1 false"
+    assert (temp / "reelscope-ultralytics" / "Ultralytics" / "settings.json").is_file()
+    assert not any(home.iterdir())
