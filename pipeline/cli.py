@@ -135,7 +135,7 @@ def analyze(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     failures = 0
     try:
-        for done, result in enumerate(ray_runner.run(requests, Plan.build(names)), start=1):
+        for done, result in enumerate(ray_runner.run(requests, Plan.build(names, weights_here=not args.address)), start=1):
             (out / f"{result.id}.json").write_text(result.to_json())
             failures += result.status == Status.failed
             print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)

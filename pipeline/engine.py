@@ -58,8 +58,20 @@ class Plan:
     unavailable: dict[str, str]
 
     @classmethod
-    def build(cls, names: list[str] | None = None) -> Plan:
+    def build(cls, names: list[str] | None = None, *, weights_here: bool = False) -> Plan:
+        """weights_here: the workers read the same models directory as this process (an embedded
+        Ray), so an analyzer whose required weights are missing is skipped now, and no worker
+        pool starts for a model that cannot load."""
         analyzers, unavailable = resolve(names)
+        if weights_here:
+            for analyzer in list(analyzers):
+                missing = next((w for w in analyzer.weights if not w.optional and not w.present()), None)
+                if missing is not None:
+                    try:
+                        missing.require(analyzer.name)
+                    except Skip as reason:
+                        unavailable[analyzer.name] = str(reason)
+                        analyzers.remove(analyzer)
         return cls(tuple(analyzers), unavailable)
 
     @property

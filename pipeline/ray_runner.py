@@ -89,6 +89,17 @@ def _decode(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list
             yield pack([item])
 
 
+def stage_cpus(stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float) -> list[float]:
+    """CPUs each model stage's actor reserves. A GPU stage's CPU work only feeds its GPU: none. On
+    CPUs, declared needs are scaled down until decoding (one CPU) and every pool fit together:
+    Ray Data streams through all stages at once, and a pool that cannot place its actor would
+    wait forever. Like GPU fractions, these are scheduling labels: the pools share the cores."""
+    declared = [0.0 if f else sum(a.resources.cpus for a in s) for s, f in zip(stages, fractions)]
+    room = max(cluster_cpus - 1.0, 0.1)
+    scale = min(1.0, room / sum(declared)) if sum(declared) else 1.0
+    return [round(c * scale, 3) for c in declared]
+
+
 def build_dataset(
     requests: list[VideoRequest],
     plan: Plan,
@@ -100,9 +111,11 @@ def build_dataset(
     """memory_gb: of one GPU (default: gpu_memory_gb()); cluster_gpus: GPUs the stages may share
     (default: what the cluster has now: on an autoscaling cluster keep a GPU node up, or pass it)."""
     stages = plan.stages
+    resources = ray.cluster_resources()
     if cluster_gpus is None:
-        cluster_gpus = ray.cluster_resources().get("GPU", 0.0)
+        cluster_gpus = resources.get("GPU", 0.0)
     fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb()) if stages else []
+    cpus = stage_cpus(stages, fractions, resources.get("CPU", 1.0))
     # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
     # have no named parameter yet: keep that one warning off users' consoles.
     with warnings.catch_warnings():
@@ -122,7 +135,7 @@ def build_dataset(
         )
         if stages:
             ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
-        for i, (stage, fraction) in enumerate(zip(stages, fractions)):
+        for i, (stage, fraction, cpu) in enumerate(zip(stages, fractions, cpus)):
             later = tuple(a for s in stages[i + 1 :] for a in s)
             ds = ds.map_batches(
                 actor_class(stage),
@@ -130,8 +143,7 @@ def build_dataset(
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
                 num_gpus=fraction,
-                # A GPU stage's CPU work is feeding the GPU; reserving a core for it starves decode on small hosts.
-                num_cpus=0 if fraction else sum(a.resources.cpus for a in stage),
+                num_cpus=cpu,
                 max_task_retries=CRASH_RETRIES,
             )
     return ds

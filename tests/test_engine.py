@@ -58,11 +58,11 @@ def test_analyzers_without_input_are_skipped_with_reason(media):
 
 
 def test_plan_orders_dependencies_and_reports_unbuilt_analyzers():
-    plan = Plan.build(["temporal_flow", "object_detection"])
+    plan = Plan.build(["temporal_flow", "speech_transcription"])
     names = [a.name for a in plan.analyzers]
     for dependency in load("temporal_flow").after:
         assert names.index(dependency) < names.index("temporal_flow")
-    assert plan.unavailable == {"object_detection": NOT_YET_BUILT["object_detection"]}
+    assert plan.unavailable == {"speech_transcription": NOT_YET_BUILT["speech_transcription"]}
     with pytest.raises(ValueError, match="unknown analyzer"):
         Plan.build(["cut_analysis", "no_such_thing"])
 

@@ -49,3 +49,12 @@ def test_models_list_reports_missing_required_weights(models, capsys):
     (models / "Qwen2-VL-2B-Instruct").mkdir(parents=True)
     (models / "Qwen2-VL-2B-Instruct" / "config.json").write_text("{}")
     assert main(["models", "list", "--analyzers", "qwen2_vl_temporal"]) == 0
+
+
+def test_a_plan_for_this_machine_skips_models_whose_weights_are_missing(models):
+    from pipeline.engine import Plan
+
+    plan = Plan.build(["qwen2_vl_temporal", "text_overlay"], weights_here=True)
+    assert [a.name for a in plan.analyzers] == ["cut_analysis", "text_overlay"]  # EasyOCR's weights are optional
+    assert str(models / "Qwen2-VL-2B-Instruct") in plan.unavailable["qwen2_vl_temporal"]
+    assert "qwen2_vl_temporal" in [a.name for a in Plan.build(["qwen2_vl_temporal"]).analyzers]  # a cluster decides in its workers

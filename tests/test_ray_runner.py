@@ -58,6 +58,13 @@ def test_stages_that_cannot_share_the_gpus_fail_before_starting():
         ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=32)
 
 
+def test_cpu_reservations_always_leave_room_for_every_pool():
+    stages = [(FrameCounter, SecondGpuModel), (FrameCounter,), (SecondGpuModel,)]  # 1 + 0.5 + 0.5 CPUs declared
+    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=16) == [1.0, 0.5, 0.5]
+    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=2) == [0.5, 0.25, 0.25]  # 1 CPU left to decode
+    assert ray_runner.stage_cpus(stages, [0.5, 0.25, 0.0], cluster_cpus=2) == [0.0, 0.0, 0.5]  # GPU stages take none
+
+
 def test_without_a_gpu_model_stages_run_on_cpus(local_ray, sample_clip):
     (result,) = ray_runner.run([VideoRequest("a", str(sample_clip))], PLAN, cluster_gpus=0)
     assert result.analyzers["probe_counter"].summary == {"frames": 300}

@@ -30,7 +30,7 @@ def test_analyze_a_clip_and_refuse_paths_outside_the_root(endpoint):
     with httpx.Client(base_url=endpoint, timeout=120) as client:
         assert client.get("/healthz").json()["status"] == "ok"
         listing = client.get("/v1/analyzers").json()
-        assert listing["cut_analysis"]["available"] and not listing["object_detection"]["available"]
+        assert listing["cut_analysis"]["available"] and not listing["speech_transcription"]["available"]
 
         answer = client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": ["cut_analysis"]})
         assert answer.status_code == 200, answer.text

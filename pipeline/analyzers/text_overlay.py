@@ -104,11 +104,13 @@ EASYOCR_WEIGHTS = (
         f"{EASYOCR_DIR}/craft_mlt_25k.pth",
         "https://github.com/JaidedAI/EasyOCR/releases/download/pre-v1.1.6/craft_mlt_25k.zip",
         kind="zip",
+        optional=True,  # without EasyOCR's weights, rapidocr reads the text
     ),
     Weights(
         f"{EASYOCR_DIR}/english_g2.pth",
         "https://github.com/JaidedAI/EasyOCR/releases/download/v1.3/english_g2.zip",
         kind="zip",
+        optional=True,
     ),
 )
 
