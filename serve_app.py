@@ -13,7 +13,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 from ray import serve
 
-from pipeline.registry import ALL_NAMES, ANALYZERS, NOT_YET_BUILT
+from pipeline.registry import ALL_NAMES, load
 from pipeline.schema import SCHEMA_VERSION, VideoResult
 
 api = FastAPI(title="reelscope", version=SCHEMA_VERSION)
@@ -44,7 +44,12 @@ class Reelscope:
 
     @api.get("/v1/analyzers")
     def analyzers(self) -> dict:
-        return {name: {"available": name in ANALYZERS, "reason": NOT_YET_BUILT.get(name)} for name in ALL_NAMES}
+        """Each analyzer, and when it cannot run here, why: the required weights it lacks."""
+        listing = {}
+        for name in ALL_NAMES:
+            missing = [str(w.path) for w in load(name).weights if not w.optional and not w.present()]
+            listing[name] = {"available": not missing, "reason": f"weights missing: {', '.join(missing)}" if missing else None}
+        return listing
 
     @api.post("/v1/analyze", response_model=VideoResult)
     def analyze(self, request: AnalyzeRequest) -> VideoResult:

@@ -53,11 +53,21 @@ class VisionLanguageActor(ModelActor):
     """Qwen2-VL-style models that describe video windows."""
 
 
+class WhisperActor(ModelActor):
+    """Speech-to-text models (faster-whisper / CTranslate2)."""
+
+
+class AudioClassifierActor(ModelActor):
+    """Audio classification models: speech emotion, sound events."""
+
+
 FAMILY_ACTORS: dict[str, type[ModelActor]] = {
     "ultralytics": UltralyticsActor,
     "ocr": OcrActor,
     "faces": FaceActor,
     "vision_language": VisionLanguageActor,
+    "whisper": WhisperActor,
+    "audio_classifiers": AudioClassifierActor,
 }
 
 

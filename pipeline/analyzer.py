@@ -10,7 +10,7 @@ An analyzer declares what it consumes and what it needs, then works in three ste
 `process_*` must depend only on its argument: batches of one video may land on different
 workers. Each FrameBatch carries the frame before it (`prev_frame`) so that frame-difference
 work needs no state across batches. `finalize` runs where the results are assembled and reads
-the results of the analyzers named in `after`.
+the results of the analyzers named in `after` (always run with it) and `uses` (when they ran).
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class Analyzer(ABC):
     name: ClassVar[str]
     frames: ClassVar[FrameSpec | None] = None
     audio: ClassVar[bool] = False
-    after: ClassVar[tuple[str, ...]] = ()  # analyzers whose results finalize() reads
+    after: ClassVar[tuple[str, ...]] = ()  # analyzers whose results finalize() needs: they run too
+    uses: ClassVar[tuple[str, ...]] = ()  # read if they ran (finalized first), never pulled in
     resources: ClassVar[Resources] = Resources()
     # Cheap per-frame work runs in the decoding worker, on frames still in memory and in order:
     # shipping full-rate frames to another process would cost more than the work itself.

@@ -137,6 +137,10 @@ def analyze(args: argparse.Namespace) -> int:
     try:
         for done, result in enumerate(ray_runner.run(requests, Plan.build(names, weights_here=not args.address)), start=1):
             (out / f"{result.id}.json").write_text(result.to_json())
+            if args.report:
+                from pipeline.report import write_report
+
+                write_report(result, out / f"{result.id}.html")
             failures += result.status == Status.failed
             print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)
     except ray_runner.PlacementError as exc:
@@ -145,6 +149,20 @@ def analyze(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     print(f"{len(requests) - failures} of {len(requests)} videos analysed in {wall:.1f} s; results in {out}/")
     return 1 if failures else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from pipeline.report import write_report
+
+    source = Path(args.result)
+    try:
+        result = VideoResult.model_validate_json(source.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {source} as a reelscope result: {exc}", file=sys.stderr)
+        return 2
+    target = write_report(result, args.output or source.with_suffix(".html"))
+    print(f"report written to {target}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="out", help="directory for <video>.json (default: out/)")
     run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")
     run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
+    run.add_argument("--report", action="store_true", help="also write <video>.html, a self-contained report, beside each JSON")
     run.set_defaults(handler=analyze)
+    page = commands.add_parser("report", help="write a self-contained HTML report of one result")
+    page.add_argument("result", help="a <video>.json written by `reelscope analyze`")
+    page.add_argument("-o", "--output", help="where to write the page (default: the result's path with .html)")
+    page.set_defaults(handler=report, models_dir=None)  # reads no models
     models = commands.add_parser("models", help="list or fetch model weights").add_subparsers(dest="action", required=True)
     for action, handler, text in (
         ("list", models_list, "show each model's weights and whether they are here"),

@@ -62,16 +62,16 @@ class Plan:
         """weights_here: the workers read the same models directory as this process (an embedded
         Ray), so an analyzer whose required weights are missing is skipped now, and no worker
         pool starts for a model that cannot load."""
-        analyzers, unavailable = resolve(names)
+        analyzers, unavailable = resolve(names), {}
         if weights_here:
             for analyzer in list(analyzers):
-                missing = next((w for w in analyzer.weights if not w.optional and not w.present()), None)
-                if missing is not None:
-                    try:
-                        missing.require(analyzer.name)
-                    except Skip as reason:
-                        unavailable[analyzer.name] = str(reason)
-                        analyzers.remove(analyzer)
+                try:
+                    for weights in analyzer.weights:
+                        if not weights.optional:
+                            weights.require(analyzer.name)
+                except Skip as reason:
+                    unavailable[analyzer.name] = str(reason)
+                    analyzers.remove(analyzer)
         return cls(tuple(analyzers), unavailable)
 
     @property
@@ -264,11 +264,10 @@ class Assembler:
                 **identity, status=Status.failed, error=final.error, video=final.info, elapsed_s=final.decode_s
             )
         info = final.info
-        results: dict[str, AnalyzerResult] = {}
+        # Analyzers that could not run here are known before any finalize reads the results.
+        results = {name: AnalyzerResult.skipped(reason) for name, reason in self.plan.unavailable.items()}
         for name, cls in self.analyzers.items():
             results[name] = self._finalize_one(cls, items, info, results)
-        for name, reason in self.plan.unavailable.items():
-            results[name] = AnalyzerResult.skipped(reason)
         return VideoResult(
             **identity,
             video=info,

@@ -23,19 +23,14 @@ ANALYZERS: dict[str, str] = {
     "eye_tracking": "pipeline.analyzers.faces:EyeTracking",
     "text_overlay": "pipeline.analyzers.text_overlay:TextOverlay",
     "qwen2_vl_temporal": "pipeline.analyzers.qwen2_vl:Qwen2VLTemporal",
+    "speech_transcription": "pipeline.analyzers.whisper:SpeechTranscription",
+    "speech_rate": "pipeline.analyzers.speech_rate:SpeechRate",
+    "speech_emotion": "pipeline.analyzers.audio_models:SpeechEmotion",
+    "audio_environment": "pipeline.analyzers.audio_models:AudioEnvironment",
+    "cross_analyzer_intelligence": "pipeline.analyzers.fusion:CrossAnalyzerIntelligence",
 }
 
-# Part of the output contract, not in this build yet: reported as skipped with this reason.
-NOT_YET_BUILT: dict[str, str] = {
-    name: f"not available in this build: needs the {family} models (planned)"
-    for family, names in {
-        "speech and audio": ("speech_transcription", "speech_rate", "speech_emotion", "audio_environment"),
-        "fusion": ("cross_analyzer_intelligence",),
-    }.items()
-    for name in names
-}
-
-ALL_NAMES: tuple[str, ...] = (*ANALYZERS, *NOT_YET_BUILT)
+ALL_NAMES: tuple[str, ...] = tuple(ANALYZERS)
 
 
 def load(name: str) -> type[Analyzer]:
@@ -46,30 +41,35 @@ def load(name: str) -> type[Analyzer]:
     return cls
 
 
-def resolve(requested: list[str] | None) -> tuple[list[type[Analyzer]], dict[str, str]]:
-    """The analyzer classes to run, dependencies included, in an order where each comes after
-    what it reads; and the requested names that cannot run in this build, with the reason."""
+def resolve(requested: list[str] | None) -> list[type[Analyzer]]:
+    """The analyzer classes to run, `after` dependencies included, in an order where each comes
+    after every analyzer it reads (`after`, and `uses` among those that run)."""
     names = list(ALL_NAMES) if not requested else list(dict.fromkeys(requested))
     unknown = [n for n in names if n not in ALL_NAMES]
     if unknown:
         raise ValueError(f"unknown analyzer(s): {', '.join(unknown)}; known: {', '.join(ALL_NAMES)}")
-    unavailable = {n: NOT_YET_BUILT[n] for n in names if n in NOT_YET_BUILT}
+    running = set(names)
+    pending = list(names)
+    while pending:  # everything `after` pulls in, transitively
+        for dep in load(pending.pop()).after:
+            if dep not in running:
+                running.add(dep)
+                pending.append(dep)
     ordered: list[type[Analyzer]] = []
     visiting: set[str] = set()
 
     def visit(name: str) -> None:
-        if name in unavailable or any(c.name == name for c in ordered):
+        if any(c.name == name for c in ordered):
             return
         if name in visiting:
             raise RuntimeError(f"analyzer dependency cycle through {name}")
         visiting.add(name)
         cls = load(name)
-        for dep in cls.after:
-            if dep in ANALYZERS:
-                visit(dep)
+        for dep in (*cls.after, *(u for u in cls.uses if u in running)):
+            visit(dep)
         visiting.discard(name)
         ordered.append(cls)
 
-    for name in names:
+    for name in sorted(running, key=ALL_NAMES.index):
         visit(name)
-    return ordered, unavailable
+    return ordered

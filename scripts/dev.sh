@@ -30,6 +30,15 @@ export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} YOLO_OFFLINE=${YOLO_OFFLINE:-1}
 
 case "${1:-}" in
     demo) shift; exec "$venv/bin/reelscope" analyze "$@" ;;
-    test) shift; exec "$venv/bin/python" -m pytest -q "$@" ;;
+    test)
+        shift
+        # The HTML report is tested in a real headless Chromium: Debian's package.
+        if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+            echo "installing chromium for the report test"
+            sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+            { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null \
+                || echo "could not install chromium: the report tests will fail" >&2
+        fi
+        exec "$venv/bin/python" -m pytest -q "$@" ;;
     *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

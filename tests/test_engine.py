@@ -8,7 +8,7 @@ import pytest
 from probe_analyzers import Broken, FrameCounter, Reader, WeightsMissing
 
 from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest, run_local
-from pipeline.registry import ALL_NAMES, NOT_YET_BUILT, load
+from pipeline.registry import ALL_NAMES, load
 from pipeline.schema import Status
 
 PROBES = Plan(analyzers=(Broken, FrameCounter, WeightsMissing, Reader), unavailable={})
@@ -57,12 +57,12 @@ def test_analyzers_without_input_are_skipped_with_reason(media):
     assert result.analyzers["probe_counter"].reason == "no video stream"
 
 
-def test_plan_orders_dependencies_and_reports_unbuilt_analyzers():
-    plan = Plan.build(["temporal_flow", "speech_transcription"])
+def test_plan_pulls_in_and_orders_dependencies():
+    plan = Plan.build(["temporal_flow"])
     names = [a.name for a in plan.analyzers]
+    assert set(load("temporal_flow").after) < set(names)
     for dependency in load("temporal_flow").after:
         assert names.index(dependency) < names.index("temporal_flow")
-    assert plan.unavailable == {"speech_transcription": NOT_YET_BUILT["speech_transcription"]}
     with pytest.raises(ValueError, match="unknown analyzer"):
         Plan.build(["cut_analysis", "no_such_thing"])
 

@@ -69,3 +69,17 @@ def second_of(times: np.ndarray | list[float], seconds: int) -> np.ndarray:
     """Index of the second each time counts in, on a curve of `seconds` seconds: its whole
     second, the last one for a sliver past the end."""
     return np.clip(np.asarray(times, np.float64).astype(np.int64), 0, seconds - 1)
+
+
+def mean_db(values: list[float | None]) -> float | None:
+    """Levels averaged as powers, back in dB."""
+    powers = [10 ** (db / 10) for db in values if db is not None]
+    return 10 * math.log10(max(sum(powers) / len(powers), 1e-10)) if powers else None
+
+
+def loudness_per_second(curve: list[list[float]], seconds: int) -> list[float | None]:
+    """Mean power, in dBFS, of audio_analysis's loudness windows starting in each second."""
+    levels: list[list[float]] = [[] for _ in range(seconds)]
+    for second, (_, db) in zip(second_of([start for start, _ in curve], seconds), curve):
+        levels[second].append(db)
+    return [mean_db(dbs) for dbs in levels]

@@ -7,24 +7,43 @@ than MIN_PAUSE_S are joined into one utterance, so that every gap between two sp
 segments is a pause: silent pauses of 0.3 s and more are the unit fluency research counts
 (shorter gaps are articulation, not hesitation).
 
-The words are not looked at here. Filler words and speaker turns need a transcript: they
-belong in `finalize`, reading the transcription analyzer's result through `after`, on top of
-the utterances and pauses built below.
+Turns: utterances separated by pauses shorter than TURN_PAUSE_S are one "turn". That is all
+the audio here allows: the decoder mixes every channel to one 16 kHz track and no diarization
+model runs, so a turn is a stretch of speech between long pauses, never a speaker. Two people
+who answer each other without a pause of TURN_PAUSE_S make one turn (pyannote's two-speaker
+sample, ten annotated turns, reads as one), and one person's long pause makes two.
+
+Filler words, when speech_transcription ran (`uses`): from its word timestamps,
+  hesitations         um, uh, er, erm, ah, hmm (and their spellings in HESITATIONS), always;
+  discourse markers   "like", "you know", "I mean", only when a comma sets them off ("it was,
+                      like, huge"; "I mean, ..."), since "I like it" and "you know him" are
+                      not fillers; a marker written without the comma is missed.
+Whisper's training transcripts mostly leave hesitations out, so it writes few of them: the
+counts are lower bounds, and zero does not mean fluent. Without a transcript there are no
+filler figures (None), not zeros.
+
+Segments: "speech" and "pause" alternate (a pause is the gap between two speech segments);
+"turn" spans (data: speaker None, utterances, duration_s) and "filler" words (data: word,
+kind "hesitation" or "discourse_marker"; confidence: Whisper's word probability) lie over them.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
-from pipeline.schema import Segment
+from pipeline.schema import AnalyzerResult, Segment
 
 VAD_RATE = 16_000  # the decoder's rate, and one the model takes natively
 VAD_WINDOW = 512  # samples per speech probability at 16 kHz (fixed by the model)
 MIN_PAUSE_S = 0.3
+TURN_PAUSE_S = 1.0  # a long pause, by the usual convention of fluency research
+HESITATIONS = frozenset({"um", "umm", "uhm", "uh", "uhh", "er", "erm", "ah", "hmm"})
+DISCOURSE_MARKERS = (("you", "know"), ("i", "mean"), ("like",))
 
 
 @dataclass
@@ -39,6 +58,7 @@ class SpeechFlow(Analyzer):
     name = "speech_flow"
     audio = True
     in_decoder = True  # ~3 ms of CPU per second of audio: cheaper than shipping the track
+    uses = ("speech_transcription",)
 
     def setup(self) -> None:
         try:
@@ -104,11 +124,28 @@ class SpeechFlow(Analyzer):
             Segment(start_s=round(start, 3), end_s=round(end, 3), label="pause", data={"duration_s": round(end - start, 3)})
             for start, end in pauses
         ]
+        turns = _turns(utterances)
+        segments += [
+            Segment(
+                start_s=round(start, 3),
+                end_s=round(end, 3),
+                label="turn",
+                data={"speaker": None, "utterances": count, "duration_s": round(end - start, 3)},
+            )
+            for start, end, count in turns
+        ]
+        transcript = context.ok("speech_transcription")
+        fillers = _fillers(transcript) if transcript is not None else []
+        segments += fillers
         segments.sort(key=lambda s: s.start_s)
 
         speech_lengths = [end - start for start, end, _ in utterances]
         pause_lengths = [end - start for start, end in pauses]
         speech_seconds = sum(speech_lengths, 0.0)
+        filler_words: dict[str, int] = {}
+        for filler in fillers:
+            filler_words[filler.data["word"]] = filler_words.get(filler.data["word"], 0) + 1
+        has_fillers = transcript is not None
         return Findings(
             segments=segments,
             summary={
@@ -124,6 +161,17 @@ class SpeechFlow(Analyzer):
                 "first_speech_s": round(utterances[0][0], 3) if utterances else None,
                 "last_speech_end_s": round(utterances[-1][1], 3) if utterances else None,
                 "min_pause_s": MIN_PAUSE_S,
+                "turn_count": len(turns),
+                "turn_pause_s": TURN_PAUSE_S,
+                "turn_basis": f"speech between pauses of {TURN_PAUSE_S:g} s or more; no speaker identity "
+                "(mono audio, no diarization model)",
+                "fillers_from": "transcript" if has_fillers else None,
+                "filler_count": len(fillers) if has_fillers else None,
+                "hesitation_count": sum(f.data["kind"] == "hesitation" for f in fillers) if has_fillers else None,
+                "fillers_per_speech_minute": round(60.0 * len(fillers) / speech_seconds, 2)
+                if has_fillers and speech_seconds
+                else None,
+                "filler_words": filler_words if has_fillers else None,
             },
         )
 
@@ -140,6 +188,55 @@ def _join_close(spans: list[tuple[float, float, float]]) -> list[tuple[float, fl
         else:
             joined.append((start, end, prob))
     return joined
+
+
+def _turns(utterances: list[tuple[float, float, float]]) -> list[tuple[float, float, int]]:
+    """(start, end, utterance count) of each run of utterances without a pause of TURN_PAUSE_S."""
+    turns: list[tuple[float, float, int]] = []
+    for start, end, _ in utterances:
+        if turns and start - turns[-1][1] < TURN_PAUSE_S:
+            turns[-1] = (turns[-1][0], end, turns[-1][2] + 1)
+        else:
+            turns.append((start, end, 1))
+    return turns
+
+
+def _fillers(transcript: AnalyzerResult) -> list[Segment]:
+    """Hesitations, and discourse markers set off by a comma, among the transcript's words."""
+    words = sorted((w for s in transcript.segments for w in s.data.get("words", [])), key=lambda w: w["start_s"])
+    bare = [re.sub(r"[^\w']+", "", w["word"].lower()) for w in words]
+    found = []
+    i = 0
+    while i < len(words):
+        if bare[i] in HESITATIONS:
+            found.append(_filler(words[i : i + 1], bare[i], "hesitation"))
+            i += 1
+            continue
+        for marker in DISCOURSE_MARKERS:
+            end = i + len(marker)
+            if tuple(bare[i:end]) == marker and _set_off(words, i, end):
+                found.append(_filler(words[i:end], " ".join(marker), "discourse_marker"))
+                i = end
+                break
+        else:
+            i += 1
+    return found
+
+
+def _set_off(words: list[dict], first: int, end: int) -> bool:
+    """A comma right before the phrase or at its end."""
+    before = first > 0 and words[first - 1]["word"].rstrip().endswith(",")
+    return before or words[end - 1]["word"].rstrip().endswith(",")
+
+
+def _filler(words: list[dict], text: str, kind: str) -> Segment:
+    return Segment(
+        start_s=words[0]["start_s"],
+        end_s=words[-1]["end_s"],
+        label="filler",
+        confidence=round(sum(w["probability"] for w in words) / len(words), 4),
+        data={"word": text, "kind": kind},
+    )
 
 
 def _mean(values: list[float]) -> float | None:

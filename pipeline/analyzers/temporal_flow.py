@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from pipeline.analyzer import Analyzer, Context, Findings, Partials, Skip
-from pipeline.analyzers.shots import second_of, whole_seconds
+from pipeline.analyzers.shots import loudness_per_second, mean_db, second_of, whole_seconds
 from pipeline.schema import Segment
 
 HOOK_S = 3.0
@@ -65,7 +65,7 @@ class TemporalFlow(Analyzer):
         curves: dict[str, list] = {
             "cuts": _count_per_second(boundaries, seconds) if cuts else None,
             "motion": _fit(motion.summary.get("motion_curve", []), seconds) if motion else None,
-            "audio_dbfs": _audio_per_second(loudness, seconds) if loudness else None,
+            "audio_dbfs": loudness_per_second(loudness, seconds) if loudness else None,
         }
         terms = []
         if cuts:
@@ -109,7 +109,7 @@ def _hook(boundaries: list[float] | None, curves: dict[str, list], hook_end: flo
             data[name] = _round(_mean(curves[name][:first]))
             data[f"{name}_rest"] = _round(_mean(curves[name][first:]))
     if curves["audio_dbfs"] is not None:
-        hook_db, rest_db = _mean_db(curves["audio_dbfs"][:first]), _mean_db(curves["audio_dbfs"][first:])
+        hook_db, rest_db = mean_db(curves["audio_dbfs"][:first]), mean_db(curves["audio_dbfs"][first:])
         data["audio_dbfs"] = _round(hook_db)
         data["audio_vs_rest_db"] = _round(hook_db - rest_db) if hook_db is not None and rest_db is not None else None
     return data
@@ -144,18 +144,6 @@ def _fit(curve: list, seconds: int) -> list:
     return (list(curve) + [None] * seconds)[:seconds]
 
 
-def _audio_per_second(curve: list[list[float]], seconds: int) -> list[float | None]:
-    """Mean power, in dBFS, of the loudness windows starting in each second."""
-    levels: list[list[float]] = [[] for _ in range(seconds)]
-    for second, (_, db) in zip(second_of([start for start, _ in curve], seconds), curve):
-        levels[second].append(db)
-    return [_mean_db(dbs) for dbs in levels]
-
-
-def _mean_db(values: list[float | None]) -> float | None:
-    """Levels averaged as powers, back in dB."""
-    powers = [10 ** (db / 10) for db in values if db is not None]
-    return 10 * math.log10(max(sum(powers) / len(powers), 1e-10)) if powers else None
 
 
 def _mean(values: list[float | None]) -> float | None:

@@ -1,0 +1,408 @@
+"""speech_emotion and audio_environment on tiny, randomly initialised models generated here
+(a wav2vec 2.0 and an Audio Spectrogram Transformer of a few thousand parameters, with their
+feature extractors built in code), loaded through the analyzers' own setup from a temporary
+models directory. Random weights give random labels: these tests check the windows, times,
+batching, silence handling and the aggregation arithmetic (exactly, on constructed scores),
+never which emotion or sound is named."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from helpers import spans
+
+from pipeline.analyzer import AudioTrack, Context, Partials, Skip
+from pipeline.analyzers.audio_models import (
+    CLASSES,
+    AudioEnvironment,
+    SpeechEmotion,
+    WindowScores,
+    broad_class,
+    class_scores,
+    window_bounds,
+)
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo
+
+RATE = 16_000
+EMOTION_LABELS = ("neu", "hap", "ang", "sad")  # superb's IEMOCAP classes, as its config names them
+EMOTIONS = ("neutral", "happy", "angry", "sad")
+# Real AudioSet names, so that the broad-class map is exercised on what AST outputs.
+AUDIOSET_LABELS = (
+    "Speech", "Male speech, man speaking", "Music", "Guitar", "Crowd", "Rain", "Car", "Dog", "Silence", "Tick"
+)  # fmt: skip
+SER_BATCH = 4  # small, so a few seconds of audio take several forward passes
+AST_BATCH = 8
+
+
+def build_tiny_ser(folder: Path) -> None:
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    config = Wav2Vec2Config(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16,) * 7,  # the base model's 7 strided convolutions (x320), narrow
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        use_weighted_layer_sum=True,  # as superb's checkpoints
+        classifier_proj_size=8,
+        initializer_range=0.5,  # far from uniform outputs, so that windows disagree and runs form
+        id2label=dict(enumerate(EMOTION_LABELS)),
+        label2id={label: i for i, label in enumerate(EMOTION_LABELS)},
+    )
+    torch.manual_seed(0)
+    Wav2Vec2ForSequenceClassification(config).eval().save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, do_normalize=True).save_pretrained(folder)
+
+
+def build_tiny_ast(folder: Path) -> None:
+    import torch
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+
+    config = ASTConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        initializer_range=0.5,
+        id2label=dict(enumerate(AUDIOSET_LABELS)),
+        label2id={label: i for i, label in enumerate(AUDIOSET_LABELS)},
+    )  # the real input: 1024 frames x 128 mel bins, 16x16 patches
+    torch.manual_seed(0)
+    ASTForAudioClassification(config).eval().save_pretrained(folder)
+    with pytest.warns(UserWarning, match="mel filter"):  # AST's own 128 bins over a 512-point FFT
+        ASTFeatureExtractor().save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    build_tiny_ser(folder / SpeechEmotion.weights[0].name)
+    build_tiny_ast(folder / AudioEnvironment.weights[0].name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REELSCOPE_MODELS_DIR", str(folder))
+        patch.setenv("REELSCOPE_SPEECH_EMOTION_MAX_BATCH", str(SER_BATCH))
+        patch.setenv("REELSCOPE_AUDIO_ENVIRONMENT_MAX_BATCH", str(AST_BATCH))
+        yield folder
+
+
+def run(path: Path, names: list[str]) -> dict[str, AnalyzerResult]:
+    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build(names))
+    assert result.status == Status.ok, result.error
+    return result.analyzers
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    soundfile.write(path, samples.astype(np.float32), RATE, subtype="FLOAT")
+    return path
+
+
+def expected_windows(duration_s: float, window_s: float, hop_s: float) -> int:
+    return len(window_bounds(round(duration_s * RATE), round(window_s * RATE), round(hop_s * RATE)))
+
+
+def assert_emotions_well_formed(result: AnalyzerResult) -> None:
+    assert result.status == Status.ok, result.error
+    for segment in result.segments:
+        scores = segment.data["scores"]
+        assert tuple(scores) == EMOTIONS
+        assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+        assert segment.confidence == scores[segment.label] == max(scores.values())  # (rounded: ties happen)
+        assert segment.end_s > segment.start_s
+    summary = result.summary
+    if result.segments:
+        assert sum(summary["emotion_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert sum(summary["mean_scores"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert summary["dominant_emotion"] == max(summary["emotion_shares"], key=summary["emotion_shares"].get)
+    classified = summary["window_count"] - summary["silent_window_count"]
+    assert summary["forward_passes"] == math.ceil(classified / SER_BATCH)  # one window length: full batches
+
+
+def assert_environment_well_formed(result: AnalyzerResult, duration_s: float) -> None:
+    """Segments tile the track, each the class that scores highest in it, neighbours differ."""
+    assert result.status == Status.ok, result.error
+    segments = result.segments
+    assert segments[0].start_s == 0.0 and segments[-1].end_s == pytest.approx(duration_s, abs=1e-3)
+    for before, after in zip(segments, segments[1:]):
+        assert before.end_s == after.start_s and before.label != after.label
+    for segment in segments:
+        assert tuple(segment.data["class_scores"]) == CLASSES
+        scores = segment.data["class_scores"]
+        assert segment.confidence == scores[segment.label] == max(scores.values())
+        assert all(label in AUDIOSET_LABELS and 0.0 < p < 1.0 for label, p in segment.data["top_labels"])
+    assert sum(result.summary["class_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    count = expected_windows(duration_s, AudioEnvironment.WINDOW_S, AudioEnvironment.HOP_S)
+    assert result.summary["window_count"] == count
+
+
+# Pure logic, exact.
+
+
+def test_windows_cover_the_track_with_one_length():
+    window, hop = 3 * RATE, RATE * 3 // 2
+    assert window_bounds(11 * RATE, window, hop) == [
+        (a, a + window) for a in (0, 24_000, 48_000, 72_000, 96_000, 120_000, 8 * RATE)  # last one ends at 11 s
+    ]
+    assert window_bounds(2 * RATE, window, hop) == [(0, 2 * RATE)]  # shorter than a window: all of it
+    assert window_bounds(6 * RATE, window, hop) == [(0, window), (hop, hop + window), (2 * hop, 6 * RATE)]
+    assert window_bounds(0, window, hop) == []
+
+
+def test_audioset_labels_fold_into_broad_classes():
+    expected = {
+        "Speech": "speech",
+        "Female speech, woman speaking": "speech",
+        "Speech synthesizer": "speech",
+        "Hubbub, speech noise, speech babble": "crowd",
+        "Applause": "crowd",
+        "Music": "music",
+        "Hi-hat": "music",
+        "Wind instrument, woodwind instrument": "music",
+        "Scary music": "music",  # "car" only as a whole word
+        "Bird vocalization, bird call, bird song": "animal",
+        "Fire engine, fire truck (siren)": "vehicle",
+        "Traffic noise, roadway noise": "vehicle",
+        "Rain on surface": "nature",
+        "Wind noise (microphone)": "nature",
+        "Silence": "silence",
+        "Laughter": "other",
+        "Inside, small room": "other",
+        "Water tap, faucet": "other",
+    }
+    assert {label: broad_class(label) for label in expected} == expected
+
+
+def test_class_scores_take_each_class_best_label_and_silence_is_certain():
+    labels = ["Speech", "Male speech, man speaking", "Music", "Tick"]
+    scores = np.array([[0.2, 0.7, 0.1, 0.3], [0.0, 0.0, 0.0, 0.0]], np.float32)
+    result = class_scores(scores, labels, np.array([False, True]))
+    expected = np.zeros((2, len(CLASSES)))
+    expected[0, CLASSES.index("speech")] = 0.7
+    expected[0, CLASSES.index("music")] = 0.1
+    expected[0, CLASSES.index("other")] = 0.3
+    expected[1, CLASSES.index("silence")] = 1.0
+    np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
+def constructed(spans_s, scores, silent, labels, window_s, hop_s, duration_s) -> WindowScores:
+    return WindowScores(
+        duration_s=duration_s,
+        start_s=0.0,
+        window_s=window_s,
+        hop_s=hop_s,
+        labels=list(labels),
+        spans=np.array(spans_s, np.float64),
+        silent=np.array(silent, bool),
+        scores=np.array(scores, np.float32),
+        forward_passes=1,
+        infer_s=0.1,
+    )
+
+
+def context(results: dict[str, AnalyzerResult] | None = None) -> Context:
+    info = VideoInfo(path="x.wav", duration_s=6.0, size_bytes=1, container="wav", has_video=False, has_audio=True)
+    return Context(video=info, results=results or {})
+
+
+# Three windows of 3 s every 1.5 s over 6 s; the last is silent.
+EMOTION_WINDOWS = constructed(
+    [(0.0, 3.0), (1.5, 4.5), (3.0, 6.0)],
+    [[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.6, 0.2], [0, 0, 0, 0]],
+    [False, False, True],
+    EMOTION_LABELS,
+    3.0,
+    1.5,
+    6.0,
+)
+
+
+def test_emotion_per_speech_segment_is_the_overlap_weighted_mean():
+    speech = AnalyzerResult(
+        status=Status.ok,
+        segments=[
+            Segment(start_s=0.5, end_s=2.0, label="speech"),  # window 0: 1.5 s, window 1: 0.5 s
+            Segment(start_s=2.0, end_s=2.5, label="pause"),
+            Segment(start_s=5.0, end_s=5.8, label="speech"),  # only the silent window: no emotion
+        ],
+    )
+    findings = SpeechEmotion().finalize(Partials(audio=EMOTION_WINDOWS), context({"speech_flow": speech}))
+    [segment] = findings.segments
+    expected = (1.5 * np.array([0.7, 0.1, 0.1, 0.1]) + 0.5 * np.array([0.1, 0.1, 0.6, 0.2])) / 2.0
+    assert (segment.start_s, segment.end_s, segment.label) == (0.5, 2.0, "neutral")
+    assert list(segment.data["scores"].values()) == pytest.approx(expected.tolist(), abs=1e-4)
+    assert segment.confidence == pytest.approx(expected[0], abs=1e-4)
+    summary = findings.summary
+    assert summary["segments_from"] == "speech_flow"
+    assert summary["unclassified_speech_segments"] == 1
+    assert summary["dominant_emotion"] == "neutral"
+    assert summary["emotion_shares"] == {"neutral": 1.0, "happy": 0.0, "angry": 0.0, "sad": 0.0}
+    assert (summary["window_count"], summary["silent_window_count"]) == (3, 1)
+
+
+def test_emotion_without_speech_flow_merges_cells_of_one_top_emotion():
+    findings = SpeechEmotion().finalize(Partials(audio=EMOTION_WINDOWS), context())
+    # Cells of 1.5 s: [0, 1.5) only window 0; [1.5, 3) windows 0 and 1 equally; [3, 4.5) window 1
+    # (window 2 is silent); [4.5, 6) only the silent window: no segment.
+    first = np.array([0.7, 0.1, 0.1, 0.1])
+    second = (first + np.array([0.1, 0.1, 0.6, 0.2])) / 2  # neutral 0.4 > angry 0.35
+    third = np.array([0.1, 0.1, 0.6, 0.2])
+    assert [(s.start_s, s.end_s, s.label) for s in findings.segments] == [(0.0, 3.0, "neutral"), (3.0, 4.5, "angry")]
+    for segment, expected in zip(findings.segments, [(first + second) / 2, third]):
+        assert list(segment.data["scores"].values()) == pytest.approx(expected.tolist(), abs=1e-4)
+    summary = findings.summary
+    assert summary["segments_from"] == "windows"
+    assert summary["classified_seconds"] == 4.5
+    assert summary["emotion_shares"] == {"neutral": 0.6667, "happy": 0.0, "angry": 0.3333, "sad": 0.0}
+    expected_mean = (3.0 * (first + second) / 2 + 1.5 * third) / 4.5
+    assert list(summary["mean_scores"].values()) == pytest.approx(expected_mean.tolist(), abs=1e-4)
+
+
+def test_environment_runs_of_one_broad_class_with_shares():
+    labels = ["Speech", "Music", "Rain"]
+    # 3 s windows every 1 s over 5 s: music, music, speech; the middle window is the silent one.
+    heard = constructed(
+        [(0.0, 3.0), (1.0, 4.0), (2.0, 5.0)],
+        [[0.1, 0.9, 0.2], [0, 0, 0], [0.8, 0.3, 0.1]],
+        [False, True, False],
+        labels,
+        3.0,
+        1.0,
+        5.0,
+    )
+    findings = AudioEnvironment().finalize(Partials(audio=heard), context())
+    # Cell [0,1): window 0 -> music 0.9. [1,2): windows 0 and 1 -> music 0.45, silence 0.5:
+    # silence. [2,3): all three -> silence 1/3, music 0.4, speech 0.3: music. [3,4): windows 1,2
+    # -> silence 0.5, speech 0.4: silence. [4,5): window 2 -> speech 0.8.
+    assert [(s.start_s, s.end_s, s.label) for s in findings.segments] == [
+        (0.0, 1.0, "music"),
+        (1.0, 2.0, "silence"),
+        (2.0, 3.0, "music"),
+        (3.0, 4.0, "silence"),
+        (4.0, 5.0, "speech"),
+    ]
+    middle = findings.segments[2]
+    assert middle.data["class_scores"]["music"] == pytest.approx((0.9 + 0.3) / 3, abs=1e-4)
+    assert middle.data["class_scores"]["speech"] == pytest.approx(0.9 / 3, abs=1e-4)
+    assert middle.data["class_scores"]["nature"] == pytest.approx(0.3 / 3, abs=1e-4)
+    assert middle.data["top_labels"] == [["Music", 0.4], ["Speech", 0.3], ["Rain", 0.1]]
+    assert findings.segments[1].data["top_labels"] == [["Music", 0.45], ["Rain", 0.1], ["Speech", 0.05]]
+    summary = findings.summary
+    assert summary["class_shares"]["music"] == 0.4 and summary["class_shares"]["silence"] == 0.4
+    assert summary["class_shares"]["speech"] == 0.2 and sum(summary["class_shares"].values()) == 1.0
+    assert summary["dominant_class"] == "silence"  # a tie goes to the first in CLASSES
+    # Means over the five 1 s cells.
+    assert summary["top_labels"] == [["Music", 0.44], ["Speech", 0.33], ["Rain", 0.11]]
+
+
+# The real pipeline, tiny models.
+
+
+def test_conversation_gets_one_emotion_per_speech_segment(models_dir, media):
+    """pyannote's sample: no speech before 6.69 s, so no emotion before it; audio_environment
+    in the same run tiles the 30 s."""
+    path = media / "pyannote" / "sample.wav"
+    results = run(path, ["speech_flow", "speech_emotion", "audio_environment"])
+    emotion = results["speech_emotion"]
+    assert_emotions_well_formed(emotion)
+    assert emotion.summary["segments_from"] == "speech_flow"
+    speech = spans(results["speech_flow"].segments, "speech")
+    assert speech and [(s.start_s, s.end_s) for s in emotion.segments] == speech  # all voiced: all classified
+    assert min(s.start_s for s in emotion.segments) >= 6.6  # speech_flow's bound on this file
+    assert emotion.summary["window_count"] == expected_windows(30.0, SpeechEmotion.WINDOW_S, SpeechEmotion.HOP_S)
+    assert_environment_well_formed(results["audio_environment"], 30.0)
+
+
+def test_speech_alone_is_scored_on_the_window_grid(models_dir, media):
+    results = run(media / "faster-whisper" / "jfk.flac", ["speech_emotion", "audio_environment"])
+    emotion = results["speech_emotion"]
+    assert_emotions_well_formed(emotion)
+    assert emotion.summary["segments_from"] == "windows"
+    assert emotion.summary["window_count"] == 7  # starts 0, 1.5 ... 7.5 and 8 (ends at 11 s)
+    assert emotion.summary["forward_passes"] == 2
+    grid = [1.5 * k for k in range(8)] + [11.0]  # runs of whole 1.5 s cells, the last one cut at the end
+    for segment in emotion.segments:
+        assert segment.start_s in grid and segment.end_s in grid
+    for before, after in zip(emotion.segments, emotion.segments[1:]):
+        assert before.end_s == after.start_s and before.label != after.label  # nothing silent in this speech
+    assert_environment_well_formed(results["audio_environment"], 11.0)
+
+
+def test_silent_stretch_is_silence_and_gets_no_emotion(models_dir, tmp_path):
+    """A 220 Hz tone with digital silence from 2 to 8 s."""
+    t = np.arange(10 * RATE) / RATE
+    samples = 0.3 * np.sin(2 * np.pi * 220 * t)
+    samples[2 * RATE : 8 * RATE] = 0.0
+    results = run(write_wav(tmp_path / "gap.wav", samples), ["speech_emotion", "audio_environment"])
+    emotion = results["speech_emotion"]
+    assert_emotions_well_formed(emotion)
+    assert emotion.summary["silent_window_count"] == 2  # [3, 6) and [4.5, 7.5)
+    assert not any(s.start_s < 6.0 and s.end_s > 4.5 for s in emotion.segments)  # the cell only they cover
+    environment = results["audio_environment"]
+    assert_environment_well_formed(environment, 10.0)
+    silence = spans(environment.segments, "silence")
+    assert any(a <= 3.0 and b >= 7.0 for a, b in silence), silence  # cells with most windows silent
+
+
+def test_digital_silence_classifies_nothing(models_dir, tmp_path):
+    results = run(write_wav(tmp_path / "silence.wav", np.zeros(5 * RATE)), ["speech_emotion", "audio_environment"])
+    emotion = results["speech_emotion"]
+    assert emotion.status == Status.ok and emotion.segments == []
+    assert emotion.summary["dominant_emotion"] is None and emotion.summary["forward_passes"] == 0
+    environment = results["audio_environment"]
+    assert [(s.start_s, s.end_s, s.label) for s in environment.segments] == [(0.0, 5.0, "silence")]
+    assert environment.summary["class_shares"]["silence"] == 1.0 and environment.summary["forward_passes"] == 0
+    assert environment.summary["top_labels"] == []
+
+
+def test_too_short_audio_is_skipped(models_dir):
+    analyzer = SpeechEmotion()
+    analyzer.setup()
+    with pytest.raises(Skip, match="too short"):
+        analyzer.process_audio(AudioTrack(np.ones(RATE // 20, np.float32), RATE, 0.0, 0.0, 1.0))
+
+
+def test_video_without_audio_is_skipped(models_dir, tmp_path):
+    path = Path(write_clip(str(tmp_path / "mute.mp4"), ClipSpec(shots=(Shot(1.0),), width=64, height=64, audio=None)))
+    results = run(path, ["speech_emotion", "audio_environment"])
+    for name in ("speech_emotion", "audio_environment"):
+        assert results[name].status == Status.skipped and results[name].reason == "no audio stream"
+
+
+def test_missing_weights_are_skipped_with_their_path(tmp_path, monkeypatch):
+    empty = tmp_path / "no-models"
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(empty))
+    results = run(write_wav(tmp_path / "tone.wav", 0.1 * np.ones(RATE)), ["speech_emotion", "audio_environment"])
+    for cls in (SpeechEmotion, AudioEnvironment):
+        result = results[cls.name]
+        assert result.status == Status.skipped
+        assert str(empty / cls.weights[0].name) in result.reason and cls.weights[0].source in result.reason
+
+
+def test_both_share_one_audio_classifier_pool():
+    from actors import AudioClassifierActor, actor_class
+
+    [stage] = Plan.build(["speech_emotion", "audio_environment"]).stages
+    assert stage == (SpeechEmotion, AudioEnvironment) and actor_class(stage) is AudioClassifierActor
+
+
+def test_window_settings_change_the_grid(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("REELSCOPE_AUDIO_ENVIRONMENT_WINDOW_S", "4")
+    monkeypatch.setenv("REELSCOPE_AUDIO_ENVIRONMENT_HOP_S", "2")
+    monkeypatch.setenv("REELSCOPE_SPEECH_EMOTION_HOP_S", "4")  # longer than its 3 s window: refused
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(9 * RATE) / RATE)
+    results = run(write_wav(tmp_path / "tone.wav", tone), ["speech_emotion", "audio_environment"])
+    environment = results["audio_environment"]
+    assert (environment.summary["window_s"], environment.summary["hop_s"]) == (4.0, 2.0)
+    assert environment.summary["window_count"] == 4  # starts 0, 2, 4 and 5
+    assert all(s.start_s % 2.0 == 0.0 for s in environment.segments)  # runs of 2 s cells
+    assert environment.segments[-1].end_s == 9.0
+    emotion = results["speech_emotion"]
+    assert emotion.status == Status.failed and "hop (4.0 s) <= window (3.0 s)" in emotion.error

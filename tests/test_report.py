@@ -1,0 +1,258 @@
+"""`reelscope report` and `analyze --report`: the page opens in a real headless Chromium, without
+console errors or any request beyond its own file, and draws one shot block per shot.
+
+Chromium is driven over the DevTools protocol (the `websockets` client Ray Serve installs).
+It must be installed (Debian: `apt-get install -y chromium`; scripts/dev.sh test does it).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from pipeline import cli, ray_runner
+from pipeline.analyzers.fusion import NAME
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.report import render
+from pipeline.schema import Status, VideoResult
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1280,1400",
+    "--remote-debugging-port=0",
+)
+SCREENSHOTS = os.environ.get("REELSCOPE_REPORT_SCREENSHOTS")  # a folder to keep the screenshots in, to look at them
+
+
+def chromium() -> str:
+    for candidate in (os.environ.get("REELSCOPE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    pytest.fail(
+        "no Chromium found: install it (Debian: apt-get install -y chromium; scripts/dev.sh test does) or set REELSCOPE_CHROMIUM"
+    )
+
+
+class Page:
+    """One headless Chromium tab, spoken to over the DevTools protocol."""
+
+    def __init__(self, profile: Path) -> None:
+        self.process = subprocess.Popen(
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
+            assert self.process.poll() is None, "Chromium exited at start"
+            assert time.monotonic() < deadline, "Chromium did not open its DevTools port in 60 s"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:  # loopback only
+            tab = next(t for t in json.load(answer) if t["type"] == "page")
+        self.closing = ExitStack()
+        self.socket = self.closing.enter_context(connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=10))
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable")
+
+    def call(self, method: str, **params) -> dict:
+        number = next(self.ids)
+        self.socket.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=30))
+            if message.get("id") == number:
+                assert "error" not in message, message
+                return message.get("result", {})
+            self.events.append(message)
+
+    def open(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        deadline = time.monotonic() + 30
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            assert time.monotonic() < deadline, "the page did not finish loading in 30 s"
+            self.events.append(json.loads(self.socket.recv(timeout=30)))
+
+    def evaluate(self, expression: str):
+        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in answer, answer
+        return answer["result"].get("value")
+
+    def problems(self) -> list[str]:
+        """Console errors and warnings, uncaught exceptions, and error log entries so far."""
+        found = []
+        for event in self.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                found.append(json.dumps(params["exceptionDetails"])[:500])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
+                found.append(f"console.{params['type']}: {params.get('args')}")
+            elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
+                found.append(
+                    f"log {params['entry'].get('level')}: {params['entry'].get('text')} {params['entry'].get('url', '')}"
+                )
+        return found
+
+    def requested(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+    def screenshot(self, path: Path) -> Path:
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+        return path
+
+    def close(self) -> None:
+        self.closing.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def page(tmp_path):
+    opened = Page(tmp_path / "chromium-profile")
+    yield opened
+    opened.close()
+
+
+def check_page(page: Page, html: Path, shots: int, keep_as: str) -> dict:
+    """Open `html`, check it loads cleanly and draws `shots` shot blocks; return what it shows."""
+    url = html.resolve().as_uri()
+    page.open(url)
+    shown = page.evaluate(
+        """({
+            shots: document.querySelectorAll('svg#timeline rect.shot').length,
+            shotIndices: Array.from(document.querySelectorAll('svg#timeline g.shot')).map(g => +g.dataset.index),
+            lanes: Array.from(document.querySelectorAll('svg#timeline text.lane')).map(t => t.textContent),
+            score: document.querySelector('.score .big span').textContent,
+            summary: Array.from(document.querySelectorAll('.sentences li')).map(li => li.textContent),
+            hook: (document.querySelector('.hook') || {}).textContent,
+            info: document.getElementById('second-info').textContent,
+            timelineWidth: document.getElementById('timeline').getBoundingClientRect().width,
+        })"""
+    )
+    # The pointer over the middle of the plot: the fused second under it appears below.
+    x, y = page.evaluate(
+        """(() => {
+            const svg = document.getElementById('timeline'), box = svg.getBoundingClientRect();
+            const units = (+svg.dataset.x0 + 0.55 * svg.dataset.plotWidth) / svg.viewBox.baseVal.width;
+            return [box.left + units * box.width, box.top + 40];
+        })()"""
+    )
+    page.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+    shown["info_after_hover"] = page.evaluate("document.getElementById('second-info').textContent")
+    assert page.problems() == []
+    assert [u for u in page.requested() if u != url] == [], "the page must need nothing but itself"
+    assert shown["shots"] == shots and shown["shotIndices"] == list(range(shots))
+    if SCREENSHOTS:
+        page.screenshot(Path(SCREENSHOTS) / f"{keep_as}.png")
+    return shown
+
+
+def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_path, sample_clip, page, monkeypatch):
+    # The same stages chained in this process instead of on Ray Data: what is under test is that
+    # --report writes the page beside the JSON (test_cli.py runs `analyze` on a real Ray).
+    monkeypatch.setattr(cli, "start_ray", lambda address, num_gpus: None)
+    monkeypatch.setattr(ray_runner, "run", run_local)
+    analyzers = f"{NAME},cut_analysis,audio_analysis"
+    assert (
+        cli.main(["analyze", str(sample_clip), "--analyzers", analyzers, "--out", str(tmp_path / "out"), "--report"])
+        == 0
+    )
+    html = tmp_path / "out" / "sample.html"
+    assert html.is_file() and (tmp_path / "out" / "sample.json").is_file()
+
+    shown = check_page(page, html, shots=4, keep_as="sample")
+    assert shown["lanes"] == [
+        "Shots",
+        "Speech",
+        "On-screen text",
+        "Described",
+        "Objects",
+        "People & faces",
+        "Audio classes",
+        "Pace",
+    ]
+    assert shown["summary"][0].startswith(
+        "A 10 s vertical video (360x640, 30 fps) in 4 shots (2 hard cuts, 1 dissolve)."
+    )
+    assert shown["hook"].startswith("Hook First 3 s: 1 shot")
+    assert shown["info"].startswith("0-1 s") and shown["info_after_hover"].startswith("5-6 s")
+    assert shown["timelineWidth"] > 900
+    # Lanes without their analyzer say why instead of drawing nothing.
+    text_lane = page.evaluate(
+        "Array.from(document.querySelectorAll('svg#timeline g.absent text')).map(t => t.textContent)"
+    )
+    assert any("text_overlay: not run" in t for t in text_lane), text_lane
+
+
+def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, media, page):
+    [result] = run_local(
+        [VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))], Plan.build(["cut_analysis"])
+    )
+    cuts = result.analyzers["cut_analysis"]
+    assert cuts.status == Status.ok and NAME not in result.analyzers  # the report computes the fusion itself
+    saved = tmp_path / "testvideo.json"
+    saved.write_text(result.to_json())
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "report", str(saved), "-o", str(tmp_path / "page.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    shown = check_page(page, tmp_path / "page.html", shots=cuts.summary["shot_count"], keep_as="testvideo")
+    assert shown["shots"] == 4
+    assert shown["summary"][0].startswith("A 24 s horizontal video (1280x720, 29.97 fps) in 4 shots")
+    assert "It has no audio track." in shown["summary"]
+
+
+def test_a_result_the_decoder_could_not_read_still_renders(tmp_path, page):
+    failed = VideoResult(
+        id="broken</script>", source="broken.mp4", status=Status.failed, error="not a readable media file"
+    )
+    html = tmp_path / "broken.html"
+    html.write_text(render(failed))
+    page.open(html.resolve().as_uri())
+    assert page.problems() == []
+    assert (
+        page.evaluate("document.querySelector('.error').textContent")
+        == "The video could not be read: not a readable media file"
+    )
+    assert page.evaluate("document.querySelector('h1').textContent") == "broken</script>"
+
+
+def test_report_command_says_when_the_file_is_not_a_result(tmp_path):
+    (tmp_path / "notes.json").write_text('{"hello": 1}')
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "report", str(tmp_path / "notes.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "notes.html").exists()

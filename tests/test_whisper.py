@@ -1,0 +1,228 @@
+"""speech_transcription on a tiny, randomly initialised Whisper generated here in large-v3's layout
+(tests/tiny_whisper.py) and loaded through the analyzer's own setup. Its words are nonsense, so
+these tests check what the code and the VAD control: where the speech is (real truth: JFK
+speaks from under 1 s to between 10 and 11 s), that every time lies inside the speech Whisper
+was given, the segments' and words' shape, the language fields, the sentence splitting, odd
+inputs and a 10-minute monologue; then speech_flow and speech_rate reading its transcript."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+import soundfile
+from helpers import analyse
+from tiny_whisper import write_tiny_whisper
+
+from pipeline.analyzer import Context, Partials
+from pipeline.analyzers.whisper import SpeechTranscription, Transcript
+from pipeline.decode import Decoder
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.models import MODELS_DIR_ENV
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import AnalyzerResult, Status, VideoInfo
+
+MODEL_NAME = SpeechTranscription.weights[0].name
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    write_tiny_whisper(folder / MODEL_NAME)
+    return folder
+
+
+@pytest.fixture
+def tiny_whisper(models_dir, monkeypatch):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models_dir))
+    return models_dir / MODEL_NAME
+
+
+@pytest.fixture(scope="module")
+def jfk_samples(media) -> np.ndarray:
+    [track] = list(Decoder(str(media / "faster-whisper" / "jfk.flac"), [], True))
+    return track.samples
+
+
+def assert_inside_the_speech(result: AnalyzerResult, duration_s: float) -> None:
+    """Every segment and word lies inside the VAD speech Whisper heard, in order, well formed."""
+    assert result.status == Status.ok, result.error
+    summary = result.summary
+    lo, hi = summary["vad_start_s"], summary["vad_end_s"]
+    assert 0.0 <= lo < hi <= duration_s + 1e-3
+    words = [w for s in result.segments for w in s.data["words"]]
+    assert summary["word_count"] == len(words) > 0
+    assert summary["segment_count"] == len(result.segments)
+    assert summary["speech_start_s"] == min(s.start_s for s in result.segments) >= lo
+    assert summary["speech_end_s"] == max(s.end_s for s in result.segments) <= hi
+    for segment in result.segments:
+        assert segment.label == "speech"
+        assert lo <= segment.start_s <= segment.end_s <= hi
+        assert 0.0 <= segment.confidence <= 1.0
+        assert segment.data["text"] and set(segment.data) == {"text", "words", "avg_logprob", "no_speech_prob"}
+        for word in segment.data["words"]:
+            assert segment.start_s <= word["start_s"] <= word["end_s"] <= segment.end_s
+            assert word["word"] == word["word"].strip() != ""
+            assert 0.0 <= word["probability"] <= 1.0
+    # A multilingual model detected a language, whatever its (untrained) guess.
+    assert summary["language_detected"] is True
+    assert isinstance(summary["language"], str) and 0.0 <= summary["language_probability"] <= 1.0
+    assert summary["text"] and summary["model"] == SpeechTranscription.weights[0].source
+
+
+def test_jfk_speech_span(tiny_whisper, media):
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
+    assert_inside_the_speech(result, 11.0)
+    # Truth: speech from under 1 s to between 10 and 11 s. The VAD (Silero inside faster-whisper)
+    # decides what Whisper hears; an untrained model cannot move these bounds.
+    assert result.summary["vad_start_s"] < 1.0
+    assert 10.0 <= result.summary["vad_end_s"] <= 11.0
+    assert result.summary["vad_stretches"] >= 2  # JFK's phrasing pauses
+    assert result.summary["vad_speech_s"] < 11.0
+
+
+@pytest.mark.parametrize("damage", ["clipped", "noisy"])
+def test_damaged_speech(tiny_whisper, jfk_samples, tmp_path, damage):
+    """Driven 18 dB into clipping, or under white noise 10 dB below the speech: the same bounds."""
+    if damage == "clipped":
+        damaged = np.clip(jfk_samples * 8, -1.0, 1.0)
+    else:
+        level = np.sqrt(np.mean(jfk_samples**2))
+        damaged = jfk_samples + np.random.default_rng(0).normal(0, level / np.sqrt(10), len(jfk_samples))
+    path = tmp_path / f"{damage}.wav"
+    soundfile.write(path, damaged.astype(np.float32), 16_000, subtype="FLOAT")
+    result = analyse(path, "speech_transcription")
+    assert_inside_the_speech(result, 11.0)
+    assert result.summary["vad_start_s"] < 1.0 and 10.0 <= result.summary["vad_end_s"] <= 11.0
+
+
+@pytest.mark.parametrize("seconds", [5.0, 0.005])
+def test_silence_has_no_speech(tiny_whisper, tmp_path, seconds):
+    path = tmp_path / "silence.wav"
+    soundfile.write(path, np.zeros(int(seconds * 16_000), np.float32), 16_000, subtype="FLOAT")
+    result = analyse(path, "speech_transcription")
+    assert result.status == Status.ok, result.error
+    assert result.segments == []
+    summary = result.summary
+    assert (summary["word_count"], summary["text"], summary["vad_stretches"]) == (0, "", 0)
+    # No speech heard: no language, rather than the model's guess on an empty window.
+    assert (summary["language"], summary["language_probability"], summary["language_detected"]) == (None, None, False)
+    assert summary["speech_start_s"] is None and summary["vad_start_s"] is None
+
+
+def test_two_voices_at_once(tiny_whisper, media):
+    """stereo_diarization.wav: one speaker per channel, mixed to mono by the decoder."""
+    result = analyse(media / "faster-whisper" / "stereo_diarization.wav", "speech_transcription")
+    assert_inside_the_speech(result, 5.0)
+    assert result.summary["vad_start_s"] < 0.5 and result.summary["vad_end_s"] > 4.5  # speech throughout
+
+
+def test_missing_weights_are_skipped_with_the_path(tmp_path, monkeypatch, media):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
+    assert result.status == Status.skipped
+    assert str(tmp_path / MODEL_NAME) in result.reason and "reelscope models download" in result.reason
+
+
+def test_model_without_tokenizer_is_skipped(tiny_whisper, tmp_path, monkeypatch, media):
+    """faster-whisper would fetch a missing tokenizer.json from the hub: skipped instead."""
+    partial = tmp_path / MODEL_NAME
+    shutil.copytree(tiny_whisper, partial, ignore=shutil.ignore_patterns("tokenizer.json"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
+    assert result.status == Status.skipped
+    assert "tokenizer.json" in result.reason
+
+
+def test_video_without_audio_is_skipped(tiny_whisper, tmp_path):
+    path = write_clip(str(tmp_path / "mute.mp4"), ClipSpec(shots=(Shot(1.0),), width=64, height=64, audio=None))
+    result = analyse(path, "speech_transcription")
+    assert (result.status, result.reason) == (Status.skipped, "no audio stream")
+
+
+# ---- finalize, on a transcript built here (it needs no model) ----
+
+INFO = VideoInfo(path="talk.wav", duration_s=30.0, size_bytes=1, container="wav", has_video=False, has_audio=True)
+
+
+def window(words: list[tuple[str, float, float]], no_speech_prob: float = 0.01, avg_logprob: float = -0.3) -> dict:
+    return {
+        "text": "".join(w for w, *_ in words).strip(),
+        "start": words[0][1] if words else 20.0,
+        "end": words[-1][2] if words else 22.0,
+        "avg_logprob": avg_logprob,
+        "no_speech_prob": no_speech_prob,
+        "words": [(w, a, b, 0.5) for w, a, b in words],
+    }
+
+
+def test_windows_are_cut_into_sentences_and_clipped():
+    first = window(
+        [(" Ask", 1.0, 1.4), (" not.", 1.4, 2.0), (" What", 2.2, 2.6), (" you", 2.6, 3.0),
+         (" can", 4.5, 5.0), (" do?", 5.0, 5.5), (" Now", 5.6, 6.0), (" late", 6.0, 12.5)]
+    )  # fmt: skip
+    silent = window([(" Thanks", 13.0, 14.0)], no_speech_prob=0.9, avg_logprob=-1.5)  # Whisper's silence rule
+    untimed = {**window([]), "text": "Thank you."}  # no word times: one segment, the window's times
+    heard = Transcript(
+        duration_s=30.0, stretches=[(0.8, 7.0), (19.5, 22.5)], language="en", language_probability=0.9,
+        segments=[first, silent, untimed],
+    )  # fmt: skip
+    findings = SpeechTranscription().finalize(Partials(audio=heard), Context(INFO, {}))
+    found = [(s.start_s, s.end_s, s.data["text"], len(s.data["words"])) for s in findings.segments]
+    # Cut after "not." and "do?", and at the 1.5 s pause before "can".
+    assert found == [
+        (1.0, 2.0, "Ask not.", 2),
+        (2.2, 3.0, "What you", 2),
+        (4.5, 5.5, "can do?", 2),
+        (5.6, 12.5, "Now late", 2),
+        (20.0, 22.0, "Thank you.", 0),
+    ]
+    summary = findings.summary
+    assert summary["dropped_silent_segments"] == 1
+    assert summary["word_count"] == 8 and summary["text"] == "Ask not. What you can do? Now late Thank you."
+    assert (summary["vad_start_s"], summary["vad_end_s"], summary["vad_speech_s"]) == (0.8, 22.5, 9.2)
+    assert findings.segments[0].confidence == 0.5
+    assert findings.segments[-1].confidence == pytest.approx(np.exp(-0.3), abs=1e-4)
+
+
+def test_times_outside_the_speech_are_clipped():
+    stray = window([(" one", 0.2, 0.5), (" two", 0.5, 9.9)])  # before the first stretch, past the last
+    heard = Transcript(
+        duration_s=10.0, stretches=[(0.6, 8.0)], language="en", language_probability=None, segments=[stray]
+    )
+    findings = SpeechTranscription().finalize(Partials(audio=heard), Context(INFO, {}))
+    [segment] = findings.segments
+    assert (segment.start_s, segment.end_s) == (0.6, 8.0)
+    assert [(w["start_s"], w["end_s"]) for w in segment.data["words"]] == [(0.6, 0.6), (0.6, 8.0)]
+    assert findings.summary["language_detected"] is False  # an English-only model's "en" is not a detection
+
+
+# ---- long recordings, and the speech analyzers together ----
+
+
+def test_ten_minute_monologue(tiny_whisper, jfk_samples, tmp_path):
+    """JFK's line 55 times over: 10 minutes of speech with pauses, batched through the tiny model."""
+    path = tmp_path / "monologue.wav"
+    soundfile.write(path, np.tile(jfk_samples, 55)[: 600 * 16_000], 16_000, subtype="FLOAT")
+    started = time.perf_counter()
+    result = analyse(path, "speech_transcription")
+    elapsed = time.perf_counter() - started
+    assert_inside_the_speech(result, 600.0)
+    assert result.summary["vad_stretches"] >= 54  # at least one in each whole line
+    assert result.summary["vad_end_s"] > 590.0
+    print(f"10 minutes of audio: {elapsed:.1f} s")
+
+
+def test_speech_analyzers_together(tiny_whisper, media):
+    """speech_flow and speech_rate read the transcript when speech_transcription runs beside them."""
+    path = media / "faster-whisper" / "jfk.flac"
+    plan = Plan.build(["speech_rate", "speech_flow", "speech_transcription"])
+    [result] = run_local([VideoRequest("jfk", str(path))], plan)
+    assert result.status == Status.ok, result.error
+    transcript, flow, rate = (result.analyzers[n] for n in ("speech_transcription", "speech_flow", "speech_rate"))
+    assert transcript.status == flow.status == rate.status == Status.ok
+    assert rate.summary["method"] == "transcript"
+    assert rate.summary["word_count"] == transcript.summary["word_count"]  # the tiny model's words hold letters
+    assert flow.summary["fillers_from"] == "transcript" and isinstance(flow.summary["filler_count"], int)
