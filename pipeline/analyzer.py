@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from pipeline.models import Weights
 
 
+BATCH_FRAMES = 32  # frames per FrameBatch the decoder emits (the last of a video may hold fewer)
+
+
 @dataclass(frozen=True)
 class FrameSpec:
     """Frames at a rate and size, derived from the one decode.

@@ -19,11 +19,10 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.analyzer import AudioTrack, FrameBatch, FrameSpec
+from pipeline.analyzer import BATCH_FRAMES, AudioTrack, FrameBatch, FrameSpec
 from pipeline.schema import VideoInfo
 
 AUDIO_RATE = 16_000
-BATCH_FRAMES = 32
 # A sample this close to full scale (-0.09 dBFS) counts as clipped. Not 1.0: lossy codecs ring
 # around a clipped plateau, so a clipped source decodes to values just under and over full scale.
 CLIP_LEVEL = 0.99

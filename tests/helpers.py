@@ -53,3 +53,18 @@ def overlap(intervals: list[Span], others: list[Span]) -> float:
 
 def _on_grid(intervals: list[Span]) -> np.ndarray:
     return np.any([(GRID >= a) & (GRID < b) for a, b in intervals], axis=0)
+
+
+def write_damaged_speech(samples, damage: str, path):
+    """16 kHz speech driven 18 dB into clipping ("clipped"), or under white noise 10 dB below it
+    ("noisy"), written as a float WAV."""
+    import numpy as np
+    import soundfile
+
+    if damage == "clipped":
+        damaged = np.clip(samples * 8, -1.0, 1.0)
+    else:
+        level = np.sqrt(np.mean(samples**2))
+        damaged = samples + np.random.default_rng(0).normal(0, level / np.sqrt(10), len(samples))
+    soundfile.write(path, damaged.astype(np.float32), 16_000, subtype="FLOAT")
+    return path

@@ -1,6 +1,6 @@
 """age_estimation and eye_tracking: the offline detector against real truth (obama.jpg), the model
-loaders on tiny random models generated here, and the tracking / aggregation rules on
-constructed inputs."""
+loaders on tiny random models and a YuNet stand-in (tests/model_factory.py), and the tracking /
+aggregation rules on constructed inputs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from model_factory import AGE_LABELS
 
 from pipeline.analyzer import FrameBatch
 from pipeline.analyzers import faces
@@ -32,7 +33,6 @@ from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
 
 OBAMA_BOX = (349, 142, 617, 409)  # x1, y1, x2, y2 from face_recognition's (top, right, bottom, left)
-AGE_LABELS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70")
 BOTH = ["age_estimation", "eye_tracking"]
 
 
@@ -83,117 +83,17 @@ def videos(tmp_path_factory, obama) -> dict[str, Path]:
     }
 
 
-def tiny_vit(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
-    """A randomly initialised ViT image classifier with `labels`, saved as a hub snapshot is."""
-    import torch
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
-
-    torch.manual_seed(seed)
-    config = ViTConfig(
-        image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-    )
-    ViTForImageClassification(config).save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
-
-
-# A YuNet-shaped ONNX graph, written as protobuf by hand (the onnx package is not a dependency).
-# Per stride s in 8, 16, 32: AveragePool(s) -> 1x1 Conv to 16 channels -> [1, N, 16] -> cls(1),
-# obj(1), bbox(4), kps(10); cls and obj through a sigmoid. Only stride 32 can fire: its cls and obj
-# are sigmoid(0.05 * (B + G + R) - 20), so a white 32 px cell scores ~1 and anything darker than
-# ~half grey nothing. bbox and kps are constant: a 64 px box centred on the cell, the nose
-# between the eyes (a frontal face).
-YUNET_CELL = 32
-YUNET_KEYPOINTS = [(0.25, 0.3), (0.75, 0.3), (0.5, 0.55), (0.3, 0.8), (0.7, 0.8)]  # in cells, from the cell's corner
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, data: bytes | str) -> bytes:
-    data = data.encode() if isinstance(data, str) else data
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _int(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
-
-
-def _tensor(name: str, array: np.ndarray) -> bytes:
-    kind = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]
-    return b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _field(8, name) + _field(9, array.tobytes())
-
-
-def _attribute(key: str, value: list[int] | int) -> bytes:
-    if isinstance(value, list):  # type INTS (7), field ints
-        return _field(1, key) + _int(20, 7) + b"".join(_int(8, v) for v in value)
-    return _field(1, key) + _int(20, 2) + _int(3, value)  # type INT (2), field i
-
-
-def _node(op: str, inputs: list[str], outputs: list[str], **ints: list[int] | int) -> bytes:
-    attributes = b"".join(_field(5, _attribute(key, value)) for key, value in ints.items())
-    return b"".join(_field(1, i) for i in inputs) + b"".join(_field(2, o) for o in outputs) + _field(4, op) + attributes
-
-
-def _value(name: str, dims: list[int | str]) -> bytes:
-    shape = b"".join(_field(1, _int(1, d) if isinstance(d, int) else _field(2, d)) for d in dims)
-    return _field(1, name) + _field(2, _field(1, _int(1, 1) + _field(2, shape)))
-
-
-def tiny_yunet(path: Path) -> Path:
-    nodes, weights = [], []
-    for s in (8, 16, 32):
-        kernel = np.zeros((16, 3, 1, 1), np.float32)
-        bias = np.zeros(16, np.float32)
-        if s == YUNET_CELL:
-            kernel[:2] = 0.05
-            bias[:2] = -20.0
-            bias[2:6] = [0.5, 0.5, np.log(2.0), np.log(2.0)]
-            bias[6:] = np.array(YUNET_KEYPOINTS, np.float32).ravel()
-        else:
-            bias[:2] = -30.0
-        weights += [_tensor(f"w{s}", kernel), _tensor(f"b{s}", bias)]
-        weights += [
-            _tensor(f"shape{s}", np.array([1, 16, -1], np.int64)),
-            _tensor(f"split{s}", np.array([1, 1, 4, 10], np.int64)),
-        ]
-        nodes += [
-            _node("AveragePool", ["input"], [f"pool{s}"], kernel_shape=[s, s], strides=[s, s]),
-            _node("Conv", [f"pool{s}", f"w{s}", f"b{s}"], [f"conv{s}"]),
-            _node("Reshape", [f"conv{s}", f"shape{s}"], [f"flat{s}"]),
-            _node("Transpose", [f"flat{s}"], [f"rows{s}"], perm=[0, 2, 1]),
-            _node("Split", [f"rows{s}", f"split{s}"], [f"cls_raw{s}", f"obj_raw{s}", f"bbox_{s}", f"kps_{s}"], axis=2),
-            _node("Sigmoid", [f"cls_raw{s}"], [f"cls_{s}"]),
-            _node("Sigmoid", [f"obj_raw{s}"], [f"obj_{s}"]),
-        ]
-    heads = (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10))
-    outputs = [_value(f"{kind}_{s}", [1, "n", k]) for kind, k in heads for s in (8, 16, 32)]
-    graph = b"".join(_field(1, n) for n in nodes) + _field(2, "tiny_yunet") + b"".join(_field(5, w) for w in weights)
-    graph += _field(11, _value("input", [1, 3, "h", "w"])) + b"".join(_field(12, o) for o in outputs)
-    path.write_bytes(_int(1, 8) + _field(7, graph) + _field(8, _field(1, "") + _int(2, 13)))
-    return path
-
-
 @pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory) -> dict[str, Path]:
-    """empty: no weights at all; tiny: the age and eye-state classifiers; yunet: those and YuNet."""
+def model_dirs(tmp_path_factory, vision_models_dir) -> dict[str, Path]:
+    """empty: no weights at all; tiny: the age and eye-state classifiers; yunet: those and the
+    YuNet stand-in (all of them from the session's vision models)."""
     root = tmp_path_factory.mktemp("face_models")
-    empty, tiny, yunet = root / "empty", root / "tiny", root / "yunet"
-    for folder in (empty, tiny, yunet):
+    empty, tiny = root / "empty", root / "tiny"
+    for folder in (empty, tiny):
         folder.mkdir()
-    tiny_vit(tiny / AGE_MODEL.name, AGE_LABELS, seed=0)
-    tiny_vit(tiny / EYE_STATE_MODEL.name, ("closeEye", "openEye"), seed=1)
     for name in (AGE_MODEL.name, EYE_STATE_MODEL.name):
-        (yunet / name).symlink_to(tiny / name)
-    tiny_yunet(yunet / YUNET.name)
-    return {"empty": empty, "tiny": tiny, "yunet": yunet}
+        (tiny / name).symlink_to(vision_models_dir / name)
+    return {"empty": empty, "tiny": tiny, "yunet": vision_models_dir}
 
 
 def run(path: Path, names: list[str]):

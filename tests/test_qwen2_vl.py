@@ -1,7 +1,7 @@
-"""qwen2_vl_temporal on a tiny, randomly initialised Qwen2-VL generated here: loaded through the
-analyzer's own setup, it describes windows (well-formed nonsense), so these tests check the
-windows' frames and times, the per-shot choice, the batching into generate calls and the
-odd inputs, never the words."""
+"""qwen2_vl_temporal on a tiny, randomly initialised Qwen2-VL (tests/model_factory.py): loaded
+through the analyzer's own setup, it describes windows (well-formed nonsense), so these tests
+check the windows' frames and times, the per-shot choice, the batching into generate calls and
+the odd inputs, never the words."""
 
 from __future__ import annotations
 
@@ -31,84 +31,16 @@ CLIP = ClipSpec(
 )
 
 
-def build_tiny_qwen2_vl(folder) -> None:
-    """A Qwen2-VL of a few hundred thousand random parameters, with a byte-level BPE tokenizer
-    trained here and processors built in code, saved as a hub snapshot would be."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        PreTrainedTokenizerFast,
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
-
-    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-               "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    corpus = ["Describe in one sentence what happens in this video clip.", "A person walks to a red car.", "user"]
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=special, initial_alphabet=alphabet)
-    bpe.train_from_iterator(corpus * 10, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", additional_special_tokens=special[1:]
-    )
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in special}
-    chat = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
-        "{% else %}{% for c in m['content'] %}{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
-        "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
-    pixels = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        video_processor=Qwen2VLVideoProcessor(**pixels),
-        tokenizer=tokenizer,
-        chat_template=chat,
-    )
-    hidden = 64
-    config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 2048,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
-        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": hidden, "mlp_ratio": 2, "num_heads": 2},
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-    )
-    torch.manual_seed(0)
-    Qwen2VLForConditionalGeneration(config).eval().save_pretrained(folder)
-    processor.save_pretrained(folder)
-
-
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    """The tiny model where the analyzer looks for Qwen2-VL-2B-Instruct, and the settings the
-    tests count on."""
-    folder = tmp_path_factory.mktemp("models")
-    build_tiny_qwen2_vl(folder / Qwen2VLTemporal.weights[0].name)
+def models_dir(vision_models_dir):
+    """The session's tiny models, a tiny Qwen2-VL among them where the analyzer looks for
+    Qwen2-VL-2B-Instruct, and the settings the tests count on."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REELSCOPE_MODELS_DIR", str(folder))
+        patch.setenv("REELSCOPE_MODELS_DIR", str(vision_models_dir))
         patch.setenv("REELSCOPE_QWEN2_VL_MAX_PIXELS", str(MAX_PIXELS))
         patch.setenv("REELSCOPE_QWEN2_VL_WINDOWS_PER_GENERATE", str(WINDOWS_PER_GENERATE))
         patch.setenv("REELSCOPE_QWEN2_VL_MAX_NEW_TOKENS", "4")
-        yield folder
+        yield vision_models_dir
 
 
 @pytest.fixture(scope="module")

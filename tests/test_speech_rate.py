@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from helpers import analyse, spans
+from helpers import analyse, spans, write_damaged_speech
 
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.speech_rate import SpeechRate, SoundOfSpeech
@@ -85,14 +85,7 @@ def test_two_voices_at_once(media):
 def test_damaged_speech_keeps_its_rate(media, tmp_path, damage):
     """JFK driven 18 dB into clipping, or under white noise 10 dB below the speech."""
     [track] = [item for item in Decoder(str(media / "faster-whisper" / "jfk.flac"), [], True)]
-    speech = track.samples
-    if damage == "clipped":
-        damaged = np.clip(speech * 8, -1.0, 1.0)
-    else:
-        level = np.sqrt(np.mean(speech**2))
-        damaged = speech + np.random.default_rng(0).normal(0, level / np.sqrt(10), len(speech))
-    path = tmp_path / f"{damage}.wav"
-    soundfile.write(path, damaged.astype(np.float32), 16_000, subtype="FLOAT")
+    path = write_damaged_speech(track.samples, damage, tmp_path / f"{damage}.wav")
     result = rate_with_flow(path)
     assert_syllable_counts(result)
     assert 0.7 * JFK_SYLLABLES <= result.summary["syllable_count"] <= 1.2 * JFK_SYLLABLES

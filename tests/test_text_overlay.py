@@ -1,10 +1,9 @@
 """text_overlay: the offline default (rapidocr) against text known to be in real and synthetic
-videos; EasyOCR on random weights generated here (structure only); and the tracking, change
-detection and odd inputs, which the analyzer's own code decides."""
+videos; EasyOCR on random weights (tests/model_factory.py; structure only); and the tracking,
+change detection and odd inputs, which the analyzer's own code decides."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import run_video
+from model_factory import EASYOCR_READS, easyocr_md5s
 
 from pipeline.analyzer import Context, FrameBatch, Partials
 from pipeline.analyzers.text_overlay import (
@@ -26,7 +26,7 @@ from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoInfo
 
 NAME = "text_overlay"
-READ_AS = "x"  # what the generated EasyOCR recognizer reads anywhere
+READ_AS = EASYOCR_READS  # what the generated EasyOCR recognizer reads anywhere
 
 
 @pytest.fixture
@@ -253,52 +253,20 @@ def test_same_text():
 # --- EasyOCR: the user's choice, on random weights -------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_easyocr_dir(tmp_path_factory):
-    """A models directory holding randomly initialised CRAFT and english_g2 weights, saved as
-    EasyOCR's files are (the recognizer in DataParallel layout: EasyOCR strips 'module.').
-    Random weights find no text; so that the test follows the whole path, each model's last
-    layer is set to a constant: CRAFT scores every pixel as text (one box, the whole frame) and
-    the recognizer reads every column as READ_AS."""
-    import torch
-    from easyocr.config import recognition_models
-    from easyocr.craft import CRAFT
-    from easyocr.model.vgg_model import Model
-    from easyocr.utils import CTCLabelConverter
-
-    models = tmp_path_factory.mktemp("models")
-    craft_file, english_file = (models / w.name for w in EASYOCR_WEIGHTS)
-    craft_file.parent.mkdir(parents=True)
-    torch.manual_seed(0)
-    detector = CRAFT()
-    scores = detector.conv_cls[-1]  # region and affinity scores
-    torch.nn.init.zeros_(scores.weight)
-    torch.nn.init.constant_(scores.bias, 1.0)
-    torch.save(detector.state_dict(), craft_file)
-    converter = CTCLabelConverter(recognition_models["gen2"]["english_g2"]["characters"], {}, {})
-    recognizer = Model(input_channel=1, output_channel=256, hidden_size=256, num_class=len(converter.character))
-    torch.nn.init.zeros_(recognizer.Prediction.weight)
-    torch.nn.init.zeros_(recognizer.Prediction.bias)
-    recognizer.Prediction.bias.data[converter.character.index(READ_AS)] = 10.0
-    torch.save({"module." + k: v for k, v in recognizer.state_dict().items()}, english_file)
-    return models
-
-
 @pytest.fixture
-def tiny_easyocr(tiny_easyocr_dir, monkeypatch):
-    """EasyOCR checks every model file against the MD5 of its published weights, even with
+def tiny_easyocr(vision_models_dir, monkeypatch):
+    """The session's models directory, whose EasyOCR weights are random but for their last layers
+    (tests/model_factory.py: CRAFT finds the whole frame, the recognizer reads READ_AS).
+    EasyOCR checks every model file against the MD5 of its published weights, even with
     downloads disabled, and has no switch for it: point its table at the generated files. Real
     weights match the table; only these random ones need it. The patch lives in this process,
     so the test runs the pipeline locally."""
     from easyocr.config import detection_models, recognition_models
 
-    def md5(path):
-        return hashlib.md5(path.read_bytes()).hexdigest()
-
-    craft_file, english_file = (tiny_easyocr_dir / w.name for w in EASYOCR_WEIGHTS)
-    monkeypatch.setitem(detection_models["craft"], "md5sum", md5(craft_file))
-    monkeypatch.setitem(recognition_models["gen2"]["english_g2"], "md5sum", md5(english_file))
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tiny_easyocr_dir))
+    md5s = easyocr_md5s(vision_models_dir)
+    monkeypatch.setitem(detection_models["craft"], "md5sum", md5s["craft"])
+    monkeypatch.setitem(recognition_models["gen2"]["english_g2"], "md5sum", md5s["english_g2"])
+    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
     monkeypatch.delenv(OCR_ENV, raising=False)  # the default: EasyOCR, since its weights are here
 
 

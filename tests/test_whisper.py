@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 import soundfile
-from helpers import analyse
+from helpers import analyse, write_damaged_speech
 from tiny_whisper import write_tiny_whisper
 
 from pipeline.analyzer import Context, Partials
@@ -86,13 +86,7 @@ def test_jfk_speech_span(tiny_whisper, media):
 @pytest.mark.parametrize("damage", ["clipped", "noisy"])
 def test_damaged_speech(tiny_whisper, jfk_samples, tmp_path, damage):
     """Driven 18 dB into clipping, or under white noise 10 dB below the speech: the same bounds."""
-    if damage == "clipped":
-        damaged = np.clip(jfk_samples * 8, -1.0, 1.0)
-    else:
-        level = np.sqrt(np.mean(jfk_samples**2))
-        damaged = jfk_samples + np.random.default_rng(0).normal(0, level / np.sqrt(10), len(jfk_samples))
-    path = tmp_path / f"{damage}.wav"
-    soundfile.write(path, damaged.astype(np.float32), 16_000, subtype="FLOAT")
+    path = write_damaged_speech(jfk_samples, damage, tmp_path / f"{damage}.wav")
     result = analyse(path, "speech_transcription")
     assert_inside_the_speech(result, 11.0)
     assert result.summary["vad_start_s"] < 1.0 and 10.0 <= result.summary["vad_end_s"] <= 11.0

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import yaml
+from model_factory import YOLO_YAML, write_yolo
 
 from pipeline.analyzer import Context, FrameBatch, Partials
 from pipeline.analyzers import yolo
@@ -39,10 +39,6 @@ from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo
 
 ANALYZERS = (ObjectDetection, BodyPose, BackgroundSegmentation)
-# [depth, width, max_channels]: half the channels of yolo11n (a quarter of its FLOPs, half its CPU time).
-# Narrower breaks C2PSA, whose attention heads are channels // 64.
-TINY_SCALE = [0.5, 0.125, 1024]
-TINY = {"yolo11n.pt": "yolo11.yaml", "yolo11n-pose.pt": "yolo11-pose.yaml", "yolo11n-seg.pt": "yolo11-seg.yaml"}
 # The clip the models run on end to end: a static shot, a cut, a pan.
 TWO_SHOTS = ClipSpec(
     shots=(Shot(1.6, (200, 80, 40), "static", seed=1), Shot(1.6, (60, 140, 220), "pan", speed=160, seed=2)),
@@ -74,44 +70,24 @@ def yolo_models(ultralytics_config, tmp_path_factory) -> Path:
     # Every sample the analyzers will read, at the size they letterbox it to (640 x 480).
     frames = [frame for _, frame in render_frames(TWO_SHOTS)][:: round(TWO_SHOTS.fps / FRAMES.fps)]
     pictures = np.stack([cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR) for frame in frames])
-    return _generate(tmp_path_factory.mktemp("models"), pictures)
-
-
-@pytest.fixture(scope="session")
-def silent_models(ultralytics_config, tmp_path_factory) -> Path:
-    """The same models as ultralytics initialises them: random, they detect nothing."""
-    return _generate(tmp_path_factory.mktemp("silent-models"), None)
-
-
-def _generate(folder: Path, fire_on: np.ndarray | None) -> Path:
-    import torch
-    from ultralytics import YOLO
-    from ultralytics.utils import ROOT
-
-    coco = yaml.safe_load((ROOT / "cfg" / "datasets" / "coco.yaml").read_text())["names"]
-    torch.manual_seed(0)
-    for weights, source in TINY.items():
-        cfg = yaml.safe_load((ROOT / "cfg" / "models" / "11" / source).read_text())
-        cfg["scales"] = {"n": TINY_SCALE}
-        if "pose" in weights:
-            cfg["nc"] = 1  # as in yolo11n-pose.pt: people only
-        # The name carries the scale letter ultralytics reads from it.
-        cfg_path = folder / f"tiny-{Path(weights).stem}.yaml"
-        cfg_path.write_text(yaml.safe_dump(cfg))
-        model = YOLO(str(cfg_path))
-        cfg_path.unlink()
-        if fire_on is not None:
-            _make_it_fire(model.model, fire_on, torch)
-        model.model.names = {0: "person"} if cfg["nc"] == 1 else dict(coco)
-        model.save(folder / weights)
+    folder = tmp_path_factory.mktemp("models")
+    for task in YOLO_YAML:
+        write_yolo(folder, task, adjust=lambda network: _make_it_fire(network, pictures))
     return folder
 
 
-def _make_it_fire(model, pictures: np.ndarray, torch) -> None:
+@pytest.fixture(scope="session")
+def silent_models(ultralytics_config, vision_models_dir) -> Path:
+    """The same models as ultralytics initialises them: random, they detect nothing."""
+    return vision_models_dir
+
+
+def _make_it_fire(model, pictures: np.ndarray) -> None:
     """Random init shrinks activations layer after layer until every class score is its bias:
     batch norm statistics taken on `pictures` keep them content-dependent. Then the FIRING
     classes' logits get LOGIT_SPREAD and a bias that makes their FIRING share of anchors on
     `pictures` score 0.6; the other classes are silenced."""
+    import torch
     from torch import nn
 
     batch = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255

@@ -77,9 +77,18 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from pipeline.analyzer import Analyzer, Context, FrameBatch, FrameSpec, Findings, Partials, Resources, Skip
+from pipeline.analyzer import (
+    BATCH_FRAMES,
+    Analyzer,
+    Context,
+    FrameBatch,
+    FrameSpec,
+    Findings,
+    Partials,
+    Resources,
+    Skip,
+)
 from pipeline.analyzers.shots import TIME_SLACK_S, Span, during, shots_and_transitions
-from pipeline.decode import BATCH_FRAMES
 from pipeline.models import Weights
 from pipeline.schema import Segment
 
