@@ -70,7 +70,7 @@ def describe(result: VideoResult) -> str:
     return f"ok     {result.source}: " + ", ".join(parts)
 
 
-def _requested(analyzers: str | None) -> list[str] | None:
+def requested_analyzers(analyzers: str | None) -> list[str] | None:
     names = [n.strip() for n in analyzers.split(",") if n.strip()] if analyzers else None
     unknown = [n for n in names or () if n not in ALL_NAMES]
     if unknown:
@@ -94,7 +94,7 @@ def _weights(names: list[str] | None):
 def models_list(args: argparse.Namespace) -> int:
     print(f"models directory: {models_dir()}")
     missing = 0
-    for name, weights in _weights(_requested(args.analyzers)):
+    for name, weights in _weights(requested_analyzers(args.analyzers)):
         present = weights.present()
         missing += not present and not weights.optional
         state = "present" if present else "optional" if weights.optional else "MISSING"
@@ -104,7 +104,7 @@ def models_list(args: argparse.Namespace) -> int:
 
 def models_download(args: argparse.Namespace) -> int:
     failures = 0
-    for name, weights in _weights(_requested(args.analyzers)):
+    for name, weights in _weights(requested_analyzers(args.analyzers)):
         if weights.present():
             print(f"present  {name}: {weights.path}")
             continue
@@ -125,7 +125,7 @@ def analyze(args: argparse.Namespace) -> int:
 
         paths = [write_clip(str(out / "sample.mp4"), SAMPLE)]
         print(f"no video given: analysing the built-in sample clip {paths[0]}")
-    names = _requested(args.analyzers)
+    names = requested_analyzers(args.analyzers)
     requests = [VideoRequest(video_id, path) for video_id, path in zip(_video_ids(paths), paths)]
 
     start_ray(args.address, args.num_gpus)

@@ -1,0 +1,123 @@
+"""Bulk backfill: `ray job submit --working-dir . -- python -m pipeline.backfill --input M --output D`.
+
+The manifest lists videos: a text file (one path per line), a CSV or a Parquet file with a `path`
+column. Every video goes through the same Ray graph as `reelscope analyze`, and each result is
+written to D/results/<id>.json the moment its video completes, atomically (written aside, then
+renamed): a result file is the video's done marker, so a re-run skips what is done, and a run
+cut off mid-write leaves no half file that counts as done. A bad video gets a result too, with
+its error: it is counted, never lost. Last, D/videos.parquet (one row per video of the manifest)
+and D/segments.parquet (one row per segment) are rebuilt from the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv
+import pyarrow.parquet as pq
+
+from pipeline.engine import Plan, VideoRequest
+from pipeline.schema import Status, VideoResult
+
+
+def read_manifest(path: Path) -> list[str]:
+    if path.suffix == ".parquet":
+        return [str(p) for p in pq.read_table(path, columns=["path"]).column("path").to_pylist()]
+    if path.suffix == ".csv":
+        return [str(p) for p in pyarrow.csv.read_csv(path).column("path").to_pylist()]
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def video_id(source: str) -> str:
+    """Stable across runs, unique per source: the stem for people, a hash of the path for uniqueness."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem)[:60] or "video"
+    return f"{stem}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
+    """videos.parquet and segments.parquet from the results of the manifest's videos."""
+    videos, segments = [], []
+    for vid in ids:
+        result = VideoResult.model_validate_json((output / "results" / f"{vid}.json").read_text())
+        videos.append(
+            {
+                "id": result.id,
+                "source": result.source,
+                "status": result.status.value,
+                "error": result.error,
+                "duration_s": result.video.duration_s if result.video else None,
+                "analyzers_ok": sum(r.status == Status.ok for r in result.analyzers.values()),
+                "analyzer_status": json.dumps({n: r.status.value for n, r in result.analyzers.items()}),
+                "summaries": json.dumps({n: r.summary for n, r in result.analyzers.items() if r.summary}),
+            }
+        )
+        for name, analyzer in result.analyzers.items():
+            segments += [
+                {
+                    "id": result.id,
+                    "analyzer": name,
+                    "start_s": s.start_s,
+                    "end_s": s.end_s,
+                    "label": s.label,
+                    "confidence": s.confidence,
+                    "data": json.dumps(s.data),
+                }
+                for s in analyzer.segments
+            ]
+    for name, rows in (("videos", videos), ("segments", segments)):
+        partial = output / f".{name}.parquet.partial"
+        pq.write_table(pa.Table.from_pylist(rows), partial)
+        os.replace(partial, output / f"{name}.parquet")
+    return len(videos), len(segments)
+
+
+def backfill(manifest: Path, output: Path, analyzers: list[str] | None, *, weights_here: bool) -> int:
+    from pipeline import ray_runner
+
+    sources = list(dict.fromkeys(read_manifest(manifest)))
+    ids = [video_id(s) for s in sources]
+    (output / "results").mkdir(parents=True, exist_ok=True)
+    pending = [VideoRequest(i, s) for i, s in zip(ids, sources) if not (output / "results" / f"{i}.json").exists()]
+    print(f"{len(sources)} videos in the manifest, {len(sources) - len(pending)} already done, {len(pending)} to analyse")
+    failed = 0
+    if pending:
+        plan = Plan.build(analyzers, weights_here=weights_here)
+        for done, result in enumerate(ray_runner.run(pending, plan), start=1):
+            write_atomically(output / "results" / f"{result.id}.json", result.to_json())
+            failed += result.status == Status.failed
+            state = "ok" if result.status == Status.ok else f"FAILED: {result.error}"
+            print(f"[{done}/{len(pending)}] {result.source}: {state}", flush=True)
+    videos, segments = write_tables(output, ids)
+    print(f"{videos} videos ({failed} failed in this run), {segments} segments: {output}/videos.parquet, segments.parquet")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.backfill", description=__doc__)
+    parser.add_argument("--input", required=True, type=Path, help="manifest: .txt (a path a line), .csv or .parquet (a `path` column)")
+    parser.add_argument("--output", required=True, type=Path, help="directory for results/, videos.parquet, segments.parquet")
+    parser.add_argument("--analyzers", help="comma-separated subset (default: all)")
+    args = parser.parse_args(argv)
+    from pipeline.cli import requested_analyzers, start_ray
+
+    address = os.environ.get("RAY_ADDRESS")  # set by `ray job submit`
+    start_ray(address, None)
+    return backfill(args.input, args.output, requested_analyzers(args.analyzers), weights_here=not address)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

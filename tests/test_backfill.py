@@ -1,0 +1,43 @@
+"""The bulk backfill on the test session's local Ray: every manifest video exactly once, resumable."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from pipeline.backfill import backfill, video_id
+
+
+def test_backfill_isolates_bad_videos_and_resumes(local_ray, sample_clip, media, tmp_path, capsys):
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    sources = [str(sample_clip), str(broken), str(tmp_path / "missing.mp4"), str(media / "faster-whisper" / "jfk.flac")]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path\n" + "\n".join(sources + [str(sample_clip)]) + "\n")  # a duplicate line counts once
+    out = tmp_path / "out"
+
+    assert backfill(manifest, out, ["cut_analysis", "audio_analysis"], weights_here=True) == 0
+    videos = pq.read_table(out / "videos.parquet").to_pylist()
+    assert sorted(v["source"] for v in videos) == sorted(sources)
+    status = {v["source"]: v for v in videos}
+    assert status[str(sample_clip)]["status"] == "ok" and status[str(sample_clip)]["analyzers_ok"] == 2
+    assert json.loads(status[str(sample_clip)]["summaries"])["cut_analysis"]["shot_count"] == 4
+    assert "not a readable media file" in status[str(broken)]["error"]
+    assert "no such file" in status[str(tmp_path / "missing.mp4")]["error"]
+    assert json.loads(status[sources[3]]["analyzer_status"]) == {"cut_analysis": "skipped", "audio_analysis": "ok"}
+    segments = pq.read_table(out / "segments.parquet").to_pylist()
+    shots = [s for s in segments if s["id"] == video_id(str(sample_clip)) and s["label"] == "shot"]
+    assert len(shots) == 4 and shots[0]["start_s"] == 0.0
+
+    # A re-run skips what is done; a result cut off mid-write is not done and is analysed again.
+    done = out / "results" / f"{video_id(str(sample_clip))}.json"
+    kept = out / "results" / f"{video_id(sources[3])}.json"
+    kept_mtime = kept.stat().st_mtime_ns
+    done.rename(out / "results" / f".{done.name}.partial")
+    capsys.readouterr()
+    backfill(manifest, out, ["cut_analysis", "audio_analysis"], weights_here=True)
+    printed = capsys.readouterr().out
+    assert "4 videos in the manifest, 3 already done, 1 to analyse" in printed
+    assert done.exists() and kept.stat().st_mtime_ns == kept_mtime
+    assert len(pq.read_table(out / "videos.parquet")) == 4
