@@ -418,30 +418,22 @@ class Timeline:
         rows = []
         pose = self.ok("body_pose")
         if pose is not None:
-            people = [
-                (
-                    s.start_s,
-                    s.end_s,
-                    s.data.get("activity") or "person",
-                    f"person track {s.data.get('track')}, {s.data.get('activity')}",
-                )
-                for s in pose.segments
-                if s.label == "person"
-            ]
-            rows += [("people", row) for row in _pack(people)] or [("people", [])]
+            rows += _track_rows(
+                "people",
+                pose,
+                "person",
+                lambda s: s.data.get("activity") or "person",
+                lambda s: f"person track {s.data.get('track')}, {s.data.get('activity')}",
+            )
         faces = self.ok("eye_tracking") or self.ok("age_estimation")
         if faces is not None:
-            tracks = [
-                (
-                    s.start_s,
-                    s.end_s,
-                    s.data.get("age_range") or "face",
-                    f"face track {s.data.get('track')} {s.start_s:.2f}-{s.end_s:.2f} s",
-                )
-                for s in faces.segments
-                if s.label == "face"
-            ]
-            rows += [("faces", row) for row in _pack(tracks)] or [("faces", [])]
+            rows += _track_rows(
+                "faces",
+                faces,
+                "face",
+                lambda s: s.data.get("age_range") or "face",
+                lambda s: f"face track {s.data.get('track')} {s.start_s:.2f}-{s.end_s:.2f} s",
+            )
         return rows if pose is not None or faces is not None else None
 
     def audio_rows(self) -> list[tuple[str, list]] | None:
@@ -537,6 +529,12 @@ def _pack(spans: list[tuple[float, float, str, str]]) -> list[list]:
         else:
             row.append(span)
     return rows
+
+
+def _track_rows(lane: str, result, label: str, caption, title) -> list[tuple[str, list]]:
+    """One lane's rows of `label` segments, packed so none overlap; an empty row when there are none."""
+    spans = [(s.start_s, s.end_s, caption(s), title(s)) for s in result.segments if s.label == label]
+    return [(lane, row) for row in _pack(spans)] or [(lane, [])]
 
 
 # --- page ------------------------------------------------------------------------------------
