@@ -367,32 +367,24 @@ class Timeline:
         texts = self.ok("text_overlay")
         if texts is None:
             return None
-        spans = [
-            (
-                s.start_s,
-                s.end_s,
-                str(s.data.get("text", "")),
-                f"'{s.data.get('text', '')}' {s.start_s:.2f}-{s.end_s:.2f} s, {s.data.get('position')}",
-            )
-            for s in texts.segments
-            if s.label == "text"
-        ]
+        spans = _spans(
+            texts,
+            "text",
+            lambda s: str(s.data.get("text", "")),
+            lambda s: f"'{s.data.get('text', '')}' {s.start_s:.2f}-{s.end_s:.2f} s, {s.data.get('position')}",
+        )
         return [("", row) for row in _pack(spans)]
 
     def description_rows(self) -> list[tuple[str, list]] | None:
         model = self.ok("qwen2_vl_temporal")
         if model is None:
             return None
-        windows = [
-            (
-                s.start_s,
-                s.end_s,
-                str(s.data.get("description") or ""),
-                f"{s.start_s:.2f}-{s.end_s:.2f} s: {s.data.get('description')}",
-            )
-            for s in model.segments
-            if s.label == "window"
-        ]
+        windows = _spans(
+            model,
+            "window",
+            lambda s: str(s.data.get("description") or ""),
+            lambda s: f"{s.start_s:.2f}-{s.end_s:.2f} s: {s.data.get('description')}",
+        )
         return [("", windows)]
 
     def object_rows(self) -> list[tuple[str, list]] | None:
@@ -531,10 +523,14 @@ def _pack(spans: list[tuple[float, float, str, str]]) -> list[list]:
     return rows
 
 
-def _track_rows(lane: str, result, label: str, caption, title) -> list[tuple[str, list]]:
+def _spans(result: AnalyzerResult, label: str, caption, title) -> list[tuple[float, float, str, str]]:
+    """(start, end, caption, tooltip) of each of the result's `label` segments."""
+    return [(s.start_s, s.end_s, caption(s), title(s)) for s in result.segments if s.label == label]
+
+
+def _track_rows(lane: str, result: AnalyzerResult, label: str, caption, title) -> list[tuple[str, list]]:
     """One lane's rows of `label` segments, packed so none overlap; an empty row when there are none."""
-    spans = [(s.start_s, s.end_s, caption(s), title(s)) for s in result.segments if s.label == label]
-    return [(lane, row) for row in _pack(spans)] or [(lane, [])]
+    return [(lane, row) for row in _pack(_spans(result, label, caption, title))] or [(lane, [])]
 
 
 # --- page ------------------------------------------------------------------------------------
