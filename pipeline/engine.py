@@ -108,6 +108,13 @@ def _consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> b
     return isinstance(payload, AudioTrack) and cls.audio
 
 
+def _shipped(item: WorkItem, readers: Iterable[type[Analyzer]]) -> WorkItem:
+    """The item, its payload dropped unless one of `readers` (the stages still ahead) reads it."""
+    if not any(_consumes(a, item.payload) for a in readers):
+        item.payload = None
+    return item
+
+
 class _Runner:
     """Sets analyzers up once and runs their process steps with failures contained per analyzer."""
 
@@ -159,9 +166,7 @@ class DecodeStage:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.runner = _Runner(plan.in_decoder)
-        # Payloads only travel on when a later stage reads them.
-        self.shipped = {a.frames for a in plan.analyzers if not a.in_decoder and a.frames is not None}
-        self.ship_audio = any(a.audio for a in plan.analyzers if not a.in_decoder)
+        self.later = tuple(a for a in plan.analyzers if not a.in_decoder)
 
     def __call__(self, request: VideoRequest) -> Iterator[WorkItem]:
         start = time.perf_counter()
@@ -200,14 +205,7 @@ class DecodeStage:
 
     def _done(self, item: WorkItem, processed: Future) -> WorkItem:
         processed.result()  # _Runner.process contains analyzer errors: this only waits
-        if not self._ships(item.payload):
-            item.payload = None
-        return item
-
-    def _ships(self, payload: FrameBatch | AudioTrack) -> bool:
-        if isinstance(payload, FrameBatch):
-            return payload.spec in self.shipped
-        return self.ship_audio
+        return _shipped(item, self.later)
 
 
 class AnalyzerStage:
@@ -215,19 +213,13 @@ class AnalyzerStage:
 
     def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...] = ()) -> None:
         self.runner = _Runner(analyzers)
-        # After this stage, a payload no later stage reads is dropped instead of shipped on.
-        self.later_specs = {a.frames for a in later if a.frames is not None}
-        self.later_audio = any(a.audio for a in later)
+        self.later = later
 
     def __call__(self, item: WorkItem) -> WorkItem:
-        if item.payload is not None:
-            self.runner.process(item)
-            if isinstance(item.payload, FrameBatch):
-                if item.payload.spec not in self.later_specs:
-                    item.payload = None
-            elif not self.later_audio:
-                item.payload = None
-        return item
+        if item.payload is None:
+            return item
+        self.runner.process(item)
+        return _shipped(item, self.later)
 
 
 class Assembler:
