@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 
+from pipeline.cli import requested_analyzers, safe_stem, start_ray
 from pipeline.engine import Plan, VideoRequest
 from pipeline.schema import Status, VideoResult
 
@@ -38,8 +38,7 @@ def read_manifest(path: Path) -> list[str]:
 
 def video_id(source: str) -> str:
     """Stable across runs, unique per source: the stem for people, a hash of the path for uniqueness."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem)[:60] or "video"
-    return f"{stem}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
+    return f"{safe_stem(source)[:60]}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -112,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, type=Path, help="directory for results/, videos.parquet, segments.parquet")
     parser.add_argument("--analyzers", help="comma-separated subset (default: all)")
     args = parser.parse_args(argv)
-    from pipeline.cli import requested_analyzers, start_ray
-
     address = os.environ.get("RAY_ADDRESS")  # set by `ray job submit`
     start_ray(address, None)
     return backfill(args.input, args.output, requested_analyzers(args.analyzers), weights_here=not address)

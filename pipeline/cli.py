@@ -16,11 +16,16 @@ from pipeline.registry import ALL_NAMES
 from pipeline.schema import Status, VideoResult
 
 
+def safe_stem(path: str) -> str:
+    """The file's stem, made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "video"
+
+
 def _video_ids(paths: list[str]) -> list[str]:
     """File stems made safe for file names and unique within the run."""
     ids: list[str] = []
     for path in paths:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "video"
+        stem = safe_stem(path)
         candidate, n = stem, 1
         while candidate in ids:
             n += 1
