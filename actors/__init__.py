@@ -4,7 +4,9 @@ Each class wraps the engine's AnalyzerStage around the analyzers of one family, 
 load once per actor (in `setup()`, inside the actor) and every call runs a batch of WorkItems.
 The same class is a Ray Data `map_batches` actor (`compute=ActorPoolStrategy(...)`,
 `num_gpus=<fraction>`) and a Ray Serve deployment (`serve.deployment(cls)`): both call it with a
-batch of packed WorkItems and get one back. Its name is what the Ray dashboard shows.
+batch of packed WorkItems and get one back. Its name is what the Ray dashboard shows (Ray Data:
+`MapBatches(UltralyticsActor)`, its actors `MapWorker(MapBatches(UltralyticsActor))`). Each call
+records its analyzers' frames and seconds (pipeline.metrics), so both runners report them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pickle
 
 import numpy as np
 
-from pipeline.analyzer import Analyzer
+from pipeline import metrics
+from pipeline.analyzer import Analyzer, FrameBatch
 from pipeline.engine import AnalyzerStage, WorkItem
 
 
@@ -33,8 +36,15 @@ class ModelActor:
     def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...] = ()) -> None:
         self.stage = AnalyzerStage(analyzers, later)
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes]]:
-        return pack([self.stage(item) for item in unpack(batch)])
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes] | np.ndarray]:
+        done = []
+        for item in unpack(batch):
+            frames = len(item.payload.frames) if isinstance(item.payload, FrameBatch) else 0
+            before = dict(item.seconds)
+            done.append(self.stage(item))
+            metrics.record_stage(before, item.seconds, frames, "model")
+        # Other columns (the runner's timing) pass through: one item out per item in.
+        return {**{k: v for k, v in batch.items() if k != "item"}, **pack(done)}
 
 
 class UltralyticsActor(ModelActor):

@@ -12,6 +12,7 @@ leave decoded frames piling up (ray-project/ray#65540).
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ import numpy as np
 import ray
 
 from actors import actor_class, pack, unpack
+from pipeline import metrics
 from pipeline.analyzer import Analyzer
 from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest
 from pipeline.schema import VideoResult
@@ -29,6 +31,8 @@ MODEL_LOAD_TIMEOUT_S = 900  # how long a model stage may take to start its first
 # Ray Data retries a task whose worker died forever by default: a file that crashes the decoder
 # would loop. A few retries still ride out a lost node.
 CRASH_RETRIES = 2
+RUNNER = "ray_data"  # the `runner` tag of this runner's metrics
+STARTED = "started_at"  # column: when the item's video began decoding (time.time())
 
 
 class PlacementError(ValueError):
@@ -82,11 +86,17 @@ def _decode_stage(plan: Plan) -> DecodeStage:
     return _decode_stages[plan.key]
 
 
-def _decode(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list[bytes]]]:
+def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list]]:
+    """The decode task (its name is the operator's on the dashboard: `MapBatches(decode_videos)`).
+    Each item carries when its video's decoding began, so `run` can time each video end to end."""
     stage = _decode_stage(plan)
     for video_id, path in zip(batch["video_id"], batch["path"]):
+        started = time.time()
         for item in stage(VideoRequest(str(video_id), str(path))):
-            yield pack([item])
+            metrics.record_stage({}, item.seconds, 0, "decode")  # in-decoder analyzers: their seconds
+            if item.info is not None:
+                metrics.record_decoded(item.info.frame_count or 0)
+            yield {**pack([item]), STARTED: [started]}
 
 
 def stage_cpus(stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float) -> list[float]:
@@ -123,11 +133,12 @@ def build_dataset(
         ds = ray.data.from_items(
             [{"video_id": r.video_id, "path": r.path} for r in requests], override_num_blocks=max(1, len(requests))
         )
+        ds.set_name("reelscope")  # the dashboard's Ray Data page, and the `dataset` tag of its metrics
         # A worker that dies on one video (a decoder crash, out of memory) costs that video, not the
         # run: `run` reports it as failed.
         ds.context.max_errored_blocks = -1
         ds = ds.map_batches(
-            _decode,
+            decode_videos,
             fn_kwargs={"plan": plan},
             batch_size=1,
             num_cpus=1,
@@ -153,12 +164,37 @@ def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoRe
     """Analyse the videos on the connected Ray cluster; yield each result as its video completes."""
     assembler = Assembler(plan)
     finished: set[str] = set()
-    for batch in build_dataset(requests, plan, **options).iter_batches(batch_size=None, batch_format="numpy"):
-        for item in unpack(batch):
+    started: dict[str, float] = {}
+    run_start = time.time()
+    assembled = 0
+    ds = build_dataset(requests, plan, **options)
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for item, began in zip(unpack(batch), batch[STARTED]):
+            assembled += 1
+            started.setdefault(item.video_id, float(began))
             result = assembler.add(item)
             if result is not None:
                 finished.add(result.id)
+                metrics.record_video(result, time.time() - started.pop(result.id), RUNNER)
                 yield result
+        decoded = _decoded_items(ds)
+        if decoded is not None:
+            metrics.set_queue_depth(RUNNER, decoded - assembled)
+    metrics.set_queue_depth(RUNNER, 0)
     for request in requests:
         if request.video_id not in finished:
-            yield assembler.abandon(request, "the worker analysing this video died; the Ray logs say why")
+            result = assembler.abandon(request, "the worker analysing this video died; the Ray logs say why")
+            metrics.record_video(result, time.time() - started.get(request.video_id, run_start), RUNNER)
+            yield result
+
+
+def _decoded_items(ds: ray.data.Dataset) -> int | None:
+    """WorkItems the decode operator has emitted so far: read off Ray Data's running executor
+    (internal API, so None where it differs)."""
+    try:
+        for op in ds._current_executor._topology:
+            if "decode_videos" in op.name:
+                return int(op.metrics.rows_task_outputs_generated)
+    except (AttributeError, TypeError):
+        pass
+    return None
