@@ -129,6 +129,13 @@ class _SpecState:
         return batch
 
 
+def probe(path: str) -> VideoInfo:
+    """What the container says of a file (duration, streams, size), without decoding a frame."""
+    decoder = Decoder(path, [], audio=False)
+    decoder.container.close()
+    return decoder.info
+
+
 class Decoder:
     """Iterate over a file's FrameBatches (per requested spec) and, last, its AudioTrack.
 

@@ -43,6 +43,10 @@ class WorkItem:
     partials: dict[str, Any] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)  # analyzer -> "skip: …" / "fail: …"
     seconds: dict[str, float] = field(default_factory=dict)
+    # The analyzers this item is for (None: every one that reads its payload): a runner whose
+    # workers hold more analyzers than one request asked for (Serve) names the requested ones.
+    wanted: frozenset[str] | None = None
+    until_s: float = 0.0  # video time the payload reaches: a runner's progress, after the payload is gone
     # Only on the "end" item:
     source: str = ""
     info: VideoInfo | None = None
@@ -90,7 +94,7 @@ class Plan:
         groups: dict[str, list[type[Analyzer]]] = {}
         for a in self.analyzers:
             if not a.in_decoder and (a.frames is not None or a.audio):
-                groups.setdefault(a.family or a.name, []).append(a)
+                groups.setdefault(stage_name((a,)), []).append(a)
         return [tuple(group) for group in groups.values()]
 
     @property
@@ -102,7 +106,12 @@ class Plan:
         return any(a.audio for a in self.analyzers)
 
 
-def _consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> bool:
+def stage_name(stage: tuple[type[Analyzer], ...]) -> str:
+    """What a stage (one worker pool or deployment) is called: its model family, else its analyzer."""
+    return stage[0].family or stage[0].name
+
+
+def consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> bool:
     if isinstance(payload, FrameBatch):
         return cls.frames == payload.spec
     return isinstance(payload, AudioTrack) and cls.audio
@@ -110,7 +119,7 @@ def _consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> b
 
 def _shipped(item: WorkItem, readers: Iterable[type[Analyzer]]) -> WorkItem:
     """The item, its payload dropped unless one of `readers` (the stages still ahead) reads it."""
-    if not any(_consumes(a, item.payload) for a in readers):
+    if not any(consumes(a, item.payload) for a in readers):
         item.payload = None
     return item
 
@@ -128,12 +137,14 @@ class _Runner:
             except Skip as exc:
                 self.setup_outcome[cls.name] = f"skip: {exc}"
             except Exception as exc:  # a broken model must not take the worker down
-                self.setup_outcome[cls.name] = f"fail: setup: {_one_line(exc)}"
+                self.setup_outcome[cls.name] = f"fail: setup: {one_line(exc)}"
             self.instances[cls.name] = instance
 
     def process(self, item: WorkItem) -> None:
         for name, analyzer in self.instances.items():
-            if not _consumes(type(analyzer), item.payload) or name in item.outcomes:
+            if not consumes(type(analyzer), item.payload) or name in item.outcomes:
+                continue
+            if item.wanted is not None and name not in item.wanted:
                 continue
             if name in self.setup_outcome:
                 item.outcomes[name] = self.setup_outcome[name]
@@ -147,11 +158,11 @@ class _Runner:
             except Skip as exc:
                 item.outcomes[name] = f"skip: {exc}"
             except Exception as exc:
-                item.outcomes[name] = f"fail: {_one_line(exc)}"
+                item.outcomes[name] = f"fail: {one_line(exc)}"
             item.seconds[name] = item.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
@@ -180,8 +191,10 @@ class DecodeStage:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="in-decoder") as analyzers:
                 decoder = Decoder(request.path, self.plan.frame_specs, self.plan.wants_audio)
                 for payload in decoder:
-                    kind = "frames" if isinstance(payload, FrameBatch) else "audio"
-                    item = WorkItem(request.video_id, seq, kind, payload)
+                    if isinstance(payload, FrameBatch):
+                        item = WorkItem(request.video_id, seq, "frames", payload, until_s=float(payload.pts_s[-1]))
+                    else:
+                        item = WorkItem(request.video_id, seq, "audio", payload, until_s=payload.start_s + payload.duration_s)
                     in_flight.append((item, analyzers.submit(self.runner.process, item)))
                     seq += 1
                     if len(in_flight) > IN_FLIGHT_BATCHES:
@@ -191,7 +204,7 @@ class DecodeStage:
         except MediaError as exc:
             error = str(exc)
         except Exception as exc:  # a decoder bug on one file must not end the run
-            error = f"decode failed: {_one_line(exc)}"
+            error = f"decode failed: {one_line(exc)}"
         yield WorkItem(
             request.video_id,
             seq,
@@ -295,7 +308,7 @@ class Assembler:
         except Skip as exc:
             return AnalyzerResult.skipped(str(exc))
         except Exception as exc:
-            return AnalyzerResult.failed(_one_line(exc), elapsed_s=spent + time.perf_counter() - start)
+            return AnalyzerResult.failed(one_line(exc), elapsed_s=spent + time.perf_counter() - start)
         return AnalyzerResult(
             status=Status.ok,
             elapsed_s=round(spent + time.perf_counter() - start, 4),

@@ -1,44 +1,226 @@
-"""The Serve endpoint on 127.0.0.1, on the test session's local Ray."""
+"""The Serve application on 127.0.0.1, on the test session's local Ray: the ingress composed with
+two model family deployments (the tiny YOLO of tests/model_factory.py, rapidocr), its inputs,
+its limits and its behaviour under a burst."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
+import threading
+import time
+import wave
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from ray import serve
 
-from serve_app import Reelscope
+from pipeline.analyzers.text_overlay import OCR_ENV
+from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.models import MODELS_DIR_ENV
+from serve_app import API_VERSION, build_app
+from test_metrics import EXPORT_DEADLINE_S, scrape, value
 
 PORT = 8765
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DEPLOYED = ["cut_analysis", "object_detection", "text_overlay"]
+
+
+def write_silence(path, seconds: float) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x00\x00" * int(16000 * seconds))
+
+
+@pytest.fixture(scope="module")
+def media_root(sample_clip, tmp_path_factory):
+    base = tmp_path_factory.mktemp("serve")
+    root = base / "media"
+    root.mkdir()
+    shutil.copy(sample_clip, root / "clip.mp4")
+    (root / "corrupt.mp4").write_text("not a video")
+    (base / "secret.mp4").write_bytes(b"outside the root")
+    (root / "escape.mp4").symlink_to(base / "secret.mp4")
+    write_silence(root / "long.wav", 25)  # over the synchronous limit, within the job limit
+    write_silence(root / "longer.wav", 35)  # over every limit
+    return root
+
+
+@pytest.fixture(scope="module")
+def endpoint(local_ray, media_root, vision_models_dir):
+    serve.start(http_options={"host": "127.0.0.1", "port": PORT})
+    with pytest.MonkeyPatch.context() as patch:  # the builder checks which weights are here
+        patch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
+        guarded = build_app(
+            {
+                "media_root": str(media_root),
+                "analyzers": ",".join(DEPLOYED),
+                "token": TOKEN,
+                "max_upload_mb": 2,
+                "max_duration_s": 30,
+                "max_sync_duration_s": 20,
+                "max_ongoing_requests": 1,
+                "max_queued_requests": 1,
+                "ingress_cpus": 0.5,
+            }
+        )
+    # A second application, as a LAN deployment would configure it: private URLs allowed.
+    lan = build_app({"media_root": str(media_root), "analyzers": "cut_analysis", "allow_private_urls": True, "ingress_cpus": 0.5})
+    serve.run(guarded, name="reelscope", route_prefix="/")
+    serve.run(lan, name="lan", route_prefix="/lan")
+    yield f"http://127.0.0.1:{PORT}"
+    serve.shutdown()
 
 
 @pytest.fixture
-def endpoint(local_ray, sample_clip, tmp_path):
-    root = tmp_path / "media"
-    root.mkdir()
-    shutil.copy(sample_clip, root / "clip.mp4")
-    (tmp_path / "secret.mp4").write_bytes(b"outside the root")
-    (root / "escape.mp4").symlink_to(tmp_path / "secret.mp4")
-    serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-    serve.run(Reelscope.bind(media_root=str(root)), name="reelscope", route_prefix="/")
-    yield f"http://127.0.0.1:{PORT}"
-    serve.delete("reelscope")
+def client(endpoint):
+    with httpx.Client(base_url=endpoint, headers=AUTH, timeout=180) as client:
+        yield client
 
 
-def test_analyze_a_clip_and_refuse_paths_outside_the_root(endpoint):
-    with httpx.Client(base_url=endpoint, timeout=120) as client:
-        assert client.get("/healthz").json()["status"] == "ok"
-        listing = client.get("/v1/analyzers").json()
-        assert listing["cut_analysis"]["available"] and not listing["speech_transcription"]["available"]
+@pytest.fixture(scope="module")
+def file_server(media_root):
+    """Serves the media root over HTTP on loopback, as some host on the network would."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media_root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
 
-        answer = client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": ["cut_analysis"]})
-        assert answer.status_code == 200, answer.text
-        result = answer.json()
-        assert result["status"] == "ok" and result["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
 
-        for outside in ("../secret.mp4", "escape.mp4", "/etc/passwd"):
-            assert client.post("/v1/analyze", json={"path": outside}).status_code == 403
-        assert client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": ["nope"]}).status_code == 422
-        missing = client.post("/v1/analyze", json={"path": "missing.mp4"}).json()
-        assert missing["status"] == "failed" and "no such file" in missing["error"]
+def test_health_openapi_and_the_token(endpoint):
+    with httpx.Client(base_url=endpoint, timeout=30) as anonymous:
+        assert anonymous.get("/healthz").json()["status"] == "ok"
+        spec = anonymous.get("/openapi.json").json()
+        assert spec["info"]["version"] == API_VERSION
+        assert {"/v1/analyze", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/analyzers"} <= set(spec["paths"])
+        body = spec["paths"]["/v1/analyze"]["post"]["requestBody"]["content"]
+        assert {"application/json", "multipart/form-data"} <= set(body)
+        assert anonymous.get("/v1/analyzers").status_code == 401
+        assert anonymous.get("/v1/analyzers", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert anonymous.post("/v1/analyze", json={"path": "clip.mp4"}).status_code == 401
+        listing = anonymous.get("/v1/analyzers", headers=AUTH).json()
+    assert [name for name, a in listing.items() if a["available"]] == DEPLOYED
+    assert "reelscope models download" in listing["speech_transcription"]["reason"]
+    assert listing["color_analysis"]["reason"] == "not deployed on this server"
+
+
+def test_two_families_at_once_give_the_in_process_result(client, media_root, vision_models_dir, monkeypatch):
+    answer = client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": [*DEPLOYED, "audio_analysis"]})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["status"] == "ok" and result["source"] == "clip.mp4" and result["video"]["path"] == "clip.mp4"
+    analyzers = result["analyzers"]
+    assert analyzers["cut_analysis"]["summary"]["shot_count"] == 4
+    assert analyzers["audio_analysis"] == {**analyzers["audio_analysis"], "status": "skipped", "reason": "not deployed on this server"}
+    texts = {s["data"]["text"]: (s["start_s"], s["end_s"]) for s in analyzers["text_overlay"]["segments"]}
+    assert texts["WAIT FOR IT"][0] < 0.5 and 2.5 < texts["WAIT FOR IT"][1] <= 3.1
+    assert 7.5 < texts["LINK IN BIO"][0] < 8.5
+
+    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
+    monkeypatch.setenv(OCR_ENV, "rapidocr")
+    (local,) = run_local([VideoRequest("clip", str(media_root / "clip.mp4"))], Plan.build(DEPLOYED))
+    for name in DEPLOYED:
+        assert analyzers[name]["status"] == "ok", analyzers[name]
+        assert analyzers[name]["segments"] == local.model_dump(mode="json")["analyzers"][name]["segments"], name
+
+
+def test_upload_and_url_inputs(client, endpoint, media_root, file_server):
+    clip = (media_root / "clip.mp4").read_bytes()
+    upload = client.post("/v1/analyze", files={"file": ("my clip.mp4", clip)}, data={"analyzers": "cut_analysis"})
+    assert upload.status_code == 200, upload.text
+    assert upload.json()["source"] == "upload:my clip.mp4"
+    assert upload.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+
+    fetched = httpx.post(f"{endpoint}/lan/v1/analyze", json={"url": f"{file_server}/clip.mp4"}, timeout=180)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    missing = httpx.post(f"{endpoint}/lan/v1/analyze", json={"url": f"{file_server}/nothing.mp4"}, timeout=30)
+    assert missing.status_code == 422 and "HTTP 404" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"path": "../secret.mp4"}, 403, "outside the media root"),
+        ({"path": "escape.mp4"}, 403, "outside the media root"),
+        ({"path": "/etc/passwd"}, 403, "outside the media root"),
+        ({"path": "missing.mp4"}, 404, "no such file"),
+        ({"path": "corrupt.mp4"}, 422, "not a readable media file"),
+        ({"path": "clip.mp4", "analyzers": ["nope"]}, 422, "unknown analyzer(s): nope"),
+        ({"path": "clip.mp4", "url": "http://example.com/a.mp4"}, 422, "exactly one of"),
+        ({"path": "long.wav"}, 422, "25 s long; this endpoint takes up to 20 s; send it to POST /v1/jobs"),
+        ({"url": "http://127.0.0.1:8765/healthz"}, 403, "non-public address (127.0.0.1)"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, 403, "non-public address (169.254.169.254)"),
+        ({"url": "http://10.0.0.7/clip.mp4"}, 403, "non-public address"),
+        ({"url": "http://[::1]:8765/healthz"}, 403, "non-public address (::1)"),
+        ({"url": "file:///etc/passwd"}, 422, "only http and https"),
+    ],
+)
+def test_refusals(client, body, status, says):
+    answer = client.post("/v1/analyze", json=body)
+    assert answer.status_code == status, answer.text
+    assert says in answer.json()["detail"]
+
+
+def test_upload_limits(client):
+    oversize = client.post("/v1/analyze", files={"file": ("big.mp4", b"\x00" * 2_500_000)})
+    assert oversize.status_code == 413 and "up to 2.0 MB" in oversize.json()["detail"]
+    corrupt = client.post("/v1/analyze", files={"file": ("bad.mp4", b"not a video")})
+    assert corrupt.status_code == 422 and "not a readable media file" in corrupt.json()["detail"]
+    assert "/tmp" not in corrupt.json()["detail"]  # the server's temporary paths stay on the server
+    no_file = client.post("/v1/analyze", files={"video": ("a.mp4", b"x")})
+    assert no_file.status_code == 422
+
+
+def test_jobs_report_progress_and_the_result(client):
+    accepted = client.post("/v1/jobs", json={"path": "clip.mp4", "analyzers": ["cut_analysis", "text_overlay"]})
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    seen, deadline = [], time.monotonic() + 180
+    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
+        seen.append(job["progress"])
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["status"] == "done" and job["progress"] == 1.0
+    assert seen == sorted(seen) and any(0 < p < 1 for p in seen), seen
+    assert job["result"]["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+
+    long_job = client.post("/v1/jobs", json={"path": "long.wav", "analyzers": ["cut_analysis"]})
+    assert long_job.status_code == 202  # too long to answer synchronously, not for a job
+    too_long = client.post("/v1/jobs", json={"path": "longer.wav"})
+    assert too_long.status_code == 422 and "up to 30 s" in too_long.json()["detail"]
+    assert client.get("/v1/jobs/nope").status_code == 404
+
+
+def test_a_burst_gets_answers_or_503_and_the_service_stays_up(client):
+    def ask(_):
+        return client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": ["cut_analysis"]})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses, statuses
+    for answer in answers:
+        if answer.status_code == 200:
+            assert answer.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    after = ask(None)
+    assert after.status_code == 200 and after.json()["status"] == "ok"
+
+
+def test_requests_show_on_the_metrics_endpoint(client):
+    assert client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": ["object_detection"]}).status_code == 200
+    deadline = time.monotonic() + EXPORT_DEADLINE_S
+    while True:
+        samples = scrape()
+        served = value(samples, "ray_reelscope_videos_total", runner="serve", status="ok") or 0
+        batches = value(samples, "ray_reelscope_analyzer_batch_seconds_count", analyzer="object_detection", where="model")
+        if served >= 3 and batches:  # this file's earlier requests, and the family deployment's batches
+            break
+        assert time.monotonic() < deadline, (served, batches)
+        time.sleep(0.5)
+    assert value(samples, "ray_reelscope_video_realtime_factor_count", runner="serve") >= served
