@@ -32,7 +32,17 @@ class MediaError(Exception):
     """The file cannot be read as media. The message is one line meant for the user."""
 
 
+REMOTE_SCHEMES = ("http://", "https://")  # FFmpeg streams these itself (a backfill manifest may list URLs)
+NETWORK_TIMEOUT_S = 30.0  # a stalled server fails its video instead of holding a worker forever
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE_SCHEMES)
+
+
 def check_readable(path: str) -> None:
+    if is_remote(path):
+        return  # FFmpeg's own error says what went wrong (404, refused, timed out)
     if not os.path.exists(path):
         raise MediaError(f"no such file: {path}")
     if os.path.isdir(path):
@@ -44,9 +54,10 @@ def check_readable(path: str) -> None:
 def _open(path: str) -> av.container.InputContainer:
     check_readable(path)
     try:
-        return av.open(path, metadata_errors="ignore")
+        return av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S if is_remote(path) else None)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"not a readable media file ({_ffmpeg_reason(exc)}): {path}") from None
+        what = "cannot open the URL" if is_remote(path) else "not a readable media file"
+        raise MediaError(f"{what} ({_ffmpeg_reason(exc)}): {path}") from None
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
@@ -174,7 +185,7 @@ class Decoder:
         info = VideoInfo(
             path=self.path,
             duration_s=(c.duration / av.time_base) if c.duration else 0.0,
-            size_bytes=os.path.getsize(self.path),
+            size_bytes=c.size if is_remote(self.path) else os.path.getsize(self.path),
             container=c.format.name,
             has_video=v is not None,
             has_audio=a is not None,

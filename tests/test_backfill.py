@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+from http_files import serving
 
 from pipeline.backfill import backfill, video_id
 
@@ -41,3 +42,16 @@ def test_backfill_isolates_bad_videos_and_resumes(local_ray, sample_clip, media,
     assert "4 videos in the manifest, 3 already done, 1 to analyse" in printed
     assert done.exists() and kept.stat().st_mtime_ns == kept_mtime
     assert len(pq.read_table(out / "videos.parquet")) == 4
+
+
+def test_backfill_reads_urls_from_the_manifest(local_ray, sample_clip, tmp_path):
+    manifest = tmp_path / "urls.txt"
+    with serving(sample_clip.parent) as base:
+        manifest.write_text(f"{base}/{sample_clip.name}\n{base}/gone.mp4\n")
+        backfill(manifest, tmp_path / "out", ["cut_analysis"], weights_here=True)
+    rows = {v["source"]: v for v in pq.read_table(tmp_path / "out" / "videos.parquet").to_pylist()}
+    streamed = rows[f"{base}/{sample_clip.name}"]
+    assert streamed["status"] == "ok" and json.loads(streamed["summaries"])["cut_analysis"]["shot_count"] == 4
+    assert streamed["duration_s"] == 10.0
+    gone = rows[f"{base}/gone.mp4"]
+    assert gone["status"] == "failed" and "cannot open the URL (Server returned 404 Not Found)" in gone["error"]

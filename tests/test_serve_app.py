@@ -4,16 +4,14 @@ its limits and its behaviour under a burst."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from http_files import serving
 from ray import serve
 
 from pipeline.analyzers.text_overlay import OCR_ENV
@@ -85,11 +83,8 @@ def client(endpoint):
 @pytest.fixture(scope="module")
 def file_server(media_root):
     """Serves the media root over HTTP on loopback, as some host on the network would."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media_root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(media_root) as base:
+        yield base
 
 
 def test_health_openapi_and_the_token(endpoint):
