@@ -248,12 +248,12 @@ class Reelscope:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             if declared > self.settings.max_bytes + MULTIPART_OVERHEAD_BYTES:
                 raise Refused(413, too_large(declared, self.settings.max_bytes))
-            form = await request.form(max_files=1, max_fields=2)
-            upload, names = form.get("file"), form.get("analyzers")
-            if not isinstance(upload, UploadFile):
-                raise Refused(422, "a multipart body carries the video in a part named `file`")
-            path = await asyncio.to_thread(save_upload, upload.file, workdir / "upload", self.settings.max_bytes)
-            label = f"upload:{upload.filename or 'video'}"
+            async with request.form(max_files=1, max_fields=2) as form:  # closes its spooled files
+                upload, names = form.get("file"), form.get("analyzers")
+                if not isinstance(upload, UploadFile):
+                    raise Refused(422, "a multipart body carries the video in a part named `file`")
+                path = await asyncio.to_thread(save_upload, upload.file, workdir / "upload", self.settings.max_bytes)
+                label = f"upload:{upload.filename or 'video'}"
             names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else None
         else:
             if declared > MAX_JSON_BYTES:

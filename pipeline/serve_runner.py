@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from pipeline.schema import VideoResult
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
 RUNNER = "serve"  # the `runner` tag of this runner's metrics
+KEPT_PLANS = 8  # analyzer selections whose set-up decode stages stay warm
 
 
 class ServeRunner:
@@ -32,9 +34,9 @@ class ServeRunner:
     def __init__(self, handles: Mapping[str, Any], stage_timeout_s: float) -> None:
         self.handles = handles
         self.stage_timeout_s = stage_timeout_s
-        # Set-up DecodeStages per plan, one per concurrent request: in-decoder analyzers are
-        # not shared between threads.
-        self._idle: dict[tuple[str, ...], list[DecodeStage]] = {}
+        # Set-up DecodeStages per plan, one per concurrent request (in-decoder analyzers are not
+        # shared between threads), for the plans asked for most recently.
+        self._idle: OrderedDict[tuple[str, ...], list[DecodeStage]] = OrderedDict()
         self.in_flight = 0  # items of every request out at the deployments: the queue depth metric
 
     async def analyze(
@@ -43,6 +45,9 @@ class ServeRunner:
         """on_progress: called with the seconds of video analysed so far, as items complete."""
         start = time.perf_counter()
         idle = self._idle.setdefault(plan.key, [])
+        self._idle.move_to_end(plan.key)
+        while len(self._idle) > KEPT_PLANS:
+            self._idle.popitem(last=False)
         decode = idle.pop() if idle else DecodeStage(plan)
         try:
             result = await self._analyze(decode, request, plan, on_progress)
