@@ -4,10 +4,13 @@ its limits and its behaviour under a burst."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -219,3 +222,40 @@ def test_requests_show_on_the_metrics_endpoint(client):
         assert time.monotonic() < deadline, (served, batches)
         time.sleep(0.5)
     assert value(samples, "ray_reelscope_video_realtime_factor_count", runner="serve") >= served
+
+
+def replica_pids(deployment: str, busy: bool = False) -> list[int]:
+    """Processes of this session's Serve replicas of `deployment` (busy: running a request)."""
+    title = f"ServeReplica:reelscope:{deployment}" + (".handle_request" if busy else "")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and title in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_model_replica_killed_mid_request_loses_nothing(client):
+    ask = {"path": "clip.mp4", "analyzers": ["cut_analysis", "object_detection"]}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(client.post, "/v1/analyze", json=ask)
+        deadline = time.monotonic() + 60
+        while not (busy := replica_pids("UltralyticsActor", busy=True)):
+            assert time.monotonic() < deadline and not pending.done(), "the YOLO replica never got a batch"
+            time.sleep(0.02)
+        for pid in busy:
+            os.kill(pid, signal.SIGKILL)
+        killed_mid_request = not pending.done()
+        answer = pending.result()
+    assert killed_mid_request
+    # Serve starts a new replica and sends it the batch again: the document is whole.
+    assert answer.status_code == 200, answer.text
+    replaced = replica_pids("UltralyticsActor")
+    assert replaced and not set(replaced) & set(busy)
+    undisturbed = client.post("/v1/analyze", json=ask)
+    assert undisturbed.status_code == 200
+    for name in ask["analyzers"]:
+        got, expected = answer.json()["analyzers"][name], undisturbed.json()["analyzers"][name]
+        assert got["status"] == "ok" and got["segments"] == expected["segments"], name
