@@ -6,7 +6,8 @@ A WorkItem is one FrameBatch or the AudioTrack of one video, plus the partial ou
 analyzers have produced from it so far; the last item of every video carries its VideoInfo
 and how many items came before it, so the assembler knows when a video is complete however
 the items were reordered on the way. Nothing here imports Ray: `run_local` chains the stages
-in this process, `pipeline.ray_runner` chains the same objects as Ray Data operators.
+in this process, `pipeline.ray_runner` chains the same objects as Ray Data operators, and
+`pipeline.serve_runner` sends them through Ray Serve deployments.
 """
 
 from __future__ import annotations
