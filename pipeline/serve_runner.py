@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ray.exceptions import RayActorError
+
 from actors import pack, unpack
 from pipeline import metrics
 from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
@@ -25,6 +27,7 @@ from pipeline.schema import VideoResult
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
 RUNNER = "serve"  # the `runner` tag of this runner's metrics
+CRASH_RETRIES = 2  # a batch whose replica died is sent again, as Ray Data retries its tasks
 KEPT_PLANS = 8  # analyzer selections whose set-up decode stages stay warm
 
 
@@ -113,8 +116,15 @@ class ServeRunner:
             item.seconds.update(answered.seconds)
 
     async def _call(self, name: str, packed: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
-        start = time.perf_counter()
+        for _ in range(CRASH_RETRIES):
+            try:
+                return await self._call_once(name, packed)
+            except RayActorError:  # the replica died under this batch: Serve routes the retry to a live one
+                continue
+        return await self._call_once(name, packed)
+
+    async def _call_once(self, name: str, packed: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
         try:
             return await asyncio.wait_for(self.handles[name].remote(packed), self.stage_timeout_s)
         except TimeoutError:
-            raise TimeoutError(f"no answer in {time.perf_counter() - start:.0f} s") from None
+            raise TimeoutError(f"no answer in {self.stage_timeout_s:g} s") from None

@@ -67,15 +67,16 @@ def test_a_run_reports_frames_latency_realtime_factor_and_statuses(local_ray, sa
             and value(samples, "ray_reelscope_video_realtime_factor_count", runner="ray_data")
             and value(samples, "ray_reelscope_videos_total", runner="ray_data", status="failed")
             and value(samples, "ray_reelscope_queue_depth", runner="ray_data") == 0  # the run is over
+            # The decode task's process reports on its own schedule. The in-decoder analyzer is
+            # timed there; the decoder counts the source frames.
+            and (value(samples, "ray_reelscope_analyzer_batch_seconds_count", analyzer="probe_broken", where="decode") or 0) >= 10
+            and (value(samples, "ray_reelscope_frames_processed_total", analyzer="decoder", where="decode") or 0) >= 300
         ):
             break
         assert time.monotonic() < deadline, f"reelscope metrics not exported within {EXPORT_DEADLINE_S} s: {dict(samples)}"
         time.sleep(0.5)
 
     assert value(samples, "ray_reelscope_analyzer_batch_seconds_sum", analyzer="probe_metered", where="model") > 0
-    # The in-decoder analyzer is timed in the decode task; the decoder counts the source frames.
-    assert value(samples, "ray_reelscope_analyzer_batch_seconds_count", analyzer="probe_broken", where="decode") >= 10
-    assert value(samples, "ray_reelscope_frames_processed_total", analyzer="decoder", where="decode") >= 300
     assert value(samples, "ray_reelscope_videos_total", runner="ray_data", status="ok") >= 1
     assert value(samples, "ray_reelscope_video_realtime_factor_sum", runner="ray_data") > 0
 
