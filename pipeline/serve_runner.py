@@ -106,7 +106,7 @@ class ServeRunner:
         replies = await asyncio.gather(*(self._call(stage_name(s), packed) for s in readers), return_exceptions=True)
         for stage, reply in zip(readers, replies):
             if isinstance(reply, BaseException):
-                # A dead replica or a timeout fails that family's analyzers for this video only.
+                # A replica that kept dying, or a timeout, fails that family's analyzers for this video only.
                 for analyzer in stage:
                     item.outcomes.setdefault(analyzer.name, f"fail: {stage_name(stage)} deployment: {one_line(reply)}")
                 continue
