@@ -35,7 +35,7 @@ from ray.serve import Application
 from starlette.datastructures import UploadFile
 
 from actors import ModelActor, actor_class
-from pipeline.cli import safe_stem
+from pipeline.cli import comma_separated, safe_stem
 from pipeline.decode import MediaError, probe
 from pipeline.engine import Plan, VideoRequest, one_line, stage_name
 from pipeline.inputs import Refused, fetch, inside_root, save_upload, too_large
@@ -76,7 +76,7 @@ class Settings(BaseModel):
     @field_validator("analyzers", mode="before")
     @classmethod
     def _comma_separated(cls, value):  # `serve run … analyzers=a,b` passes one string
-        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+        return comma_separated(value) if isinstance(value, str) else value
 
     @property
     def max_bytes(self) -> int:
@@ -254,7 +254,7 @@ class Reelscope:
                     raise Refused(422, "a multipart body carries the video in a part named `file`")
                 path = await asyncio.to_thread(save_upload, upload.file, workdir / "upload", self.settings.max_bytes)
                 label = f"upload:{upload.filename or 'video'}"
-            names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else None
+            names = comma_separated(names) if isinstance(names, str) else None
         else:
             if declared > MAX_JSON_BYTES:
                 raise Refused(413, f"a JSON body takes up to {MAX_JSON_BYTES} bytes")

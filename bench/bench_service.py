@@ -128,11 +128,11 @@ def main() -> None:
     media = work / "media"
     media.mkdir()
 
+    from pipeline.cli import requested_analyzers
     from pipeline.engine import Plan, VideoRequest, run_local
     from pipeline.sample import SAMPLE, write_clip
 
-    names = [n.strip() for n in args.analyzers.split(",") if n.strip()] if args.analyzers else None
-    plan = Plan.build(names, weights_here=True)
+    plan = Plan.build(requested_analyzers(args.analyzers), weights_here=True)
     analyzers = [a.name for a in plan.analyzers]
     log(f"analyzers ({len(analyzers)}): {', '.join(analyzers)}")
 

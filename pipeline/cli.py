@@ -75,8 +75,14 @@ def describe(result: VideoResult) -> str:
     return f"ok     {result.source}: " + ", ".join(parts)
 
 
+def comma_separated(text: str | None) -> list[str] | None:
+    """The names in "a, b,c"; None when there are none (meaning: the default)."""
+    names = [n.strip() for n in text.split(",") if n.strip()] if text else []
+    return names or None
+
+
 def requested_analyzers(analyzers: str | None) -> list[str] | None:
-    names = [n.strip() for n in analyzers.split(",") if n.strip()] if analyzers else None
+    names = comma_separated(analyzers)
     unknown = [n for n in names or () if n not in ALL_NAMES]
     if unknown:
         raise SystemExit(f"unknown analyzer(s): {', '.join(unknown)}. Known: {', '.join(ALL_NAMES)}")

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers import processes
 
 from pipeline.backfill import video_id
 from pipeline.sample import SAMPLE, ClipSpec, Shot, write_clip
@@ -58,20 +59,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _processes() -> list[tuple[int, str, bytes]]:
-    """(pid, command line, environment) of every process this user can read."""
-    rows = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            rows.append((int(entry.name), cmdline.strip(), environ))
-    return rows
 
 
 class Node:
@@ -97,7 +84,7 @@ class Node:
     def pids(self, title: str = "") -> list[int]:
         """This node's processes (whatever their session or parent), those whose title holds `title`."""
         mark = f"{TAG}={self.tag}\0".encode()
-        return [pid for pid, cmd, env in _processes() if mark in env and title in cmd]
+        return [pid for pid, cmd, env in processes() if mark in env and title in cmd]
 
     def kill(self) -> None:
         """SIGKILL every process of the node: what a machine that loses power does to it."""

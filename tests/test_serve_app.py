@@ -10,10 +10,10 @@ import signal
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
+from helpers import processes
 from http_files import serving
 from ray import serve
 
@@ -231,14 +231,7 @@ def test_requests_show_on_the_metrics_endpoint(client):
 def replica_pids(deployment: str, busy: bool = False) -> list[int]:
     """Processes of this session's Serve replicas of `deployment` (busy: running a request)."""
     title = f"ServeReplica:reelscope:{deployment}" + (".handle_request" if busy else "")
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and title in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
+    return [pid for pid, command, _ in processes() if title in command]
 
 
 def test_a_model_replica_killed_mid_request_loses_nothing(client):
