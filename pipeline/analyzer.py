@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from pipeline.schema import AnalyzerResult, Segment, VideoInfo
+from pipeline.schema import AnalyzerResult, ModelUsed, Segment, VideoInfo
 
 if TYPE_CHECKING:
     from pipeline.models import Weights
@@ -127,7 +127,19 @@ class Analyzer(ABC):
     weights: ClassVar[tuple[Weights, ...]] = ()  # what setup() loads; `reelscope models` lists and fetches them
 
     def setup(self) -> None:
-        """Load models and anything heavy. Called once per worker, before any process step."""
+        """Load models and anything heavy. Called once per worker, before any process step.
+        Record each model loaded with `record_model`: the document says which models spoke."""
+
+    def record_model(self, model: Weights | str, *, backend: str, device: str, dtype: str | None = None, **ids) -> None:
+        """Note a model this instance loaded: a Weights entry (its id and digest come from the
+        files), or the name of a model a library ships (`ids`: revision=, sha256=)."""
+        if not hasattr(self, "models_used"):
+            self.models_used: list[ModelUsed] = []
+        if isinstance(model, str):
+            used = ModelUsed(id=model, backend=backend, device=device, dtype=dtype, **ids)
+        else:
+            used = model.provenance(backend=backend, device=device, dtype=dtype)
+        self.models_used.append(used)
 
     def process_frames(self, batch: FrameBatch) -> Any:
         raise NotImplementedError(f"{self.name} declares frames but has no process_frames")

@@ -23,7 +23,8 @@ from typing import Any
 from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Partials, Skip
 from pipeline.decode import Decoder, MediaError
 from pipeline.registry import ALL_NAMES, resolve
-from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
+from pipeline.models import WeightsError
+from pipeline.schema import AnalyzerResult, ModelUsed, Status, VideoInfo, VideoResult
 
 
 IN_FLIGHT_BATCHES = 2  # decoded batches waiting for the in-decoder analyzers: bounds memory
@@ -44,6 +45,7 @@ class WorkItem:
     partials: dict[str, Any] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)  # analyzer -> "skip: …" / "fail: …"
     seconds: dict[str, float] = field(default_factory=dict)
+    models: dict[str, list[ModelUsed]] = field(default_factory=dict)  # analyzer -> the models it ran here
     # The analyzers this item is for (None: every one that reads its payload): a runner whose
     # workers hold more analyzers than one request asked for (Serve) names the requested ones.
     wanted: frozenset[str] | None = None
@@ -137,6 +139,8 @@ class _Runner:
                 instance.setup()
             except Skip as exc:
                 self.setup_outcome[cls.name] = f"skip: {exc}"
+            except WeightsError as exc:  # its message is the one line: path, expected, found, fix
+                self.setup_outcome[cls.name] = f"fail: {exc}"
             except Exception as exc:  # a broken model must not take the worker down
                 self.setup_outcome[cls.name] = f"fail: setup: {one_line(exc)}"
             self.instances[cls.name] = instance
@@ -150,6 +154,7 @@ class _Runner:
             if name in self.setup_outcome:
                 item.outcomes[name] = self.setup_outcome[name]
                 continue
+            item.models[name] = getattr(analyzer, "models_used", [])
             start = time.perf_counter()
             try:
                 if isinstance(item.payload, FrameBatch):
@@ -290,8 +295,10 @@ class Assembler:
             return AnalyzerResult.skipped(missing)
         partials = Partials()
         spent = 0.0
+        models: list[ModelUsed] = []
         for item in items:
             spent += item.seconds.get(name, 0.0)
+            models = models or item.models.get(name, [])
             outcome = item.outcomes.get(name)
             if outcome is not None:
                 kind, _, text = outcome.partition(": ")
@@ -313,6 +320,7 @@ class Assembler:
         return AnalyzerResult(
             status=Status.ok,
             elapsed_s=round(spent + time.perf_counter() - start, 4),
+            models=models,
             segments=findings.segments,
             summary=findings.summary,
         )

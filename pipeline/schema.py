@@ -7,12 +7,23 @@ Bump SCHEMA_VERSION on any change a reader would notice; add fields, never renam
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: analyzers record the models they used; the document, the reelscope version
+
+
+@functools.cache
+def reelscope_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reelscope")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 class Status(str, Enum):
@@ -33,6 +44,20 @@ class Segment(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class ModelUsed(BaseModel):
+    """One model an analyzer ran, so that two documents can be compared knowing whether the same
+    models made them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str  # hub id, file name, or the library whose bundled model it is
+    revision: str | None = None  # hub commit the folder was fetched at (None: not recorded)
+    sha256: str | None = None  # the file's digest; for a folder, of its manifest (names and digests)
+    backend: str  # what ran it: ultralytics, transformers, ctranslate2, onnxruntime, opencv, easyocr …
+    device: str  # cpu, cuda, cuda:0 …
+    dtype: str | None = None  # float32, float16, bfloat16, int8, 4bit …
+
+
 class AnalyzerResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +65,7 @@ class AnalyzerResult(BaseModel):
     reason: str | None = None  # why it was skipped
     error: str | None = None  # why it failed
     elapsed_s: float = 0.0  # wall time spent in this analyzer's process + finalize steps
+    models: list[ModelUsed] = Field(default_factory=list)  # what its process steps ran
     segments: list[Segment] = Field(default_factory=list)
     summary: dict[str, Any] = Field(default_factory=dict)
 
@@ -83,6 +109,7 @@ class VideoResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: str = SCHEMA_VERSION
+    reelscope_version: str = Field(default_factory=reelscope_version)
     id: str  # the run's name for this video; the output file is <id>.json
     source: str  # the path or URL as it was given
     video: VideoInfo | None = None  # None when the file could not be opened at all

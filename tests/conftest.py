@@ -63,3 +63,25 @@ def local_ray(vision_models_dir):
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+SHARED_MODELS = REPO.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """Real pretrained weights (Whisper tiny.en, EasyOCR, YuNet; README there), read-only."""
+    if not SHARED_MODELS.is_dir():
+        pytest.skip(f"real model weights not found at {SHARED_MODELS} (they sit beside the checkout in CI)")
+    return SHARED_MODELS
+
+
+def link_models(models_dir: Path, entries: dict[str, Path]) -> Path:
+    """A models directory whose entries (name under it -> a file or folder elsewhere, e.g. in
+    ../shared/models) are symbolic links: real weights through the real loaders, never copied."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in entries.items():
+        link = models_dir / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+    return models_dir
