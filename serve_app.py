@@ -197,7 +197,7 @@ class Reelscope:
         return {
             name: AnalyzerAvailability(available=True)
             if name in self.deployed
-            else AnalyzerAvailability(available=False, reason=self.plan.unavailable.get(name, "not deployed on this server"))
+            else AnalyzerAvailability(available=False, reason=self.plan.why_not(name) or "not deployed on this server")
             for name in ALL_NAMES
         }
 
@@ -285,12 +285,12 @@ class Reelscope:
             requested = resolve(names or sorted(self.deployed, key=ALL_NAMES.index))
         except ValueError as exc:
             raise Refused(422, str(exc)) from None
+        absent = [a.name for a in requested if a.name not in self.deployed]
+        broken = {name: self.plan.broken[name] for name in absent if name in self.plan.broken}
         missing = {
-            a.name: self.plan.unavailable.get(a.name, "not deployed on this server")
-            for a in requested
-            if a.name not in self.deployed
+            name: self.plan.unavailable.get(name, "not deployed on this server") for name in absent if name not in broken
         }
-        return Plan(tuple(a for a in requested if a.name in self.deployed), missing)
+        return Plan(tuple(a for a in requested if a.name in self.deployed), missing, broken)
 
     async def _analyze(
         self, video: VideoRequest, plan: Plan, label: str, on_progress: Callable[[float], None] | None = None
@@ -330,7 +330,8 @@ def build_app(args: dict | None = None) -> Application:
     settings = Settings.model_validate(args or {})
     plan = Plan.build(settings.analyzers, weights_here=True)
     # Why each analyzer that is not deployed could not be, when it could not: /v1/analyzers says so.
-    plan = Plan(plan.analyzers, {**Plan.build(None, weights_here=True).unavailable, **plan.unavailable})
+    everything = Plan.build(None, weights_here=True)
+    plan = Plan(plan.analyzers, {**everything.unavailable, **plan.unavailable}, {**everything.broken, **plan.broken})
     stages = plan.stages
     cluster = ray.cluster_resources() if ray.is_initialized() else {}
     gpus = cluster.get("GPU", 0.0) if settings.use_gpus is None else (math.inf if settings.use_gpus else 0.0)

@@ -91,40 +91,80 @@ def requested_analyzers(analyzers: str | None) -> list[str] | None:
 
 def _weights(names: list[str] | None):
     """(analyzers, weights) for each distinct weights entry the named analyzers load."""
-    from pipeline.registry import ANALYZERS, load
+    from pipeline.check import analyzer_weights
+    from pipeline.registry import load
 
-    users: dict = {}
-    for name in names or ANALYZERS:
-        if name in ANALYZERS:
-            for weights in load(name).weights:
-                users.setdefault(weights, []).append(name)
-    for weights, analyzers in users.items():
-        yield ",".join(analyzers), weights
+    return analyzer_weights([load(name) for name in names or ALL_NAMES])
 
 
 def models_list(args: argparse.Namespace) -> int:
+    """Each weights entry and its state; 1 when a required one is missing or any is wrong.
+    Sizes are checked, not digests: `models verify` reads every byte."""
     print(f"models directory: {models_dir()}")
-    missing = 0
+    bad = 0
     for name, weights in _weights(requested_analyzers(args.analyzers)):
-        present = weights.present()
-        missing += not present and not weights.optional
-        state = "present" if present else "optional" if weights.optional else "MISSING"
+        if not weights.present():
+            state = "optional" if weights.optional else "MISSING"
+        else:
+            problem = weights.problem(full=False)
+            state = f"WRONG ({problem})" if problem else "present"
+        bad += state == "MISSING" or state.startswith("WRONG")
         print(f"{state:8} {name:40} {weights.source}  ->  {weights.path}")
-    return 1 if missing else 0
+    return 1 if bad else 0
+
+
+def models_verify(args: argparse.Namespace) -> int:
+    """Every byte of the weights here against what their entries pin."""
+    from pipeline.check import weights_state
+
+    bad = 0
+    for name, weights in _weights(requested_analyzers(args.analyzers)):
+        state = weights_state(weights)
+        bad += state.startswith(("WRONG", "MISSING"))
+        print(f"{name}: {weights.source}: {state}")
+    return 1 if bad else 0
 
 
 def models_download(args: argparse.Namespace) -> int:
     failures = 0
     for name, weights in _weights(requested_analyzers(args.analyzers)):
-        if weights.present():
+        if weights.present() and not weights.problem(full=False):
             print(f"present  {name}: {weights.path}")
             continue
         try:
             print(f"fetching {name}: {weights.source} -> {weights.download()}")
-        except Exception as exc:  # no network, no such repo: say so and go on with the rest
+        except Exception as exc:  # no network, no such repo, a digest mismatch: say so and go on
             failures += 1
             print(f"FAILED   {name}: {weights.source}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return 1 if failures else 0
+
+
+def models_add(args: argparse.Namespace) -> int:
+    """Copy the weights found in a local folder into the models directory, each checked first."""
+    from pipeline.models import WeightsError
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"not a folder: {folder}", file=sys.stderr)
+        return 2
+    added = refused = 0
+    for name, weights in _weights(requested_analyzers(args.analyzers)):
+        try:
+            print(f"added    {name}: {weights.add(folder, args.accept_unpinned)}")
+            added += 1
+        except FileNotFoundError as exc:
+            print(f"absent   {name}: {exc}")
+        except WeightsError as exc:
+            refused += 1
+            print(f"REFUSED  {name}: {exc}")
+    print(f"{added} added to {models_dir()}, {refused} refused")
+    return 1 if refused or not added else 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from pipeline import check as checks
+
+    return checks.run()
 
 
 def analyze(args: argparse.Namespace) -> int:
@@ -191,15 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     page.add_argument("result", help="a <video>.json written by `reelscope analyze`")
     page.add_argument("-o", "--output", help="where to write the page (default: the result's path with .html)")
     page.set_defaults(handler=report, models_dir=None)  # reads no models
-    models = commands.add_parser("models", help="list or fetch model weights").add_subparsers(dest="action", required=True)
+    doctor = commands.add_parser("check", help="versions, GPUs, weights, and every analyzer on the sample clip")
+    doctor.set_defaults(handler=check)
+    models = commands.add_parser("models", help="list, fetch, verify or add model weights").add_subparsers(dest="action", required=True)
     for action, handler, text in (
         ("list", models_list, "show each model's weights and whether they are here"),
-        ("download", models_download, "fetch missing weights (needs a hub)"),
+        ("download", models_download, "fetch missing or wrong weights (needs a hub), checked before they are placed"),
+        ("verify", models_verify, "check every byte of the weights here against what they pin"),
+        ("add", models_add, "copy weights from a local folder (a USB stick, ../shared/models), checked first"),
     ):
         sub = models.add_parser(action, help=text)
+        if action == "add":
+            sub.add_argument("folder", help="a folder holding model files or folders under their names")
+            sub.add_argument(
+                "--accept-unpinned", action="store_true", help="take model files that are not the pinned release (your own)"
+            )
         sub.add_argument("--analyzers", help="comma-separated subset (default: all)")
         sub.set_defaults(handler=handler)
-    for sub in (run, *models.choices.values()):
+    for sub in (run, doctor, *models.choices.values()):
         sub.add_argument("--models-dir", help=f"where model weights live (default: ${MODELS_DIR_ENV} or {models_dir()})")
     args = parser.parse_args(argv)
     if args.models_dir:

@@ -22,8 +22,8 @@ from typing import Any
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Partials, Skip
 from pipeline.decode import Decoder, MediaError
-from pipeline.registry import ALL_NAMES, resolve
 from pipeline.models import WeightsError
+from pipeline.registry import ALL_NAMES, resolve
 from pipeline.schema import AnalyzerResult, ModelUsed, Status, VideoInfo, VideoResult
 
 
@@ -62,14 +62,15 @@ class Plan:
     """Which analyzers run, where, and what they read. Built once per run, shipped to workers."""
 
     analyzers: tuple[type[Analyzer], ...]
-    unavailable: dict[str, str]
+    unavailable: dict[str, str]  # analyzer -> why it is skipped (its weights are missing)
+    broken: dict[str, str] = field(default_factory=dict)  # analyzer -> why it fails (its weights are wrong)
 
     @classmethod
     def build(cls, names: list[str] | None = None, *, weights_here: bool = False) -> Plan:
         """weights_here: the workers read the same models directory as this process (an embedded
-        Ray), so an analyzer whose required weights are missing is skipped now, and no worker
-        pool starts for a model that cannot load."""
-        analyzers, unavailable = resolve(names), {}
+        Ray), so an analyzer whose required weights are missing (skipped) or wrong (failed) is
+        known now, and no worker pool starts for a model that cannot load."""
+        analyzers, unavailable, broken = resolve(names), {}, {}
         if weights_here:
             for analyzer in list(analyzers):
                 try:
@@ -79,7 +80,14 @@ class Plan:
                 except Skip as reason:
                     unavailable[analyzer.name] = str(reason)
                     analyzers.remove(analyzer)
-        return cls(tuple(analyzers), unavailable)
+                except WeightsError as reason:
+                    broken[analyzer.name] = str(reason)
+                    analyzers.remove(analyzer)
+        return cls(tuple(analyzers), unavailable, broken)
+
+    def why_not(self, name: str) -> str | None:
+        """Why an analyzer of the contract is not in this plan, when the plan knows."""
+        return self.unavailable.get(name) or self.broken.get(name)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -277,6 +285,7 @@ class Assembler:
         info = final.info
         # Analyzers that could not run here are known before any finalize reads the results.
         results = {name: AnalyzerResult.skipped(reason) for name, reason in self.plan.unavailable.items()}
+        results |= {name: AnalyzerResult.failed(error) for name, error in self.plan.broken.items()}
         for name, cls in self.analyzers.items():
             results[name] = self._finalize_one(cls, items, info, results)
         return VideoResult(

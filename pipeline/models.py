@@ -33,6 +33,7 @@ from pipeline.schema import ModelUsed
 
 MODELS_DIR_ENV = "REELSCOPE_MODELS_DIR"
 MANIFEST = "reelscope-manifest.json"
+ACCEPTED = ".accepted.json"  # beside a file that is not its entry's pinned release, by the user's choice
 HUB_REQUIRED = ("config.json",)  # every transformers / CTranslate2 snapshot has one
 
 
@@ -139,10 +140,11 @@ class Weights:
             if expected:
                 found = sha256(path)
                 want = expected.get(path.name)
+                if found == want or found == _accepted(path):
+                    return None
                 if want is None:
                     return None if self.also_named else f"is not a known release (sha256 {found})"
-                if found != want:
-                    return f"expected sha256 {want}, found {found} ({path.stat().st_size:,} bytes)"
+                return f"expected sha256 {want}, found {found} ({path.stat().st_size:,} bytes)"
             return None
         for needed in (*HUB_REQUIRED, *self.files):
             file = path / needed
@@ -160,7 +162,7 @@ class Weights:
             if not file.is_file():
                 return f"has no {name} (listed in {MANIFEST})"
             if file.stat().st_size != size:
-                return f"{name} is {file.stat().st_size:,} bytes, its manifest says {size:,} (truncated?)"
+                return f"{name} is {file.stat().st_size:,} bytes, its manifest says {size:,} bytes (truncated?)"
             if full and (found := sha256(file)) != digest:
                 return f"{name}: expected sha256 {digest}, found {found}"
         return None
@@ -178,7 +180,23 @@ class Weights:
                 device=device,
                 dtype=dtype,
             )
-        return ModelUsed(id=path.name, revision=None, sha256=sha256(path), backend=backend, device=device, dtype=dtype)
+        local = _accepted(path) is not None
+        return ModelUsed(
+            id=f"{path.name} (local, not the pinned release)" if local else path.name,
+            sha256=sha256(path),
+            backend=backend,
+            device=device,
+            dtype=dtype,
+        )
+
+    def accept_local(self, path: Path | None = None) -> None:
+        """Accept weights that are not the pinned release (your own fine-tuned model, a test's
+        generated one) by their digest: they load, and the document says they were local."""
+        path = path or self.path
+        if self.kind == "hub":
+            write_manifest(path, self.source, None)
+        else:
+            (path.parent / (path.name + ACCEPTED)).write_text(json.dumps({"sha256": sha256(path)}))
 
     def download(self) -> Path:
         """Fetch into the models directory, check, and only then move into place: a mismatch
@@ -211,9 +229,10 @@ class Weights:
             shutil.rmtree(staging, ignore_errors=True)
         return path
 
-    def add(self, source_dir: Path) -> Path:
+    def add(self, source_dir: Path, accept_unpinned: bool = False) -> Path:
         """Copy these weights from a local folder (a USB stick, a shared mount) into the models
-        directory, checked like a download. Looks for the entry's name, then its base name."""
+        directory, checked like a download. Looks for the entry's name, then its base name.
+        accept_unpinned: take a file that is a model but not the pinned release (accept_local)."""
         path = models_dir() / self.name
         candidates = [source_dir / self.name, source_dir / Path(self.name).name]
         if self.also_named:
@@ -231,6 +250,8 @@ class Weights:
                     write_manifest(target, self.source, self.revision)
             else:
                 shutil.copy2(found, target)
+                if accept_unpinned:
+                    self.accept_local(target)
             self._place(target, path.parent / target.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -245,6 +266,17 @@ class Weights:
         if path.is_dir():
             shutil.rmtree(path)
         staged.replace(path)
+        accepted = staged.parent / (staged.name + ACCEPTED)
+        if accepted.exists():
+            accepted.replace(path.parent / (path.name + ACCEPTED))
+
+
+def _accepted(path: Path) -> str | None:
+    """The digest `accept_local` recorded for a file, if any."""
+    try:
+        return json.loads((path.parent / (path.name + ACCEPTED)).read_text())["sha256"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def read_manifest(folder: Path) -> dict | None:

@@ -1,0 +1,119 @@
+"""`reelscope check`: what works on this machine, in one command.
+
+Versions (Python, Ray, torch, CUDA), the GPUs and their memory, the optional accelerations
+(flash-attn, bitsandbytes, CTranslate2's own CUDA), every analyzer's weights (present, and
+checked byte for byte against what their entry pins), then a run of every analyzer on the
+built-in sample clip in this process, with ok / skipped / failed and why. Someone who has just
+run `reelscope models download` sees at once what works here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import platform
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.analyzer import Analyzer
+from pipeline.models import Weights, models_dir
+from pipeline.schema import Status
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> Iterator[tuple[str, str]]:
+    """(what, finding) for the software and hardware the analyzers run on."""
+    yield "python", f"{platform.python_version()} ({sys.executable})"
+    for package in ("reelscope", "ray", "torch", "transformers", "ultralytics", "faster-whisper", "easyocr", "rapidocr", "av"):
+        yield package, _version(package) or "not installed"
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        yield "cuda (torch)", f"{torch.version.cuda} available" if cuda else f"not available (torch built for CUDA {torch.version.cuda})"
+        for i in range(torch.cuda.device_count() if cuda else 0):
+            props = torch.cuda.get_device_properties(i)
+            yield f"gpu {i}", f"{props.name}, {props.total_memory / 2**30:.1f} GiB"
+    except ImportError:
+        cuda = False
+    yield "flash-attn", _accelerator("flash_attn", cuda, "Qwen2-VL uses PyTorch SDPA instead")
+    yield "bitsandbytes", _accelerator("bitsandbytes", cuda, "8/4-bit Qwen2-VL is unavailable; it loads in 16 bit")
+    try:
+        import ctranslate2
+
+        devices = ctranslate2.get_cuda_device_count()
+        yield "ctranslate2 cuda", f"{devices} device(s)" if devices else "no CUDA device: Whisper runs int8 on the CPU"
+    except ImportError:
+        yield "ctranslate2 cuda", "ctranslate2 not installed"
+    yield "models directory", str(models_dir())
+
+
+def _accelerator(module: str, cuda: bool, without: str) -> str:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a CUDA library it cannot load
+        return f"not usable ({type(exc).__name__}): {without}"
+    return "available" if cuda else f"installed, but no GPU: {without}"
+
+
+def weights_state(weights: Weights) -> str:
+    """present and checked / missing / wrong, in a few words."""
+    if not weights.present():
+        return "optional, not here" if weights.optional else f"MISSING at {weights.path}"
+    problem = weights.problem(full=True)
+    return f"WRONG: {problem}" if problem else f"ok ({weights.path})"
+
+
+def analyzer_weights(analyzers: list[type[Analyzer]]) -> Iterator[tuple[str, Weights]]:
+    """(the analyzers that load it, weights) for each distinct weights entry."""
+    users: dict[Weights, list[str]] = {}
+    for analyzer in analyzers:
+        for weights in analyzer.weights:
+            users.setdefault(weights, []).append(analyzer.name)
+    for weights, names in users.items():
+        yield ",".join(names), weights
+
+
+def sample_run() -> Iterator[tuple[str, str, str]]:
+    """(analyzer, status, why) for every analyzer, run in this process on the built-in sample."""
+    from pipeline.engine import Plan, VideoRequest, run_local
+    from pipeline.sample import SAMPLE, write_clip
+
+    with tempfile.TemporaryDirectory(prefix="reelscope-check-") as folder:
+        clip = write_clip(str(Path(folder) / "sample.mp4"), SAMPLE)
+        [result] = run_local([VideoRequest("sample", clip)], Plan.build(None, weights_here=True))
+    if result.status == Status.failed:
+        yield "(decode)", "failed", result.error or ""
+        return
+    for name, outcome in result.analyzers.items():
+        models = ", ".join(f"{m.id} [{m.backend}, {m.device}{', ' + m.dtype if m.dtype else ''}]" for m in outcome.models)
+        why = outcome.reason or outcome.error or models
+        yield name, outcome.status.value, why
+
+
+def run(print_line=print) -> int:
+    """Prints the report; 1 when an analyzer failed or a weight is wrong, else 0."""
+    from pipeline.registry import ALL_NAMES, load
+
+    bad = 0
+    print_line("environment")
+    for what, finding in environment():
+        print_line(f"  {what:18} {finding}")
+    print_line("weights")
+    for names, weights in analyzer_weights([load(name) for name in ALL_NAMES]):
+        state = weights_state(weights)
+        bad += state.startswith("WRONG")
+        print_line(f"  {names:40} {weights.source}: {state}")
+    print_line("a run of every analyzer on the built-in sample clip, in this process")
+    for name, status, why in sample_run():
+        bad += status == "failed"
+        print_line(f"  {status:8} {name:28} {why}")
+    return 1 if bad else 0
