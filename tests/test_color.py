@@ -82,3 +82,27 @@ def test_testvideo(media):
         assert 0.05 < segment.data["brightness"] < 0.8
         assert 0 <= segment.data["saturation"] <= 1 and -1 <= segment.data["warmth"] <= 1
     assert colour.summary["warmth"] > 0  # browns and oranges of the leaves
+
+
+def test_a_batch_with_no_new_sample_and_a_hue_at_360_degrees():
+    """Two failures on ordinary videos: the last batch of a clip can fall inside the sampling step
+    of the one before (no frame measured), and OpenCV's full-range hue of a red just short of
+    pure red rounds to 255, i.e. 360 degrees."""
+    import numpy as np
+
+    from pipeline.analyzer import Context, FrameBatch, Partials
+    from pipeline.analyzers.color import SAMPLE_STEP_S, ColorAnalysis
+    from pipeline.analyzers.cuts import FRAMES
+    from pipeline.schema import VideoInfo
+
+    assert color_name((255, 0, 1)) == "red"
+    analyzer = ColorAnalysis()
+    frames = np.full((2, 144, 256, 3), (255, 0, 1), np.uint8)
+    first = analyzer.process_frames(FrameBatch(FRAMES, 0, np.array([0.0, 0.04]), frames))
+    tail = analyzer.process_frames(
+        FrameBatch(FRAMES, 1, np.array([0.08, 0.12]), frames, prev_frame=frames[-1], prev_pts_s=0.04)
+    )
+    assert len(first["t"]) == 1 and len(tail["t"]) == 0 < SAMPLE_STEP_S
+    info = VideoInfo(path="x.mp4", duration_s=0.16, size_bytes=1, container="mp4", has_video=True, has_audio=False)
+    findings = analyzer.finalize(Partials(frames=[first, tail]), Context(info, {}))
+    assert [s.label for s in findings.segments] == ["red"] and findings.summary["frames"] == 1

@@ -66,12 +66,14 @@ class ColorAnalysis(Analyzer):
         sample = frames[:, ::STATS_STRIDE, ::STATS_STRIDE].astype(np.float32) / 255.0
         high, low = sample.max(axis=3), sample.min(axis=3)
         saturation = np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
+        pixels = np.ascontiguousarray(frames[:, ::PALETTE_STRIDE, ::PALETTE_STRIDE])
         return {
             "t": batch.pts_s[chosen],
             "brightness": (sample @ LUMA).mean(axis=(1, 2)),
             "saturation": saturation.mean(axis=(1, 2)),
             "warmth": (sample[..., 0] - sample[..., 2]).mean(axis=(1, 2)),
-            "pixels": np.ascontiguousarray(frames[:, ::PALETTE_STRIDE, ::PALETTE_STRIDE]).reshape(len(frames), -1, 3),
+            # Shape spelled out: a batch with no new sample (all inside the step) has zero frames.
+            "pixels": pixels.reshape(len(frames), pixels.shape[1] * pixels.shape[2], 3),
         }
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
@@ -127,6 +129,7 @@ def color_name(rgb: np.ndarray) -> str:
     """A coarse English name for an RGB colour, from its HSV hue, saturation and value."""
     hsv = cv2.cvtColor(np.asarray(rgb, np.uint8).reshape(1, 1, 3), cv2.COLOR_RGB2HSV_FULL)[0, 0]
     hue, saturation, value = hsv / [255 / 360, 255, 255]
+    hue %= 360  # OpenCV's full-range hue reaches 255, which is 360 degrees: red again
     if value < 0.2:
         return "black"
     if saturation < 0.25:
