@@ -9,8 +9,11 @@ run `reelscope models download` sees at once what works here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import logging
+import os
 import platform
 import sys
 import tempfile
@@ -58,9 +61,14 @@ def environment() -> Iterator[tuple[str, str]]:
 
 def _accelerator(module: str, cuda: bool, without: str) -> str:
     try:
-        importlib.import_module(module)
+        # bitsandbytes prints its optional kernels' absence on import: its verdict is ours to give.
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            logging.disable(logging.WARNING)
+            importlib.import_module(module)
     except Exception as exc:  # ImportError, or a CUDA library it cannot load
         return f"not usable ({type(exc).__name__}): {without}"
+    finally:
+        logging.disable(logging.NOTSET)
     return "available" if cuda else f"installed, but no GPU: {without}"
 
 
@@ -95,7 +103,8 @@ def sample_run() -> Iterator[tuple[str, str, str]]:
         return
     for name, outcome in result.analyzers.items():
         models = ", ".join(f"{m.id} [{m.backend}, {m.device}{', ' + m.dtype if m.dtype else ''}]" for m in outcome.models)
-        why = outcome.reason or outcome.error or models
+        # A missing weight's reason repeats the weights section: its first clause says enough.
+        why = outcome.reason.split("; ")[0] if outcome.reason else outcome.error or models
         yield name, outcome.status.value, why
 
 

@@ -95,9 +95,13 @@ def test_a_batch_with_no_new_sample_and_a_hue_at_360_degrees():
     from pipeline.analyzers.cuts import FRAMES
     from pipeline.schema import VideoInfo
 
-    assert color_name((255, 0, 1)) == "red"
+    import cv2
+
+    almost_red = (255, 0, 5)
+    assert cv2.cvtColor(np.array([[almost_red]], np.uint8), cv2.COLOR_RGB2HSV_FULL)[0, 0, 0] == 255
+    assert color_name(almost_red) == "red"
     analyzer = ColorAnalysis()
-    frames = np.full((2, 144, 256, 3), (255, 0, 1), np.uint8)
+    frames = np.full((2, 144, 256, 3), almost_red, np.uint8)
     first = analyzer.process_frames(FrameBatch(FRAMES, 0, np.array([0.0, 0.04]), frames))
     tail = analyzer.process_frames(
         FrameBatch(FRAMES, 1, np.array([0.08, 0.12]), frames, prev_frame=frames[-1], prev_pts_s=0.04)
