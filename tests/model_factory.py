@@ -139,7 +139,7 @@ def write_vit_classifier(folder: Path, labels: tuple[str, ...], size: str = "tin
 
 
 def write_age_classifier(models: Path, size: str = "tiny") -> Path:
-    from pipeline.analyzers.faces import AGE_MODEL
+    from pipeline.analyzers.face_age import AGE_MODEL
 
     return write_vit_classifier(models / AGE_MODEL.name, AGE_LABELS, size, seed=0)
 
@@ -157,6 +157,9 @@ def write_eye_state_classifier(models: Path, size: str = "tiny") -> Path:
 # ~half grey nothing. bbox and kps are constant: a 64 px box centred on the cell, the nose
 # between the eyes (a frontal face).
 YUNET_CELL = 32
+# A release name YUNET accepts (face_detection_yunet_*.onnx) with no pinned digest, sorting before
+# every real release: under the pinned 2023mar name its digest would rightly fail.
+YUNET_STAND_IN = "face_detection_yunet_0000stand-in.onnx"
 
 
 def write_yunet_stand_in(models: Path, eyes_apart: float = 0.5) -> Path:
@@ -164,8 +167,6 @@ def write_yunet_stand_in(models: Path, eyes_apart: float = 0.5) -> Path:
     of the stride-32 grid: faces where a test or benchmark wants them. Not the real network: its
     cost is not YuNet's. eyes_apart: in cells; eye_tracking reads the eyes only where EYE_CROP
     times their distance reaches EYE_MIN_PX (faces.py): from 0.625 cells apart."""
-    from pipeline.analyzers.faces import YUNET
-
     # Eyes, nose tip, mouth corners, in cells from the cell's corner.
     keypoints = [(0.5 - eyes_apart / 2, 0.3), (0.5 + eyes_apart / 2, 0.3), (0.5, 0.55), (0.3, 0.8), (0.7, 0.8)]
     nodes, weights = [], []
@@ -197,7 +198,7 @@ def write_yunet_stand_in(models: Path, eyes_apart: float = 0.5) -> Path:
     outputs = [_value(f"{kind}_{s}", [1, "n", k]) for kind, k in heads for s in (8, 16, 32)]
     graph = b"".join(_field(1, n) for n in nodes) + _field(2, "tiny_yunet") + b"".join(_field(5, w) for w in weights)
     graph += _field(11, _value("input", [1, 3, "h", "w"])) + b"".join(_field(12, o) for o in outputs)
-    path = models / YUNET.name
+    path = models / YUNET_STAND_IN
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_int(1, 8) + _field(7, graph) + _field(8, _field(1, "") + _int(2, 13)))
     return path

@@ -12,21 +12,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-from model_factory import AGE_LABELS
+from model_factory import AGE_LABELS, YUNET_STAND_IN
 
 from pipeline.analyzer import FrameBatch
-from pipeline.analyzers import faces
-from pipeline.analyzers.faces import (
-    AGE_MODEL,
-    EYE_STATE_MODEL,
-    FACES,
-    YUNET,
-    EyeTracking,
-    age_estimate,
-    facing_camera,
-    link_tracks,
-    stares_and_blinks,
-)
+from pipeline.analyzers import face_detection
+from pipeline.analyzers.face_age import AGE_MODEL, age_estimate
+from pipeline.analyzers.face_detection import FACES, face_detector
+from pipeline.analyzers.face_tracks import link_tracks
+from pipeline.analyzers.faces import EYE_STATE_MODEL, EyeTracking, facing_camera, stares_and_blinks
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.models import MODELS_DIR_ENV
 from pipeline.sample import ClipSpec, Shot, write_clip
@@ -205,7 +198,7 @@ def test_yunet_loads_and_decodes(tmp_path, model_dirs, monkeypatch):
     frame[128:160, 320:352] = 255  # cell (column 10, row 4) at stride 32
     video = run(write_video(tmp_path / "cell.mp4", [frame] * 10), ["eye_tracking"])
     eyes = video.analyzers["eye_tracking"]
-    assert eyes.summary["detector"] == f"yunet ({YUNET.name})"
+    assert eyes.summary["detector"] == f"yunet ({YUNET_STAND_IN})"
     [track] = labelled(eyes, "face")
     box = in_pixels(track.data["box"], 640, 384)
     assert box == pytest.approx((304, 112, 368, 176), abs=2)  # 64 px centred on the cell
@@ -300,7 +293,9 @@ def test_detection_runs_once_per_batch(obama, model_dirs, monkeypatch):
     monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["empty"]))
     frames = np.stack([cv2.resize(obama, (512, 640))] * 2)
     batch = FrameBatch(spec=FACES, index=0, pts_s=np.array([0.0, 0.1]), frames=frames)
-    first = faces.detect_faces(batch)
-    assert faces.detect_faces(batch) is first
-    assert faces.detect_faces(FrameBatch(spec=FACES, index=0, pts_s=batch.pts_s, frames=frames.copy())) is not first
+    detector = face_detector("eye_tracking")
+    first = face_detection.detect_faces(batch, detector)
+    assert face_detection.detect_faces(batch, detector) is first
+    copy = FrameBatch(spec=FACES, index=0, pts_s=batch.pts_s, frames=frames.copy())
+    assert face_detection.detect_faces(copy, detector) is not first
     assert len(first.frame) == 2 and os.environ[MODELS_DIR_ENV] in first.detector
