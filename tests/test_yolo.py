@@ -9,6 +9,7 @@ sizes, never what was found.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from pipeline.analyzers.yolo import (
     shot_of_samples,
 )
 from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MODELS_DIR_ENV
+from pipeline.models import MODELS_DIR_ENV, WeightsError
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo
 
@@ -395,6 +396,11 @@ def test_the_three_models_run_end_to_end(two_shots_clip, yolo_models):
     assert people and all(p.data["activity"] in (None, *ACTIVITIES) for p in people)
     background = result.analyzers["background_segmentation"]
     assert 0.0 < background.summary["person_share"] <= 1.0  # the firing model's masks cover something
+    for cls in ANALYZERS:  # the document names the file that ran, by its digest
+        [used] = result.analyzers[cls.name].models
+        file = yolo_models / cls.weights[0].name
+        assert (used.id, used.sha256) == (file.name, hashlib.sha256(file.read_bytes()).hexdigest())
+        assert (used.backend, used.device, used.dtype) == ("ultralytics", "cpu", "float32")
 
 
 def test_background_static_then_moving(two_shots_clip, silent_models):
@@ -492,11 +498,36 @@ def test_missing_weights_are_a_skip_with_the_fix(tmp_path, monkeypatch, sample_c
     assert result.analyzers["cut_analysis"].status == Status.ok
 
 
-def test_weights_of_the_wrong_task_fail_setup(yolo_models, tmp_path, monkeypatch):
-    (tmp_path / "yolo11n-pose.pt").symlink_to(yolo_models / "yolo11n.pt")
+# (what the file holds, the analyzer it is placed for): the releases' files under each other's names.
+WRONG_PLACES = [("detect", BodyPose), ("pose", ObjectDetection), ("segment", BodyPose), ("detect", BackgroundSegmentation)]
+
+
+@pytest.mark.parametrize("holds, analyzer", WRONG_PLACES, ids=[f"{t} as {a.name}" for t, a in WRONG_PLACES])
+def test_weights_of_the_wrong_task_fail_setup_in_one_line(silent_models, tmp_path, monkeypatch, holds, analyzer):
+    placed = tmp_path / analyzer.weights[0].name
+    placed.symlink_to(silent_models / yolo.TASK_FILES[holds])
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
-    with pytest.raises(ValueError, match="holds a detect model; body_pose needs a pose model"):
-        BodyPose().setup()
+    with pytest.raises(WeightsError) as failed:
+        analyzer().setup()
+    message = str(failed.value)
+    assert f"holds a {holds} model; {analyzer.name} needs a {analyzer.task} model" in message
+    assert f"({yolo.TASK_FILES[holds]} saved as {placed.name}?)" in message and str(placed) in message
+    assert f"reelscope models download --analyzers {analyzer.name}" in message and "\n" not in message
+
+
+def test_a_misplaced_model_fails_only_its_analyzer(silent_models, tmp_path, two_shots_clip):
+    """Pose weights saved as the detection model: object_detection fails with that line, the
+    two others run on their own files."""
+    for name in yolo.TASK_FILES.values():
+        (tmp_path / name).symlink_to(silent_models / name)
+    (tmp_path / "yolo11n.pt").unlink()
+    (tmp_path / "yolo11n.pt").symlink_to(silent_models / "yolo11n-pose.pt")
+    result = _run(two_shots_clip, [cls.name for cls in ANALYZERS], tmp_path)
+    failed = result.analyzers["object_detection"]
+    assert failed.status == Status.failed
+    assert failed.error.startswith(f"weights {ObjectDetection.weights[0].source} at {tmp_path / 'yolo11n.pt'}: holds a pose")
+    assert result.analyzers["body_pose"].status == result.analyzers["background_segmentation"].status == Status.ok
+    assert result.analyzers["cut_analysis"].status == Status.ok
 
 
 def test_weights_point_at_the_yolo11_release_assets():

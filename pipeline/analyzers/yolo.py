@@ -89,7 +89,7 @@ from pipeline.analyzer import (
     Skip,
 )
 from pipeline.analyzers.shots import TIME_SLACK_S, Span, during, shots_and_transitions
-from pipeline.models import Weights
+from pipeline.models import Weights, WeightsError
 from pipeline.schema import Segment
 
 FRAMES = FrameSpec(fps=5.0, size=640)  # one spec for the three: the decoder makes the frames once
@@ -143,6 +143,9 @@ SAMPLE = np.dtype(  # background_segmentation's partial: one row per sample
 )
 
 
+TASK_FILES = {"detect": "yolo11n.pt", "pose": "yolo11n-pose.pt", "segment": "yolo11n-seg.pt"}  # the releases
+
+
 def _asset(name: str) -> Weights:
     return Weights(name, ASSETS + name, kind="file")
 
@@ -169,7 +172,8 @@ class _Yolo(Analyzer):
     task: ClassVar[str]  # what the weights must be: detect | pose | segment
 
     def setup(self) -> None:
-        path = self.weights[0].require(self.name)
+        weights = self.weights[0]
+        path = weights.require(self.name)
         _configure_ultralytics()
         import torch
         from ultralytics import YOLO
@@ -177,13 +181,20 @@ class _Yolo(Analyzer):
 
         loaded = YOLO(str(path))
         if loaded.task != self.task:
-            raise ValueError(f"{path} holds a {loaded.task} model; {self.name} needs a {self.task} model")
+            # The three releases differ only in their head: a file saved under another's name loads.
+            raise WeightsError(
+                f"weights {weights.source} at {path}: holds a {loaded.task} model; {self.name} needs a {self.task}"
+                f" model ({TASK_FILES.get(loaded.task, 'another model')} saved as {path.name}?); {weights.fix(self.name)}"
+            )
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoBackend(
             model=loaded.model, device=self.device, fp16=self.device.type == "cuda", fuse=True, verbose=False
         )
         self.names = {int(k): str(v) for k, v in self.model.names.items()}
         self.keep_classes: list[int] | None = None  # the classes NMS keeps (None: all)
+        self.record_model(
+            weights, backend="ultralytics", device=str(self.device), dtype="float16" if self.model.fp16 else "float32"
+        )
 
     def detect(self, frames: np.ndarray) -> list[dict[str, Any]]:
         """Each frame's detections, INFER_BATCH frames per forward pass."""
@@ -199,25 +210,35 @@ class _Yolo(Analyzer):
 
     def preprocess(self, frames: np.ndarray):
         """RGB uint8 frames (all one size) -> the model's input: letterboxed to IMAGE_SIZE on a
-        multiple of the stride (the least padding), NCHW, 0-1."""
+        multiple of the stride (the least padding), NCHW, RGB, 0-1. ultralytics' own predictor
+        takes BGR arrays and flips them; decoded frames are RGB already, so nothing is flipped."""
         import torch
         from ultralytics.data.augment import LetterBox
 
         letterbox = LetterBox(IMAGE_SIZE, auto=True, stride=int(self.model.stride))
         image = torch.from_numpy(np.stack([letterbox(image=frame) for frame in frames])).to(self.device)
-        image = image.permute(0, 3, 1, 2).contiguous()  # the frames are RGB already: no channel flip
+        image = image.permute(0, 3, 1, 2).contiguous()
         return (image.half() if self.model.fp16 else image.float()).div_(255)
 
     def infer(self, image):
-        return self.model(image)
+        """The forward pass, as (predictions, prototypes). predictions (n, 4 + classes + extra,
+        anchors): boxes as centre x, y, width, height in letterboxed pixels, class scores after
+        the sigmoid, then what the task adds per anchor (pose: 17 keypoints as x, y in
+        letterboxed pixels and a visibility after the sigmoid; segment: 32 mask coefficients).
+        prototypes: segment's (n, 32, h / 4, w / 4) mask prototypes, else None."""
+        out = self.model(image)
+        head = out[0] if isinstance(out, (list, tuple)) else out  # eval mode adds the raw head outputs
+        return (head[0], head[1]) if isinstance(head, (list, tuple)) else (head, None)
 
     def postprocess(self, preds, image_shape: tuple[int, int], frame_shape: tuple[int, int]) -> list[dict[str, Any]]:
-        """NMS, then each frame's boxes (frame pixels), confidences and classes as numpy, plus
-        what the task adds (`extras`)."""
+        """`infer`'s output for frames of `frame_shape` letterboxed to `image_shape` -> NMS, then
+        each frame's boxes (xyxy frame pixels), confidences and classes as numpy, plus what the
+        task adds (`extras`)."""
         from ultralytics.utils import nms, ops
 
+        predictions, prototypes = preds
         kept = nms.non_max_suppression(
-            preds[0] if self.task == "segment" else preds,  # segment: (boxes and mask coefficients, protos)
+            predictions,
             KEEP_CONFIDENCE,
             IOU,
             classes=self.keep_classes,
@@ -227,7 +248,7 @@ class _Yolo(Analyzer):
         )
         results = []
         for i, det in enumerate(kept):
-            result = self.extras(i, det, preds, image_shape, frame_shape)
+            result = self.extras(det, None if prototypes is None else prototypes[i], image_shape, frame_shape)
             result.update(
                 boxes=ops.scale_boxes(image_shape, det[:, :4].clone(), frame_shape).float().cpu().numpy(),
                 conf=det[:, 4].float().cpu().numpy(),
@@ -236,9 +257,21 @@ class _Yolo(Analyzer):
             results.append(result)
         return results
 
-    def extras(self, i: int, det, preds, image_shape, frame_shape) -> dict[str, Any]:
-        """What this task reads besides boxes from frame i's kept detections `det`."""
+    def extras(self, det, prototypes, image_shape, frame_shape) -> dict[str, Any]:
+        """What this task reads besides boxes from one frame's kept detections `det` (rows: xyxy
+        in letterboxed pixels, confidence, class, then the task's channels)."""
         return {}
+
+    def process_frames(self, batch: FrameBatch) -> Any:
+        return self.partial(batch, self.detect(self.model_frames(batch)))
+
+    def model_frames(self, batch: FrameBatch) -> np.ndarray:
+        """The frames of a batch the model reads."""
+        return batch.frames
+
+    def partial(self, batch: FrameBatch, found: list[dict[str, Any]]) -> Any:
+        """What process_frames keeps of `found`, the postprocessed detections of model_frames(batch)."""
+        raise NotImplementedError
 
 
 def _ragged(batch: FrameBatch, found: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -385,10 +418,9 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 class ObjectDetection(_Yolo):
     name = "object_detection"
     task = "detect"
-    weights = (_asset("yolo11n.pt"),)
+    weights = (_asset(TASK_FILES[task]),)
 
-    def process_frames(self, batch: FrameBatch) -> dict[str, Any]:
-        found = self.detect(batch.frames)
+    def partial(self, batch: FrameBatch, found: list[dict[str, Any]]) -> dict[str, Any]:
         partial = _ragged(batch, found, ("boxes", "conf", "cls"))
         partial["names"] = {int(c): self.names[int(c)] for c in np.unique(partial["cls"])}
         return partial
@@ -471,7 +503,7 @@ class ObjectDetection(_Yolo):
 class BodyPose(_Yolo):
     name = "body_pose"
     task = "pose"
-    weights = (_asset("yolo11n-pose.pt"),)
+    weights = (_asset(TASK_FILES[task]),)
 
     def setup(self) -> None:
         super().setup()
@@ -480,14 +512,14 @@ class BodyPose(_Yolo):
                 f"{self.name} reads COCO's 17 keypoints with confidences; the model gives {self.model.kpt_shape}"
             )
 
-    def extras(self, i: int, det, preds, image_shape, frame_shape) -> dict[str, Any]:
+    def extras(self, det, prototypes, image_shape, frame_shape) -> dict[str, Any]:
         from ultralytics.utils import ops
 
         keypoints = det[:, 6:].view(len(det), *self.model.kpt_shape)
         return {"keypoints": ops.scale_coords(image_shape, keypoints, frame_shape).float().cpu().numpy()}
 
-    def process_frames(self, batch: FrameBatch) -> dict[str, Any]:
-        return _ragged(batch, self.detect(batch.frames), ("boxes", "conf", "keypoints"))
+    def partial(self, batch: FrameBatch, found: list[dict[str, Any]]) -> dict[str, Any]:
+        return _ragged(batch, found, ("boxes", "conf", "keypoints"))
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
         people_only = [{**p, "cls": np.zeros(len(p["conf"]), np.int16)} for p in partials.frames]  # its one class
@@ -669,7 +701,7 @@ def movement(
 class BackgroundSegmentation(_Yolo):
     name = "background_segmentation"
     task = "segment"
-    weights = (_asset("yolo11n-seg.pt"),)
+    weights = (_asset(TASK_FILES[task]),)
 
     def setup(self) -> None:
         super().setup()
@@ -678,23 +710,25 @@ class BackgroundSegmentation(_Yolo):
             raise ValueError(f"{self.name} needs a model with a person class; this one has {len(self.names)} others")
         self.keep_classes = person
 
-    def extras(self, i: int, det, preds, image_shape, frame_shape) -> dict[str, Any]:
+    def extras(self, det, prototypes, image_shape, frame_shape) -> dict[str, Any]:
         """The union of the confident person masks on the analysis grid (bool (h, w))."""
         from ultralytics.utils import ops
 
-        protos = preds[0][1] if isinstance(preds[0], tuple) else preds[1]
         grid = _analysis_shape(frame_shape)
         det = det[det[:, 4] >= CONFIDENCE]
         # The union is made at the prototypes' resolution and scaled once: the per-instance masks
         # at full size would take hundreds of MB for a crowded frame.
-        masks = ops.process_mask(protos[i], det[:, 6:].float(), det[:, :4].float(), image_shape, upsample=False)
+        masks = ops.process_mask(prototypes, det[:, 6:].float(), det[:, :4].float(), image_shape, upsample=False)
         union = masks.amax(0, keepdim=True) if len(masks) else masks.new_zeros((1, *masks.shape[1:]))
         scaled = ops.scale_masks(union[None].float(), grid)[0, 0]
         return {"person": (scaled > 0.5).cpu().numpy(), "people": len(det)}
 
-    def process_frames(self, batch: FrameBatch) -> np.ndarray:
-        frames = batch.frames if batch.prev_frame is None else np.concatenate([batch.prev_frame[None], batch.frames])
-        found = self.detect(frames)
+    def model_frames(self, batch: FrameBatch) -> np.ndarray:
+        """The frame before the batch leads, when there is one: the first sample's change is measured from it."""
+        return batch.frames if batch.prev_frame is None else np.concatenate([batch.prev_frame[None], batch.frames])
+
+    def partial(self, batch: FrameBatch, found: list[dict[str, Any]]) -> np.ndarray:
+        frames = self.model_frames(batch)
         greys = [_grey(frame) for frame in frames]
         times = np.concatenate([[np.nan if batch.prev_pts_s is None else batch.prev_pts_s], batch.pts_s])
         offset = len(frames) - len(batch.frames)  # 1 when the frame before the batch leads
