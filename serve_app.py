@@ -13,6 +13,7 @@ arguments (`Settings`); the bearer token may come from $REELSCOPE_API_TOKEN inst
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations as types.
 import asyncio
+import contextlib
 import math
 import os
 import secrets
@@ -38,7 +39,8 @@ from actors import ModelActor, actor_class
 from pipeline.cli import comma_separated, safe_stem
 from pipeline.decode import MediaError, probe
 from pipeline.engine import Plan, VideoRequest, one_line, stage_name
-from pipeline.inputs import Refused, fetch, inside_root, save_upload, too_large
+from pipeline.inputs import Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
+from pipeline.models import models_dir
 from pipeline.ray_runner import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult
@@ -66,10 +68,11 @@ class Settings(BaseModel):
     ingress_replicas: int = 1  # fixed: asynchronous jobs run in the replica that took them
     ingress_cpus: float = 1.0  # decoding and the in-decoder analyzers run in the ingress
     max_ongoing_requests: int = 4  # per ingress replica
-    max_queued_requests: int = 8  # beyond it: 503 at once, never a hang
+    max_queued_requests: int = 8  # beyond it: 503 at once (JSON, with Retry-After), never a hang
     max_jobs: int = 8  # queued + running jobs per ingress replica; beyond it: 503
     max_model_replicas: int = 2  # autoscaling bound of each model family deployment
     stage_timeout_s: float = 600.0  # one batch at one family; past it the family's analyzers fail
+    fetch_deadline_s: float = 300.0  # a `url` download as a whole; past it: 422 with the bytes that came
     use_gpus: bool | None = None  # None: when the cluster has GPUs while the app is built
     gpu_memory_gb: float | None = None  # of one GPU; default: ray_runner.gpu_memory_gb()
 
@@ -137,9 +140,43 @@ api = FastAPI(
 bearer = HTTPBearer(auto_error=False)
 
 
+RETRY_AFTER_S = "5"
+POLL_HEADROOM = 16  # requests past the analysis slots that still reach the replica: polls, listings
+
+
 @api.exception_handler(Refused)
 async def _refused(_: Request, exc: Refused) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content={"detail": exc.reason})
+    return JSONResponse(status_code=exc.status, content={"detail": exc.reason}, headers=exc.headers)
+
+
+@api.exception_handler(Exception)
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    """A bug answers JSON like every refusal, in one line, and never a traceback."""
+    return JSONResponse(status_code=500, content={"detail": f"internal error: {echo(one_line(exc))}"})
+
+
+def limited(request: Request, max_bytes: int) -> Request:
+    """The request, its body refused (413) as it streams past max_bytes of video (and the form's
+    own parts), Content-Length or not: the form parser stops reading there instead of spooling."""
+    seen = 0
+
+    async def receive():
+        nonlocal seen
+        message = await request.receive()
+        seen += len(message.get("body", b""))
+        if seen > max_bytes + MULTIPART_OVERHEAD_BYTES:
+            raise Refused(413, too_large(seen, max_bytes, at_least=True))
+        return message
+
+    return Request(request.scope, receive)
+
+
+def redact(text: str | None, replacements: dict[str, str]) -> str | None:
+    """`text` with this server's own paths (its models directory, a request's temporary files)
+    replaced by what a client may see."""
+    for path, shown in replacements.items():
+        text = text.replace(path, shown) if text else text
+    return text
 
 
 @serve.deployment(num_replicas=1, max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
@@ -184,6 +221,8 @@ class Reelscope:
         self.runner = ServeRunner(families, settings.stage_timeout_s)
         self.jobs = jobs
         self.active_jobs = 0
+        self.admitted = 0  # requests analysing or waiting for a slot, in this replica
+        self.slots = asyncio.Semaphore(settings.max_ongoing_requests)
         self._job_tasks: set[asyncio.Task] = set()  # held so the event loop does not drop them
 
     @api.get("/healthz")
@@ -197,7 +236,10 @@ class Reelscope:
         return {
             name: AnalyzerAvailability(available=True)
             if name in self.deployed
-            else AnalyzerAvailability(available=False, reason=self.plan.why_not(name) or "not deployed on this server")
+            else AnalyzerAvailability(
+                available=False,
+                reason=redact(self.plan.why_not(name), {str(models_dir()): "<models>"}) or "not deployed on this server",
+            )
             for name in ALL_NAMES
         }
 
@@ -206,25 +248,29 @@ class Reelscope:
         """Analyse one short video now and answer its document. A JSON body names a `path` or a
         `url`; a multipart body carries the video as `file`."""
         self._authorize(credentials)
-        with tempfile.TemporaryDirectory(prefix="reelscope-") as workdir:
-            video, plan, label, _ = await self._admit(request, Path(workdir), sync=True)
-            return await self._analyze(video, plan, label)
+        async with self._slot():
+            with tempfile.TemporaryDirectory(prefix="reelscope-") as workdir:
+                video, plan, label, _ = await self._admit(request, Path(workdir), sync=True)
+                return await self._analyze(video, plan, label)
 
     @api.post("/v1/jobs", status_code=202, response_model=Job, openapi_extra=VIDEO_BODY)
     async def submit(self, request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
         """The same input as /v1/analyze, as an asynchronous job: poll GET /v1/jobs/{id}."""
         self._authorize(credentials)
+        # Counted before the first await: concurrent submissions cannot all pass the check.
         if self.active_jobs >= self.settings.max_jobs:
-            raise HTTPException(503, f"{self.active_jobs} jobs are running here; retry later", headers={"Retry-After": "30"})
+            raise Refused(503, f"{self.active_jobs} jobs are running here; retry later", {"Retry-After": "30"})
+        self.active_jobs += 1
         workdir = Path(tempfile.mkdtemp(prefix="reelscope-job-"))
         try:
-            video, plan, label, info = await self._admit(request, workdir, sync=False)
+            async with self._slot():
+                video, plan, label, info = await self._admit(request, workdir, sync=False)
+            job_id = uuid.uuid4().hex
+            await self.jobs.update.remote(job_id, status="queued")
         except BaseException:
+            self.active_jobs -= 1
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        job_id = uuid.uuid4().hex
-        await self.jobs.update.remote(job_id, status="queued")
-        self.active_jobs += 1
         task = asyncio.create_task(self._run_job(job_id, video, plan, label, info.duration_s, workdir))
         self._job_tasks.add(task)
         task.add_done_callback(self._job_tasks.discard)
@@ -235,8 +281,21 @@ class Reelscope:
         self._authorize(credentials)
         job = await self.jobs.get.remote(job_id)
         if job is None:
-            raise HTTPException(404, f"no such job: {job_id}")
+            raise HTTPException(404, f"no such job: {echo(job_id)}")
         return job
+
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """One of max_ongoing_requests analysis slots, waiting in a queue of max_queued_requests;
+        past both, 503 at once. Serve would refuse too, but as plain text without Retry-After."""
+        if self.admitted >= self.settings.max_ongoing_requests + self.settings.max_queued_requests:
+            raise Refused(503, f"{self.admitted} requests are in progress or waiting here; retry later", {"Retry-After": RETRY_AFTER_S})
+        self.admitted += 1
+        try:
+            async with self.slots:
+                yield
+        finally:
+            self.admitted -= 1
 
     def _authorize(self, credentials: HTTPAuthorizationCredentials | None) -> None:
         if self.token and (credentials is None or not secrets.compare_digest(credentials.credentials, self.token)):
@@ -248,7 +307,8 @@ class Reelscope:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             if declared > self.settings.max_bytes + MULTIPART_OVERHEAD_BYTES:
                 raise Refused(413, too_large(declared, self.settings.max_bytes))
-            async with request.form(max_files=1, max_fields=2) as form:  # closes its spooled files
+            streamed = limited(request, self.settings.max_bytes)
+            async with streamed.form(max_files=1, max_fields=2) as form:  # closes its spooled files
                 upload, names = form.get("file"), form.get("analyzers")
                 if not isinstance(upload, UploadFile):
                     raise Refused(422, "a multipart body carries the video in a part named `file`")
@@ -258,14 +318,21 @@ class Reelscope:
         else:
             if declared > MAX_JSON_BYTES:
                 raise Refused(413, f"a JSON body takes up to {MAX_JSON_BYTES} bytes")
+            body = await read_limited(request.stream(), MAX_JSON_BYTES, "a JSON body")
             try:
-                source = AnalyzeSource.model_validate_json(await request.body())
+                source = AnalyzeSource.model_validate_json(body)
             except ValidationError as exc:
-                raise Refused(422, "; ".join(e["msg"] for e in exc.errors())) from None
+                raise Refused(422, "; ".join(e["msg"] for e in exc.errors()[:3])) from None
             if source.path is not None:
                 path, label = inside_root(self.media_root, source.path), source.path
             else:
-                path = await fetch(source.url, workdir / "download", self.settings.max_bytes, self.settings.allow_private_urls)
+                path = await fetch(
+                    source.url,
+                    workdir / "download",
+                    self.settings.max_bytes,
+                    self.settings.allow_private_urls,
+                    self.settings.fetch_deadline_s,
+                )
                 label = source.url
             names = source.analyzers
         plan = self._plan(names)
@@ -299,6 +366,11 @@ class Reelscope:
         result.source = label  # the caller's name for the video, not this replica's temporary file
         if result.video is not None:
             result.video.path = label
+        # Models are named by id in the document; where this server keeps them is its own business.
+        shown = {str(models_dir()): "<models>", video.path: label}
+        result.error = redact(result.error, shown)
+        for outcome in result.analyzers.values():
+            outcome.reason, outcome.error = redact(outcome.reason, shown), redact(outcome.error, shown)
         return result
 
     async def _run_job(self, job_id: str, video: VideoRequest, plan: Plan, label: str, duration_s: float, workdir: Path):
@@ -317,7 +389,9 @@ class Reelscope:
         try:
             await self.jobs.update.remote(job_id, status="running")
             result = await self._analyze(video, plan, label, progress)
-            await self.jobs.update.remote(job_id, status="done", progress=1.0, result=result.model_dump(mode="json"))
+            # The job's status is its document's: a video that failed is a failed job, with why.
+            ended = {"status": "done"} if result.status == "ok" else {"status": "failed", "error": result.error}
+            await self.jobs.update.remote(job_id, progress=1.0, result=result.model_dump(mode="json"), **ended)
         except Exception as exc:
             await self.jobs.update.remote(job_id, status="failed", error=one_line(exc))
         finally:
@@ -349,8 +423,11 @@ def build_app(args: dict | None = None) -> Application:
         families[stage_name(stage)] = deployment.bind(analyzers=stage)
     ingress = serve.deployment(Reelscope).options(
         num_replicas=settings.ingress_replicas,
-        max_ongoing_requests=settings.max_ongoing_requests,
-        max_queued_requests=settings.max_queued_requests,
+        # The replica takes every request it can answer: Reelscope._slot queues and refuses analyses
+        # itself, in JSON. Serve's router queues a burst for a moment while it assigns replicas; its
+        # own plain-text 503 is the last resort, past as many again.
+        max_ongoing_requests=settings.max_ongoing_requests + settings.max_queued_requests + POLL_HEADROOM,
+        max_queued_requests=settings.max_ongoing_requests + settings.max_queued_requests + POLL_HEADROOM,
         ray_actor_options={"num_cpus": settings.ingress_cpus},
     )
     return ingress.bind(settings, plan, families, Jobs.bind(stall_s=settings.stage_timeout_s + 60))

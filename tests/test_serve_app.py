@@ -4,8 +4,14 @@ its limits and its behaviour under a burst."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
+import re
+import select
 import shutil
+import socket
+import threading
 import signal
 import time
 import wave
@@ -48,6 +54,10 @@ def media_root(sample_clip, tmp_path_factory):
     (root / "escape.mp4").symlink_to(base / "secret.mp4")
     write_silence(root / "long.wav", 25)  # over the synchronous limit, within the job limit
     write_silence(root / "longer.wav", 35)  # over every limit
+    (root / "loop-a.mp4").symlink_to(root / "loop-b.mp4")
+    (root / "loop-b.mp4").symlink_to(root / "loop-a.mp4")
+    os.mkfifo(root / "pipe.mp4")  # opening it to read would block until a writer came
+    (root / "folder.mp4").mkdir()
     return root
 
 
@@ -70,7 +80,16 @@ def endpoint(local_ray, media_root, vision_models_dir):
             }
         )
     # A second application, as a LAN deployment would configure it: private URLs allowed.
-    lan = build_app({"media_root": str(media_root), "analyzers": "cut_analysis", "allow_private_urls": True, "ingress_cpus": 0.5})
+    lan = build_app(
+        {
+            "media_root": str(media_root),
+            "analyzers": "cut_analysis",
+            "allow_private_urls": True,
+            "ingress_cpus": 0.5,
+            "fetch_deadline_s": 3,
+            "max_jobs": 3,
+        }
+    )
     serve.run(guarded, name="reelscope", route_prefix="/")
     serve.run(lan, name="lan", route_prefix="/lan")
     yield f"http://127.0.0.1:{PORT}"
@@ -90,7 +109,7 @@ def file_server(media_root):
         yield base
 
 
-def test_health_openapi_and_the_token(endpoint):
+def test_health_openapi_and_the_token(endpoint, vision_models_dir):
     with httpx.Client(base_url=endpoint, timeout=30) as anonymous:
         assert anonymous.get("/healthz").json()["status"] == "ok"
         spec = anonymous.get("/openapi.json").json()
@@ -104,6 +123,9 @@ def test_health_openapi_and_the_token(endpoint):
         listing = anonymous.get("/v1/analyzers", headers=AUTH).json()
     assert [name for name, a in listing.items() if a["available"]] == DEPLOYED
     assert "reelscope models download" in listing["speech_transcription"]["reason"]
+    # Models by id, never by where this server keeps them.
+    assert "<models>/faster-whisper" in listing["speech_transcription"]["reason"]
+    assert all(str(vision_models_dir) not in (a["reason"] or "") for a in listing.values())
     assert listing["color_analysis"]["reason"] == "not deployed on this server"
 
 
@@ -157,12 +179,107 @@ def test_upload_and_url_inputs(client, endpoint, media_root, file_server):
         ({"url": "http://10.0.0.7/clip.mp4"}, 403, "non-public address"),
         ({"url": "http://[::1]:8765/healthz"}, 403, "non-public address (::1)"),
         ({"url": "file:///etc/passwd"}, 422, "only http and https"),
+        ({"path": "loop-a.mp4"}, 422, "symbolic link loop"),
+        ({"path": "pipe.mp4"}, 422, "is a FIFO, not a regular file"),
+        ({"path": "folder.mp4"}, 422, "is a directory"),
+        ({"path": "clip\u0000.mp4"}, 422, "contains a NUL byte"),
+        ({"path": "a/" * 2500 + "clip.mp4"}, 422, "too long for the file system"),
+        ({"path": "x" * 300 + ".mp4"}, 422, "too long for the file system"),
     ],
 )
 def test_refusals(client, body, status, says):
     answer = client.post("/v1/analyze", json=body)
     assert answer.status_code == status, answer.text
     assert says in answer.json()["detail"]
+    assert len(answer.json()["detail"]) < 500  # a 5,000-character path is not echoed whole
+
+
+def chunks(total: int, size: int = 64 * 1024):
+    """A body of `total` bytes sent chunked (no Content-Length)."""
+    for _ in range(total // size):
+        yield b"{" * size
+
+
+def test_chunked_bodies_are_refused_as_they_pass_the_limit(client, endpoint):
+    big_json = client.post("/v1/analyze", content=chunks(20_000_000), headers={"content-type": "application/json"})
+    assert big_json.status_code == 413 and "a JSON body takes up to" in big_json.json()["detail"]
+    assert len(big_json.text) < 500  # never the body echoed back
+
+    # A raw socket sees when the answer comes: httpx would send the whole body before reading it.
+    boundary = "reelscope-test"
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(
+            f"POST /v1/analyze HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n\r\n'.encode()
+        sent, answer = 0, b""
+        for chunk in [head, *(b"\0" * 65536 for _ in range(3000))]:  # up to 200 MB
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:  # the server closed its side after answering
+                break
+            sent += len(chunk)
+            if select.select([sock], [], [], 0.001)[0]:  # paced: 200 MB take at least 3 s to send
+                break
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            if not (data := sock.recv(65536)):
+                break
+            answer += data
+    status, _, rest = answer.partition(b"\r\n")
+    assert b" 413 " in status and b"up to 2.0 MB" in rest, answer[:500]
+    assert sent < 3000 * 65536, sent  # answered while the body was still coming, not after 200 MB
+
+
+@pytest.fixture(scope="module")
+def dripping_server():
+    """A host that answers a download one byte a second."""
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for _ in range(30):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(1)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_download_that_drips_is_refused_at_its_deadline(endpoint, dripping_server):
+    started = time.monotonic()
+    answer = httpx.post(f"{endpoint}/lan/v1/analyze", json={"url": f"{dripping_server}/clip.mp4"}, timeout=60)
+    assert answer.status_code == 422 and "stalled" in answer.json()["detail"], answer.text
+    assert re.search(r"stalled: [1-9] bytes in 3 s", answer.json()["detail"]), answer.text
+    assert time.monotonic() - started < 20
+
+
+def test_max_jobs_holds_under_concurrent_submissions(endpoint):
+    def submit(_):
+        return httpx.post(f"{endpoint}/lan/v1/jobs", json={"path": "clip.mp4"}, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(submit, range(8)))
+    accepted = [a for a in answers if a.status_code == 202]
+    refused = [a for a in answers if a.status_code == 503]
+    assert len(accepted) <= 3 and len(accepted) + len(refused) == 8, [a.status_code for a in answers]
+    assert refused and all(a.headers["retry-after"] and "jobs are running" in a.json()["detail"] for a in refused)
+    for job in accepted:  # they finish, and free their places
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{endpoint}/lan/v1/jobs/{job.json()['id']}", timeout=30).json()["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
 
 
 def test_upload_limits(client):
@@ -206,6 +323,9 @@ def test_a_burst_gets_answers_or_503_and_the_service_stays_up(client):
     for answer in answers:
         if answer.status_code == 200:
             assert answer.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+        else:  # JSON like every other refusal, with when to come back
+            assert answer.headers.get("content-type") == "application/json", (answer.status_code, answer.headers, answer.text)
+            assert "retry later" in answer.json()["detail"] and int(answer.headers["retry-after"]) > 0
     after = ask(None)
     assert after.status_code == 200 and after.json()["status"] == "ok"
 
