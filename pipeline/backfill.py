@@ -1,6 +1,6 @@
 """Bulk backfill: `ray job submit --working-dir . -- python -m pipeline.backfill --input M --output D`.
 
-The manifest lists videos: a text file (one path per line), a CSV or a Parquet file with a `path`
+The manifest lists videos: a text file (one path per line, exactly as written), a CSV or a Parquet file with a `path`
 column. Every video goes through the same Ray graph as `reelscope analyze`, and each result is
 written to D/results/<id>.json the moment its video completes, atomically (written aside, then
 renamed): a result file is the video's done marker, so a re-run skips what is done, and a run
@@ -32,8 +32,9 @@ def read_manifest(path: Path) -> list[str]:
         return [str(p) for p in pq.read_table(path, columns=["path"]).column("path").to_pylist()]
     if path.suffix == ".csv":
         return [str(p) for p in pyarrow.csv.read_csv(path).column("path").to_pylist()]
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    # A line is a path exactly as written: no comment syntax ("#clip.mp4" is a file name), spaces
+    # kept. Only empty lines name nothing; every other line gets a result, an error if need be.
+    return [line for line in path.read_text().splitlines() if line]
 
 
 def video_id(source: str) -> str:

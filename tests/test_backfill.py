@@ -55,3 +55,22 @@ def test_backfill_reads_urls_from_the_manifest(local_ray, sample_clip, tmp_path)
     assert streamed["duration_s"] == 10.0
     gone = rows[f"{base}/gone.mp4"]
     assert gone["status"] == "failed" and "cannot open the URL (Server returned 404 Not Found)" in gone["error"]
+
+
+def test_a_text_manifest_line_is_a_path_exactly_as_written(local_ray, sample_clip, tmp_path):
+    """"#hashtag.mp4" is a file, not a comment; " padded .mp4" keeps its spaces; a line naming no
+    file is an error row. Only empty lines name nothing."""
+    import shutil
+
+    shutil.copy(sample_clip, tmp_path / "#hashtag.mp4")
+    shutil.copy(sample_clip, tmp_path / " padded .mp4")
+    names = ["#hashtag.mp4", " padded .mp4", "padded.mp4", "# not a comment either"]
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text("\n".join(str(tmp_path) + "/" + name for name in names[:2]) + "\n\n" + "\n".join(names[2:]) + "\n")
+    backfill(manifest, tmp_path / "out", ["cut_analysis"], weights_here=True)
+    rows = {v["source"]: v for v in pq.read_table(tmp_path / "out" / "videos.parquet").to_pylist()}
+    assert len(rows) == 4
+    for name in names[:2]:
+        assert rows[f"{tmp_path}/{name}"]["status"] == "ok", rows
+    for name in names[2:]:
+        assert rows[name]["status"] == "failed" and "no such file" in rows[name]["error"]
