@@ -250,7 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         sub.set_defaults(handler=handler)
     for sub in (run, doctor, *models.choices.values()):
         sub.add_argument("--models-dir", help=f"where model weights live (default: ${MODELS_DIR_ENV} or {models_dir()})")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `reelscope analyze -clip.mp4`: argparse takes a name with a leading dash for an option.
+    files = [a for a in extra if args.command == "analyze" and os.path.isfile(a)]
+    if len(files) < len(extra):
+        parser.error(f"unrecognized arguments: {' '.join(a for a in extra if a not in files)}")
+    if files:
+        args.videos = [*args.videos, *files]
     if args.models_dir:
         os.environ[MODELS_DIR_ENV] = str(Path(args.models_dir).resolve())
     return args.handler(args)

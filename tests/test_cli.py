@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -23,7 +24,8 @@ def test_bad_inputs_fail_alone_and_good_ones_finish(tmp_path, sample_clip, media
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "notes.mp4").write_text("this is text\n")
     (tmp_path / "folder").mkdir()
-    videos = [str(sample_clip), "empty.mp4", "notes.mp4", "folder", "missing.mp4", str(media / "faster-whisper" / "jfk.flac")]
+    shutil.copy(sample_clip, tmp_path / "-leading-dash.mp4")  # a file name, not an option
+    videos = [str(sample_clip), "empty.mp4", "notes.mp4", "folder", "missing.mp4", str(media / "faster-whisper" / "jfk.flac"), "-leading-dash.mp4"]
     run = reelscope(*videos, "--analyzers", "cut_analysis,audio_analysis,object_detection", "--out", "out", cwd=tmp_path)
 
     assert run.returncode == 1
@@ -33,10 +35,11 @@ def test_bad_inputs_fail_alone_and_good_ones_finish(tmp_path, sample_clip, media
     for bad, reason in [("empty.mp4", "empty file"), ("notes.mp4", "not a readable media file"), ("folder", "is a directory"), ("missing.mp4", "no such file")]:
         (line,) = [line for line in lines if f" {bad}:" in line]
         assert "FAILED" in line and reason in line
-    assert "2 of 6 videos analysed" in run.stdout
+    assert "3 of 7 videos analysed" in run.stdout
 
     results = {p.stem: VideoResult.model_validate(json.loads(p.read_text())) for p in (tmp_path / "out").glob("*.json")}
-    assert set(results) == {"sample", "empty", "notes", "folder", "missing", "jfk"}
+    assert set(results) == {"sample", "empty", "notes", "folder", "missing", "jfk", "-leading-dash"}
+    assert results["-leading-dash"].analyzers["cut_analysis"].summary["shot_count"] == 4
     clip = results["sample"]
     assert clip.status == Status.ok and clip.analyzers["cut_analysis"].summary["shot_count"] == 4
     detection = clip.analyzers["object_detection"]  # its weights are not on this machine
