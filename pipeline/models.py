@@ -124,10 +124,11 @@ class Weights:
             raise WeightsError(f"weights {self.source} at {self.path}: {problem}; {self.fix(analyzer)}")
         return self.path
 
-    def problem(self, full: bool) -> str | None:
-        """What is wrong with the present weights, or None. full: read every byte of a hub
-        folder against its manifest (single files are always hashed: they are small)."""
-        path = self.path
+    def problem(self, full: bool, path: Path | None = None) -> str | None:
+        """What is wrong with the present weights (or a copy of them at `path`), or None. full:
+        read every byte of a hub folder against its manifest (single files are always hashed:
+        they are small)."""
+        path = path or self.path
         if self.kind != "hub":
             if not path.is_file():
                 return "not a file"
@@ -259,8 +260,7 @@ class Weights:
 
     def _place(self, staged: Path, path: Path) -> None:
         """Check the staged copy as `require` would, then move it to `path`."""
-        checked = Weights(**{**self.__dict__, "name": str(staged.relative_to(models_dir()))})
-        problem = checked.problem(full=True)
+        problem = self.problem(full=True, path=staged)
         if problem:
             raise WeightsError(f"{self.source}: the fetched copy {problem}; nothing was written to {path}")
         if path.is_dir():
