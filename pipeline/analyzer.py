@@ -75,6 +75,9 @@ class AudioTrack:
     start_s: float  # time of samples[0]
     clipped_fraction: float  # share of native samples at full scale (decode.CLIP_LEVEL), before resampling
     peak: float  # highest native |sample|
+    # (2, n) float32, left and right at sample_rate, aligned with `samples`: only for a two-channel
+    # source, so that speech on two microphones can be told apart (None: mono or more channels).
+    channels: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:

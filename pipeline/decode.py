@@ -3,8 +3,10 @@
 The container is demuxed once. Each video frame is decoded once (threaded) and, for every
 FrameSpec some analyzer asked for, resized straight from YUV to RGB at that spec's size when
 the spec's sampling grid selects it: nothing converts full-resolution frames to RGB. Audio is
-resampled on the fly to 16 kHz mono float32. Frames stream out in batches; only the audio
-track (about 3.8 MB a minute) is held whole.
+resampled on the fly to 16 kHz mono float32 (FFmpeg's downmix) and, for a two-channel source,
+to its left and right channels at 16 kHz as well (speech_transcription tells two microphones
+apart). Frames stream out in batches; only the audio track (about 3.8 MB a minute mono, three
+times that for stereo) is held whole.
 """
 
 from __future__ import annotations
@@ -140,6 +142,15 @@ class _SpecState:
         return batch
 
 
+def _aligned(chunks: list[np.ndarray], length: int) -> np.ndarray:
+    """(2, length) float32 from the stereo resampler's chunks. Both resamplers share FFmpeg's filter
+    and rate, so the lengths agree; trimmed or zero-padded all the same, so that times match."""
+    channels = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
+    if channels.shape[1] < length:
+        channels = np.pad(channels, ((0, 0), (0, length - channels.shape[1])))
+    return np.ascontiguousarray(channels[:, :length], dtype=np.float32)
+
+
 def probe(path: str) -> VideoInfo:
     """What the container says of a file (duration, streams, size), without decoding a frame."""
     decoder = Decoder(path, [], audio=False)
@@ -210,7 +221,12 @@ class Decoder:
         states = [_SpecState(spec) for spec in self.specs] if self.video_stream is not None else []
         streams = [s for s in (self.video_stream if states else None, self.audio_stream if self.want_audio else None) if s]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if self.want_audio and self.audio_stream else None
+        # A second resampler, so that the mono track stays FFmpeg's downmix, sample for sample.
+        stereo = None
+        if resampler is not None and self.info.audio_channels == 2:
+            stereo = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
         audio_chunks: list[np.ndarray] = []
+        stereo_chunks: list[np.ndarray] = []
         audio_start: float | None = None
         clipped = native_samples = 0
         peak = 0.0
@@ -237,6 +253,8 @@ class Decoder:
                         native_samples += level.size
                         for out in resampler.resample(frame):
                             audio_chunks.append(out.to_ndarray()[0])
+                        if stereo is not None:
+                            stereo_chunks += [out.to_ndarray() for out in stereo.resample(frame)]
                         continue
                     t = self._time(frame, origin)
                     if not frame_times:
@@ -266,12 +284,17 @@ class Decoder:
             for out in resampler.resample(None):
                 audio_chunks.append(out.to_ndarray()[0])
             samples = np.concatenate(audio_chunks) if audio_chunks else np.zeros(0, np.float32)
+            channels = None
+            if stereo is not None:
+                stereo_chunks += [out.to_ndarray() for out in stereo.resample(None)]
+                channels = _aligned(stereo_chunks, len(samples))
             yield AudioTrack(
                 samples=samples.astype(np.float32, copy=False),
                 sample_rate=AUDIO_RATE,
                 start_s=audio_start or 0.0,
                 clipped_fraction=clipped / native_samples if native_samples else 0.0,
                 peak=peak,
+                channels=channels,
             )
 
     def _time(self, frame: av.VideoFrame, origin: float) -> float:

@@ -207,3 +207,29 @@ def test_frames_stream_in_bounded_memory(media):
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert frames == 720
     assert grown_mib < 400, f"peak memory grew by {grown_mib:.0f} MiB"
+
+
+def test_stereo_source_keeps_its_channels_beside_the_mono_mix(media):
+    """stereo_diarization.wav (16 kHz, a different speaker per channel): the channels come out as
+    the file holds them, and the mono track stays FFmpeg's downmix of them (-3 dB each)."""
+    import soundfile
+
+    path = media / "faster-whisper" / "stereo_diarization.wav"
+    _, _, (track,) = decode(path, [])
+    native, rate = soundfile.read(path, dtype="float32")
+    assert rate == track.sample_rate == 16_000
+    assert track.channels.shape == (2, len(track.samples)) == (2, 80_000) and track.channels.dtype == np.float32
+    assert np.allclose(track.channels, native.T, atol=1e-6)
+    assert np.allclose(track.samples, native.sum(axis=1) * np.sqrt(0.5), atol=1e-6)
+
+
+def test_channels_are_resampled_in_step_with_the_mono_track(media):
+    """jfk.flac, 44.1 kHz stereo: the same 16 kHz sample count, and the downmix of the channels."""
+    _, _, (track,) = decode(media / "faster-whisper" / "jfk.flac", [])
+    assert track.channels.shape == (2, len(track.samples))
+    assert np.allclose(track.channels.sum(axis=0) * np.sqrt(0.5), track.samples, atol=1e-5)
+
+
+def test_mono_source_has_no_channels(media):
+    _, _, (track,) = decode(media / "pyannote" / "sample.wav", [])
+    assert track.channels is None and len(track.samples) == 30 * 16_000
