@@ -17,7 +17,7 @@ from helpers import analyse, write_damaged_speech
 from tiny_whisper import write_tiny_whisper
 
 from pipeline.analyzer import Context, Partials
-from pipeline.analyzers.whisper import SpeechTranscription, Transcript
+from pipeline.analyzers.whisper import SWING_DB, SpeechTranscription, Transcript
 from pipeline.decode import Decoder
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.models import MODELS_DIR_ENV
@@ -61,7 +61,8 @@ def assert_inside_the_speech(result: AnalyzerResult, duration_s: float) -> None:
         assert segment.label == "speech"
         assert lo <= segment.start_s <= segment.end_s <= hi
         assert 0.0 <= segment.confidence <= 1.0
-        assert segment.data["text"] and set(segment.data) == {"text", "words", "avg_logprob", "no_speech_prob"}
+        assert segment.data["text"] and set(segment.data) == {"text", "words", "avg_logprob", "no_speech_prob", "speaker"}
+        assert segment.data["speaker"] in ((None,) if summary["channels"] != "separate" else ("left", "right"))
         for word in segment.data["words"]:
             assert segment.start_s <= word["start_s"] <= word["end_s"] <= segment.end_s
             assert word["word"] == word["word"].strip() != ""
@@ -107,9 +108,12 @@ def test_silence_has_no_speech(tiny_whisper, tmp_path, seconds):
 
 
 def test_two_voices_at_once(tiny_whisper, media):
-    """stereo_diarization.wav: one speaker per channel, mixed to mono by the decoder."""
+    """stereo_diarization.wav: one speaker per channel, each channel transcribed on its own (what
+    the words are is tests/test_speech_tiny_en.py's concern, on a real model)."""
     result = analyse(media / "faster-whisper" / "stereo_diarization.wav", "speech_transcription")
     assert_inside_the_speech(result, 5.0)
+    assert result.summary["channels"] == "separate"
+    assert result.summary["channel_swing_db"] >= SWING_DB and abs(result.summary["channel_correlation"]) < 0.1
     assert result.summary["vad_start_s"] < 0.5 and result.summary["vad_end_s"] > 4.5  # speech throughout
 
 
@@ -120,14 +124,16 @@ def test_missing_weights_are_skipped_with_the_path(tmp_path, monkeypatch, media)
     assert str(tmp_path / MODEL_NAME) in result.reason and "reelscope models download" in result.reason
 
 
-def test_model_without_tokenizer_is_skipped(tiny_whisper, tmp_path, monkeypatch, media):
-    """faster-whisper would fetch a missing tokenizer.json from the hub: skipped instead."""
+@pytest.mark.parametrize("missing", ["tokenizer.json", "preprocessor_config.json"])
+def test_model_without_a_file_it_needs_fails_in_one_line(tiny_whisper, tmp_path, monkeypatch, media, missing):
+    """faster-whisper would fetch a missing tokenizer.json from the hub, and read large-v3 with 80
+    mel bins instead of 128 without preprocessor_config.json: the folder is wrong, not absent."""
     partial = tmp_path / MODEL_NAME
-    shutil.copytree(tiny_whisper, partial, ignore=shutil.ignore_patterns("tokenizer.json"))
+    shutil.copytree(tiny_whisper, partial, ignore=shutil.ignore_patterns(missing))
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
     result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
-    assert result.status == Status.skipped
-    assert "tokenizer.json" in result.reason
+    assert result.status == Status.failed
+    assert f"{partial}: has no {missing}" in result.error and "\n" not in result.error
 
 
 def test_video_without_audio_is_skipped(tiny_whisper, tmp_path):
@@ -179,6 +185,23 @@ def test_windows_are_cut_into_sentences_and_clipped():
     assert (summary["vad_start_s"], summary["vad_end_s"], summary["vad_speech_s"]) == (0.8, 22.5, 9.2)
     assert findings.segments[0].confidence == 0.5
     assert findings.segments[-1].confidence == pytest.approx(np.exp(-0.3), abs=1e-4)
+    assert (summary["channels"], summary["speakers"]) == ("mono", None)
+    assert {s.data["speaker"] for s in findings.segments} == {None}
+
+
+def test_two_channels_sentences_interleave_in_time():
+    """Separate channels: each window keeps its speaker, the sentences of both come out in time
+    order, and the summary names the channels that spoke."""
+    left = {**window([(" Ask", 1.0, 1.4), (" not.", 1.4, 2.0), (" What", 6.0, 6.5)]), "speaker": "left"}
+    right = {**window([(" Yes.", 3.0, 3.5)]), "speaker": "right"}
+    heard = Transcript(
+        duration_s=10.0, stretches=[(0.5, 7.0)], language="en", language_probability=None,
+        segments=[left, right], channels="separate", channel_swing_db=30.0, channel_correlation=0.01,
+    )  # fmt: skip
+    findings = SpeechTranscription().finalize(Partials(audio=heard), Context(INFO, {}))
+    found = [(s.start_s, s.data["text"], s.data["speaker"]) for s in findings.segments]
+    assert found == [(1.0, "Ask not.", "left"), (3.0, "Yes.", "right"), (6.0, "What", "left")]
+    assert findings.summary["speakers"] == ["left", "right"] and findings.summary["channel_swing_db"] == 30.0
 
 
 def test_times_outside_the_speech_are_clipped():

@@ -11,15 +11,30 @@ decoder's cross-attention (dynamic time warping). The language is detected once,
 
 What it can tell: the text of each stretch of speech, each word with its start, end and
 probability, the language with the model's probability for it (when the model is multilingual
-and heard speech), and where the speech Whisper was given lies (`vad_*`).
-What it cannot: who speaks (no diarization: the decoder mixes channels to mono); filler words
-reliably (Whisper's training transcripts mostly leave out "um" and "uh": counts built on this
-text are lower bounds); a second language inside one video (one language for the whole
-track); lyrics under loud music or overlapping voices. Word times come from attention, not
+and heard speech), and where the speech Whisper was given lies (`vad_*`); on a two-channel track
+whose channels carry different speech (two microphones), which channel each sentence came from.
+What it cannot: who speaks on one channel (no diarization model: one voice or five on a mono or
+ordinary stereo track are all speaker None); filler words reliably (Whisper's training
+transcripts mostly leave out "um" and "uh": counts built on this text are lower bounds); a
+second language inside one video (one language for the whole track, or per channel); lyrics
+under loud music or overlapping voices on one channel. Word times come from attention, not
 from acoustics: good to a few tenths of a second, worse at the edges of a stretch. A window
 the model itself calls silent (Whisper's own rule: no-speech probability over 0.6 with an
 average log-probability under -1) is dropped, as openai/whisper drops it; faster-whisper's
 batched path does not apply that rule itself.
+
+Channels: a two-channel track is "separate" (two microphones) when, on the decoder's 16 kHz
+left and right channels, the left-right level balance of the 100 ms frames that sound swings
+by SWING_DB or more (P90 - P10: each voice is loud on its own mic) and the channels correlate
+under SAME_CORRELATION (a panned mix or coincident pair of one sound correlates near 1). Either
+alone misleads: a spaced pair on one voice correlates little but keeps its balance; a panned
+mix swings but correlates. Each channel is then transcribed on its own. A word that is
+CROSSTALK_DB quieter on its channel than on the other, correlates with the other within
+LEAK_LAG_S (the same sound, delayed), and falls where the other channel's transcript has a
+word, is the other speaker leaking into this mic: dropped, so that no sentence comes out twice.
+Two people talking at once stay two (their channels do not correlate). Any other track ("mono";
+"mixed": identical or near-identical channels, ordinary stereo of one voice) is transcribed as
+the decoder's mono downmix, exactly as before, speaker None.
 
 Times are seconds of the video (the track's start added). Whisper only heard the VAD stretches:
 a time it places outside them (timestamps past the end of a window, which untrained or
@@ -28,25 +43,35 @@ hallucinating models produce) is clipped to them.
 Segments: label "speech", one per sentence. The batched pipeline gives one text per window
 (up to 30 s); it is cut after each word that ends a sentence (. ? ! and their CJK forms) and
 at every pause of SPLIT_PAUSE_S or more between two words. data {text, words: [{word,
-start_s, end_s, probability}], avg_logprob, no_speech_prob (both the window's)}; confidence:
-the mean probability of its words (exp(avg_logprob) for a window without word times).
+start_s, end_s, probability}], avg_logprob, no_speech_prob (both the window's), speaker
+("left" / "right" for separate channels, else None)}; confidence: the mean probability of its
+words (exp(avg_logprob) for a window without word times).
 Summary: model, language, language_probability (None: not detected, see language_detected),
 text, word_count, segment_count, speech_start_s / speech_end_s (first and last transcribed
 time), vad_start_s / vad_end_s / vad_speech_s / vad_stretches (the speech Whisper was given,
-with its 0.4 s padding), dropped_silent_segments.
+with its 0.4 s padding; both channels' together when separate), dropped_silent_segments;
+channels ("mono", "mixed" or "separate"), channel_swing_db and channel_correlation (None for
+a mono track), speakers (the channels that spoke, when separate; else None),
+crosstalk_words_dropped.
 
-Model: $REELSCOPE_WHISPER_MODEL picks another faster-whisper model ("large-v3-turbo",
-"distil-large-v3", or any CTranslate2 Whisper hub id); default large-v3.
+Model: $REELSCOPE_WHISPER_MODEL picks another faster-whisper model (a MODELS name, e.g.
+"large-v3-turbo", "distil-large-v3", "tiny.en", or any CTranslate2 Whisper hub id); default
+large-v3. setup() reads it again, so a worker (or a test) may choose after import; the GPU
+memory reserved is the one of the model named at import.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Resources, Skip
-from pipeline.models import Weights
+from pipeline.analyzers.audio import SILENCE_DBFS
+from pipeline.models import Weights, sha256
 from pipeline.schema import Segment
 
 SAMPLE_RATE = 16_000  # the decoder's rate, and Whisper's
@@ -58,24 +83,63 @@ SILENT_LOGPROB = -1.0
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 SPLIT_PAUSE_S = 1.0
 
-# name -> (CTranslate2 hub id, GPU memory in GB at BATCH_SIZE in fp16). large-v3 has large-v2's
-# size: faster-whisper's README measured large-v2, fp16, beam 5, batch_size=8 at 6,090 MB. The
-# smaller two are estimates: their unbatched fp16 peak (~2.5 GB) plus the same batch overhead.
+# Two channels, two microphones (module docstring, "Channels").
+SPEAKERS = ("left", "right")
+BALANCE_FRAME_S = 0.1
+SOUNDING_DB = 25.0  # frames this far under the loudest 1% still sound (speech_rate's threshold)
+# One voice panned, or a spaced pair, keeps its balance within a few dB; two lapel mics with
+# -20 dB crosstalk swing by 40 dB, with -6 dB (mics a metre apart) by 12.
+SWING_DB = 10.0
+SAME_CORRELATION = 0.5  # one sound on both channels correlates near 1; two voices near 0
+# A leak is the other mic's sound, delayed (LEAK_LAG_S: 7 m of path) and quieter: its word
+# correlates with the other channel at some lag (a pure copy at 0.99; two voices talking at
+# once, 0.0-0.35 word by word, measured on stereo_diarization.wav).
+CROSSTALK_DB = 3.0
+LEAK_CORRELATION = 0.6
+LEAK_LAG_S = 0.02
+
+# The files faster-whisper reads; large-v3's layout keeps its 128 mel bins in preprocessor_config.json
+# (without it faster-whisper would assume 80), tiny.en's older one needs none.
+LARGE_V3_FILES = ("model.bin", "tokenizer.json", "vocabulary.json", "preprocessor_config.json")
+# name -> (weights, GPU memory in GB at BATCH_SIZE in fp16). large-v3 has large-v2's size:
+# faster-whisper's README measured large-v2, fp16, beam 5, batch_size=8 at 6,090 MB. The
+# smaller two are estimates: their unbatched fp16 peak (~2.5 GB) plus the same batch overhead;
+# tiny.en (39 M parameters, 75 MB of fp16 weights) is an estimate with the same overhead.
 MODELS = {
-    "large-v3": ("Systran/faster-whisper-large-v3", 6.5),
-    "large-v3-turbo": ("mobiuslabsgmbh/faster-whisper-large-v3-turbo", 4.0),
-    "distil-large-v3": ("Systran/faster-distil-whisper-large-v3", 4.0),
+    "large-v3": (Weights("faster-whisper-large-v3", "Systran/faster-whisper-large-v3", files=LARGE_V3_FILES), 6.5),
+    "large-v3-turbo": (
+        Weights("faster-whisper-large-v3-turbo", "mobiuslabsgmbh/faster-whisper-large-v3-turbo", files=LARGE_V3_FILES),
+        4.0,
+    ),
+    "distil-large-v3": (
+        Weights("faster-distil-whisper-large-v3", "Systran/faster-distil-whisper-large-v3", files=LARGE_V3_FILES),
+        4.0,
+    ),
+    "tiny.en": (
+        Weights(
+            "faster-whisper-tiny.en",
+            "Systran/faster-whisper-tiny.en",
+            files=("model.bin", "tokenizer.json", "vocabulary.txt"),
+            known_sha256=(
+                ("config.json", "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
+                ("model.bin", "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
+                ("tokenizer.json", "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
+                ("vocabulary.txt", "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
+            ),
+        ),
+        1.0,
+    ),
 }
 MODEL_ENV = "REELSCOPE_WHISPER_MODEL"
 
 
-def _configured_model() -> tuple[Weights, float]:
+def configured_model() -> tuple[Weights, float]:
+    """The model $REELSCOPE_WHISPER_MODEL names (large-v3 when unset) and its GPU memory. Any other
+    hub id must hold a model and its tokenizer (faster-whisper would fetch a missing one)."""
     choice = os.environ.get(MODEL_ENV) or "large-v3"
-    source, gpu_gb = MODELS.get(choice, (choice, MODELS["large-v3"][1]))
-    return Weights(name=source.rsplit("/", 1)[-1], source=source), gpu_gb
-
-
-_WEIGHTS, _GPU_GB = _configured_model()
+    if choice in MODELS:
+        return MODELS[choice]
+    return Weights(choice.rsplit("/", 1)[-1], choice, files=("model.bin", "tokenizer.json")), MODELS["large-v3"][1]
 
 
 @dataclass
@@ -86,25 +150,31 @@ class Transcript:
     stretches: list[tuple[float, float]]  # the VAD speech Whisper was given
     language: str | None
     language_probability: float | None
-    # One per window: text, start, end, avg_logprob, no_speech_prob, words as (text as
+    # One per window: text, start, end, avg_logprob, no_speech_prob, speaker, words as (text as
     # decoded, with its leading space, start, end, probability).
     segments: list[dict] = field(default_factory=list)
+    model: str | None = None  # the hub id of the model that heard it
+    channels: str = "mono"  # "mono", "mixed" or "separate" (module docstring)
+    channel_swing_db: float | None = None
+    channel_correlation: float | None = None
+    crosstalk_words_dropped: int = 0
 
 
 class SpeechTranscription(Analyzer):
     name = "speech_transcription"
     audio = True
     family = "whisper"
-    resources = Resources(cpus=1, gpu_memory_gb=_GPU_GB)
-    weights = (_WEIGHTS,)
+    resources = Resources(cpus=1, gpu_memory_gb=configured_model()[1])
+    weights = (configured_model()[0],)
 
     def setup(self) -> None:
-        path = self.weights[0].require(self.name)
-        if not (path / "tokenizer.json").is_file():
-            # faster-whisper would fetch a tokenizer from the hub instead.
-            raise Skip(f"{path} has no tokenizer.json; fetch the whole model directory again")
+        weights, _ = configured_model()  # this worker's choice, which may differ from the import's
+        self.weights = (weights,)
+        path = weights.require(self.name)  # WeightsError names a missing tokenizer.json, for one
         import ctranslate2
+        import faster_whisper
         from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper.utils import get_assets_path
         from faster_whisper.vad import get_vad_model
 
         on_gpu = ctranslate2.get_cuda_device_count() > 0  # CTranslate2's own CUDA, not torch's
@@ -113,15 +183,43 @@ class SpeechTranscription(Analyzer):
         self.multilingual = model.model.is_multilingual
         self.pipeline = BatchedInferencePipeline(model)
         get_vad_model()  # the VAD loads from the wheel: fail here, not on the first video
+        self.record_model(weights, backend="ctranslate2", device=device, dtype=compute_type)
+        vad = Path(get_assets_path()) / "silero_vad_v6.onnx"
+        self.record_model(
+            f"faster-whisper {faster_whisper.__version__}: {vad.name}", backend="onnxruntime", device="cpu",
+            dtype="float32", sha256=sha256(vad),
+        )  # fmt: skip
 
     def process_audio(self, audio: AudioTrack) -> Transcript:
         if audio.sample_rate != SAMPLE_RATE:
             raise ValueError(f"Whisper expects {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
-        found, info = self.pipeline.transcribe(
-            audio.samples, batch_size=BATCH_SIZE, beam_size=BEAM_SIZE, word_timestamps=True, vad_filter=True
+        if audio.channels is None:
+            return self._transcribe(audio.samples, audio.start_s)
+        swing, correlation = channel_measures(audio.channels, audio.sample_rate)
+        measures = {"channel_swing_db": swing, "channel_correlation": correlation}
+        if swing is None or swing < SWING_DB or correlation >= SAME_CORRELATION:
+            return replace(self._transcribe(audio.samples, audio.start_s), channels="mixed", **measures)
+        heard = [self._transcribe(ch, audio.start_s, side) for ch, side in zip(audio.channels, SPEAKERS)]
+        dropped = drop_crosstalk(heard, audio.channels, audio.start_s, audio.sample_rate)
+        spoke_most = max(heard, key=lambda t: sum(end - start for start, end in t.stretches))
+        return Transcript(
+            duration_s=audio.duration_s,
+            stretches=_union(heard[0].stretches + heard[1].stretches),
+            language=spoke_most.language,
+            language_probability=spoke_most.language_probability,
+            segments=sorted(heard[0].segments + heard[1].segments, key=lambda s: s["start"]),
+            model=self.weights[0].source,
+            channels="separate",
+            crosstalk_words_dropped=dropped,
+            **measures,
         )
+
+    def _transcribe(self, samples: np.ndarray, offset: float, speaker: str | None = None) -> Transcript:
+        found, info = self.pipeline.transcribe(
+            np.ascontiguousarray(samples), batch_size=BATCH_SIZE, beam_size=BEAM_SIZE, word_timestamps=True,
+            vad_filter=True,
+        )  # fmt: skip
         found = list(found)  # a generator: the model runs here
-        offset = audio.start_s
         # The VAD's stretches, in samples, as the pipeline used them.
         stretches = [
             (offset + s["start"] / SAMPLE_RATE, offset + s["end"] / SAMPLE_RATE)
@@ -135,6 +233,7 @@ class SpeechTranscription(Analyzer):
                 "end": offset + float(s.end),
                 "avg_logprob": float(s.avg_logprob),
                 "no_speech_prob": float(s.no_speech_prob),
+                "speaker": speaker,
                 "words": [
                     (w.word, offset + float(w.start), offset + float(w.end), float(w.probability))
                     for w in s.words or []
@@ -144,12 +243,13 @@ class SpeechTranscription(Analyzer):
             for s in found
         ]
         return Transcript(
-            duration_s=audio.duration_s,
+            duration_s=len(samples) / SAMPLE_RATE,
             stretches=stretches,
             # With no speech the pipeline still "detects" a language on a dummy frame: not a finding.
             language=info.language if heard else None,
             language_probability=float(info.language_probability) if heard and self.multilingual else None,
             segments=segments,
+            model=self.weights[0].source,
         )
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
@@ -161,12 +261,14 @@ class SpeechTranscription(Analyzer):
         if heard.stretches:
             lo, hi = heard.stretches[0][0], heard.stretches[-1][1]
             segments = [_segment(part, window, lo, hi) for window in kept for part in _sentences(window["words"])]
+            segments.sort(key=lambda s: s.start_s)  # two channels' sentences interleave
         words = [w for s in segments for w in s.data["words"]]
         stretch_seconds = sum(end - start for start, end in heard.stretches)
+        separate = heard.channels == "separate"
         return Findings(
             segments=segments,
             summary={
-                "model": self.weights[0].source,
+                "model": heard.model,
                 "language": heard.language,
                 "language_probability": _round(heard.language_probability, 4),
                 "language_detected": heard.language_probability is not None,
@@ -180,8 +282,94 @@ class SpeechTranscription(Analyzer):
                 "vad_speech_s": round(stretch_seconds, 3),
                 "vad_stretches": len(heard.stretches),
                 "dropped_silent_segments": len(heard.segments) - len(kept),
+                "channels": heard.channels,
+                "channel_swing_db": _round(heard.channel_swing_db, 1),
+                "channel_correlation": _round(heard.channel_correlation, 3),
+                "speakers": sorted({s.data["speaker"] for s in segments}, key=SPEAKERS.index) if separate else None,
+                "crosstalk_words_dropped": heard.crosstalk_words_dropped,
             },
         )
+
+
+def _frames(channels: np.ndarray, frame: int) -> np.ndarray:
+    """(2, n // frame, frame) view of whole frames."""
+    count = channels.shape[1] // frame
+    return channels[:, : count * frame].reshape(2, count, frame)
+
+
+def channel_measures(channels: np.ndarray, rate: int) -> tuple[float | None, float]:
+    """(swing of the left-right balance in dB over the sounding frames, correlation of the two
+    channels) of a (2, n) track; swing None when no frame sounds."""
+    frames = _frames(channels, round(BALANCE_FRAME_S * rate))
+    power = np.einsum("cij,cij->ci", frames, frames, dtype=np.float64)  # per frame, without a float64 copy
+    level = 10 * np.log10(np.maximum(power / frames.shape[2], 1e-12))
+    loudest = level.max(axis=0)
+    swing = None
+    if loudest.size:
+        sounding = loudest >= max(float(np.percentile(loudest, 99)) - SOUNDING_DB, SILENCE_DBFS)
+        balance = (level[0] - level[1])[sounding]
+        swing = float(np.percentile(balance, 90) - np.percentile(balance, 10)) if balance.size else None
+    cross = float(np.einsum("ij,ij->", frames[0], frames[1], dtype=np.float64))
+    energy = math.sqrt(float(power[0].sum()) * float(power[1].sum()))
+    return swing, cross / energy if energy > 0 else 1.0  # silence: nothing tells the channels apart
+
+
+def drop_crosstalk(heard: list[Transcript], channels: np.ndarray, start_s: float, rate: int) -> int:
+    """Drops, from each channel's windows, the words that are the other channel's speaker leaking
+    into this microphone (module docstring, "Channels"). Returns how many were dropped."""
+    lag = round(LEAK_LAG_S * rate)
+
+    def samples(start: float, end: float) -> np.ndarray:
+        # At least two lags long: a word timed to zero length still gets a span to compare.
+        middle, half = (start + end) / 2 - start_s, max(end - start, 4 * LEAK_LAG_S) / 2
+        return channels[:, max(0, round((middle - half) * rate)) : max(0, round((middle + half) * rate))]
+
+    # Each channel's word spans, sorted, with the latest end so far: "a word at that time" by bisection.
+    spans = []
+    for transcript in heard:
+        timed = sorted((w[1], w[2]) for s in transcript.segments for w in s["words"])
+        spans.append((np.array([t[0] for t in timed]), np.maximum.accumulate([t[1] for t in timed] or [0.0])))
+
+    def leaked(own: int, start: float, end: float) -> bool:
+        starts, latest_end = spans[1 - own]
+        before = int(np.searchsorted(starts, end))
+        if before == 0 or latest_end[before - 1] <= start:
+            return False  # the other channel says nothing then: keep the words, wherever they came from
+        here, there = samples(start, end)[[own, 1 - own]].astype(np.float64)
+        levels = [10 * math.log10(max(float(np.mean(x * x)), 1e-12)) for x in (here, there)]
+        return levels[1] - levels[0] >= CROSSTALK_DB and _peak_correlation(here, there, lag) >= LEAK_CORRELATION
+
+    dropped = 0
+    for own, transcript in enumerate(heard):
+        windows = []
+        for window in transcript.segments:
+            words = [w for w in window["words"] if not leaked(own, w[1], w[2])]
+            dropped += len(window["words"]) - len(words)
+            if words or not window["words"]:
+                text = "".join(w[0] for w in words).strip() if words else window["text"]
+                windows.append({**window, "words": words, "text": text})
+        transcript.segments = windows
+    return dropped
+
+
+def _peak_correlation(a: np.ndarray, b: np.ndarray, lag: int) -> float:
+    """The highest |normalised cross-correlation| of two equal-length signals within +-lag samples."""
+    a, b = a - a.mean(), b - b.mean()
+    size = 1 << (2 * len(a)).bit_length()
+    full = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    near = np.concatenate([full[-lag:], full[: lag + 1]])
+    norm = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+    return float(np.abs(near).max()) / norm if norm > 0 else 0.0
+
+
+def _union(stretches: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    joined: list[tuple[float, float]] = []
+    for start, end in sorted(stretches):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def _silent(segment: dict) -> bool:
@@ -227,6 +415,7 @@ def _segment(words: list[tuple], window: dict, lo: float, hi: float) -> Segment:
             ],
             "avg_logprob": round(window["avg_logprob"], 4),
             "no_speech_prob": round(window["no_speech_prob"], 4),
+            "speaker": window.get("speaker"),
         },
     )
 
