@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +41,7 @@ from pipeline.schema import AnalyzerResult, Segment
 
 VAD_RATE = 16_000  # the decoder's rate, and one the model takes natively
 VAD_WINDOW = 512  # samples per speech probability at 16 kHz (fixed by the model)
+VAD_FILE = "silero_vad.onnx"  # what load_silero_vad(onnx=True) loads from the wheel
 MIN_PAUSE_S = 0.3
 TURN_PAUSE_S = 1.0  # a long pause, by the usual convention of fluency research
 HESITATIONS = frozenset({"um", "umm", "uhm", "uh", "uhh", "er", "erm", "ah", "hmm"})
@@ -76,6 +78,16 @@ class SpeechFlow(Analyzer):
                 self.model = silero_vad.load_silero_vad(onnx=True)
         except Exception as exc:
             raise Skip(f"Silero VAD could not be loaded: {type(exc).__name__}: {exc}") from None
+        from importlib.metadata import version
+        from importlib.resources import files
+
+        from pipeline.models import sha256
+
+        onnx = files("silero_vad.data") / VAD_FILE  # the file load_silero_vad(onnx=True) reads
+        self.record_model(
+            f"silero-vad {version('silero-vad')}: {VAD_FILE}", backend="onnxruntime", device="cpu", dtype="float32",
+            sha256=sha256(Path(str(onnx))),
+        )  # fmt: skip
 
     def process_audio(self, audio: AudioTrack) -> SpeechSpans:
         import torch
