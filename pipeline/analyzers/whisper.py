@@ -1,8 +1,8 @@
 """speech_transcription: what is said, word by word, and in which language, with Whisper
 large-v3 on CTranslate2 (faster-whisper).
 
-How: the decoded 16 kHz mono track goes straight to faster-whisper's BatchedInferencePipeline
-(never re-read from the file). Its Silero VAD (the ONNX model inside the faster-whisper wheel)
+How: the decoded 16 kHz mono track (or each channel: "Channels" below) goes straight to
+faster-whisper's BatchedInferencePipeline (never re-read from the file). Its Silero VAD (the ONNX model inside the faster-whisper wheel)
 finds the speech, pads each stretch by 0.4 s and packs the stretches into windows of at most
 30 s with the silences between them cut out; BATCH_SIZE windows go through the model per
 forward (beam search of BEAM_SIZE), then every word is timed by aligning the text with the
@@ -291,18 +291,14 @@ class SpeechTranscription(Analyzer):
         )
 
 
-def _frames(channels: np.ndarray, frame: int) -> np.ndarray:
-    """(2, n // frame, frame) view of whole frames."""
-    count = channels.shape[1] // frame
-    return channels[:, : count * frame].reshape(2, count, frame)
-
-
 def channel_measures(channels: np.ndarray, rate: int) -> tuple[float | None, float]:
     """(swing of the left-right balance in dB over the sounding frames, correlation of the two
     channels) of a (2, n) track; swing None when no frame sounds."""
-    frames = _frames(channels, round(BALANCE_FRAME_S * rate))
+    frame = round(BALANCE_FRAME_S * rate)
+    count = channels.shape[1] // frame
+    frames = channels[:, : count * frame].reshape(2, count, frame)
     power = np.einsum("cij,cij->ci", frames, frames, dtype=np.float64)  # per frame, without a float64 copy
-    level = 10 * np.log10(np.maximum(power / frames.shape[2], 1e-12))
+    level = 10 * np.log10(np.maximum(power / frame, 1e-12))
     loudest = level.max(axis=0)
     swing = None
     if loudest.size:
