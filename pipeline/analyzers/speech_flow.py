@@ -8,8 +8,9 @@ segments is a pause: silent pauses of 0.3 s and more are the unit fluency resear
 (shorter gaps are articulation, not hesitation).
 
 Turns: utterances separated by pauses shorter than TURN_PAUSE_S are one "turn". That is all
-the audio here allows: the decoder mixes every channel to one 16 kHz track and no diarization
-model runs, so a turn is a stretch of speech between long pauses, never a speaker. Two people
+the audio here allows: the VAD hears the decoder's mono mix of every channel and no diarization
+model runs, so a turn is a stretch of speech between long pauses, never a speaker (on a track
+recorded on two microphones, speech_transcription's sentences carry their channel as speaker). Two people
 who answer each other without a pause of TURN_PAUSE_S make one turn (pyannote's two-speaker
 sample, ten annotated turns, reads as one), and one person's long pause makes two.
 
@@ -176,7 +177,7 @@ class SpeechFlow(Analyzer):
                 "turn_count": len(turns),
                 "turn_pause_s": TURN_PAUSE_S,
                 "turn_basis": f"speech between pauses of {TURN_PAUSE_S:g} s or more; no speaker identity "
-                "(mono audio, no diarization model)",
+                "(the mono mix, no diarization model)",
                 "fillers_from": "transcript" if has_fillers else None,
                 "filler_count": len(fillers) if has_fillers else None,
                 "hesitation_count": sum(f.data["kind"] == "hesitation" for f in fillers) if has_fillers else None,
