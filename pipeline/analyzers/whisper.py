@@ -332,6 +332,8 @@ def drop_crosstalk(heard: list[Transcript], channels: np.ndarray, start_s: float
         if before == 0 or latest_end[before - 1] <= start:
             return False  # the other channel says nothing then: keep the words, wherever they came from
         here, there = samples(start, end)[[own, 1 - own]].astype(np.float64)
+        if here.size <= 2 * lag:
+            return False  # a word timed past the track's end: nothing to compare
         levels = [10 * math.log10(max(float(np.mean(x * x)), 1e-12)) for x in (here, there)]
         return levels[1] - levels[0] >= CROSSTALK_DB and _peak_correlation(here, there, lag) >= LEAK_CORRELATION
 
