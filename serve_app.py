@@ -4,8 +4,8 @@
     serve run serve_app:build_app media_root=/videos max_upload_mb=200
     serve deploy serve_config.yaml                             # a running cluster
 
-One FastAPI ingress deployment (`Reelscope`) decodes each video once and runs the cheap
-analyzers in its replica (`pipeline.serve_runner`); each heavy model family is a deployment of
+One FastAPI ingress deployment (`Reelscope`) admits each video and has it decoded once, with the
+cheap analyzers, in a Ray task where a native crash costs only that video (`pipeline.serve_runner`); each heavy model family is a deployment of
 its own, the same `actors` class the Ray Data graph runs, with its GPU fraction and autoscaling;
 `Jobs` keeps the state of asynchronous jobs for every ingress replica. Settings are the builder's
 arguments (`Settings`); the bearer token may come from $REELSCOPE_API_TOKEN instead.
@@ -44,7 +44,7 @@ from pipeline.models import models_dir
 from pipeline.ray_runner import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult
-from pipeline.serve_runner import ServeRunner
+from pipeline.serve_runner import DecoderCrashed, ServeRunner
 
 API_VERSION = "1.0.0"
 TOKEN_ENV = "REELSCOPE_API_TOKEN"
@@ -66,7 +66,7 @@ class Settings(BaseModel):
     allow_private_urls: bool = False  # fetch URLs on loopback / private / link-local addresses
     token: str | None = None  # bearer token for /v1/*; default: $REELSCOPE_API_TOKEN, else none
     ingress_replicas: int = 1  # fixed: asynchronous jobs run in the replica that took them
-    ingress_cpus: float = 1.0  # decoding and the in-decoder analyzers run in the ingress
+    ingress_cpus: float = 1.0  # reserved for decoding: the decode tasks the ingress starts reserve none
     max_ongoing_requests: int = 4  # per ingress replica
     max_queued_requests: int = 8  # beyond it: 503 at once (JSON, with Retry-After), never a hang
     max_jobs: int = 8  # queued + running jobs per ingress replica; beyond it: 503
@@ -251,7 +251,10 @@ class Reelscope:
         async with self._slot():
             with tempfile.TemporaryDirectory(prefix="reelscope-") as workdir:
                 video, plan, label, _ = await self._admit(request, Path(workdir), sync=True)
-                return await self._analyze(video, plan, label)
+                try:
+                    return await self._analyze(video, plan, label)
+                except DecoderCrashed as exc:
+                    raise Refused(422, str(exc)) from None
 
     @api.post("/v1/jobs", status_code=202, response_model=Job, openapi_extra=VIDEO_BODY)
     async def submit(self, request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
@@ -348,8 +351,10 @@ class Reelscope:
 
     def _plan(self, names: list[str] | None) -> Plan:
         """The requested analyzers (with what they need) that are deployed; the rest, skipped with why."""
+        if not names:
+            return Plan(self.plan.analyzers, {})
         try:
-            requested = resolve(names or sorted(self.deployed, key=ALL_NAMES.index))
+            requested = resolve(names)
         except ValueError as exc:
             raise Refused(422, str(exc)) from None
         absent = [a.name for a in requested if a.name not in self.deployed]
@@ -392,6 +397,8 @@ class Reelscope:
             # The job's status is its document's: a video that failed is a failed job, with why.
             ended = {"status": "done"} if result.status == "ok" else {"status": "failed", "error": result.error}
             await self.jobs.update.remote(job_id, progress=1.0, result=result.model_dump(mode="json"), **ended)
+        except DecoderCrashed as exc:
+            await self.jobs.update.remote(job_id, status="failed", error=str(exc))
         except Exception as exc:
             await self.jobs.update.remote(job_id, status="failed", error=one_line(exc))
         finally:

@@ -3,7 +3,7 @@
     requests --map_batches(decode task)--> WorkItems --map_batches(actor pool per model stage)--> driver: Assembler
 
 Decoding runs as Ray tasks: a warm cluster reuses its worker processes, and each process keeps
-its set-up in-decoder analyzers (see `_decode_stage`), so a second video pays no start-up.
+its set-up in-decoder analyzers (see `decode_stage`), so a second video pays no start-up.
 Model stages run in actor pools with a GPU fraction derived from the memory they declare;
 they are started and filled before frames stream to them, so a slow model load does not
 leave decoded frames piling up (ray-project/ray#65540).
@@ -79,7 +79,7 @@ def stage_gpus(stages: list[tuple[type[Analyzer], ...]], cluster_gpus: float, me
 _decode_stages: dict[tuple[str, ...], DecodeStage] = {}
 
 
-def _decode_stage(plan: Plan) -> DecodeStage:
+def decode_stage(plan: Plan) -> DecodeStage:
     """One set-up DecodeStage per worker process and plan: warm workers skip setup()."""
     if plan.key not in _decode_stages:
         _decode_stages[plan.key] = DecodeStage(plan)
@@ -89,7 +89,7 @@ def _decode_stage(plan: Plan) -> DecodeStage:
 def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list]]:
     """The decode task (its name is the operator's on the dashboard: `MapBatches(decode_videos)`).
     Each item carries when its video's decoding began, so `run` can time each video end to end."""
-    stage = _decode_stage(plan)
+    stage = decode_stage(plan)
     for video_id, path in zip(batch["video_id"], batch["path"]):
         started = time.time()
         for item in stage(VideoRequest(str(video_id), str(path))):

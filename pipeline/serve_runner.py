@@ -1,7 +1,12 @@
 """The engine's units behind Ray Serve: one video per request, the model families as deployments.
 
-    request -> DecodeStage (in the ingress replica, a thread) -> WorkItem*
+    request -> decode task (DecodeStage, a Ray streaming generator) -> WorkItem*
             --deployment handles, every family that reads the item at once--> Assembler -> VideoResult
+
+Decoding and the in-decoder analyzers run in a Ray task, not in the ingress replica: a native
+crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request a 422, never
+the ingress, other requests or jobs. Warm task workers keep their set-up DecodeStages
+(`ray_runner.decode_stage`), as the Ray Data graph's do.
 
 The Ray Data graph chains its model stages; here the ingress holds each item and sends it to
 all the families that read it at the same time: their process steps are independent (`after`
@@ -14,21 +19,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ray.exceptions import RayActorError
+import ray
+from ray.exceptions import RayActorError, RayError
 
 from actors import pack, unpack
 from pipeline import metrics
-from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
+from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
+from pipeline.ray_runner import decode_stage
 from pipeline.schema import VideoResult
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
 RUNNER = "serve"  # the `runner` tag of this runner's metrics
 CRASH_RETRIES = 2  # a batch whose replica died is sent again, as Ray Data retries its tasks
-KEPT_PLANS = 8  # analyzer selections whose set-up decode stages stay warm
+
+
+class DecoderCrashed(Exception):
+    """The decode task's worker process died on this video (a native crash, out of memory)."""
+
+
+# num_cpus=0: the ingress's slots bound how many run, and its ingress_cpus reserve their CPU.
+# No retry: a decoder that crashed on a file crashes on it again.
+@ray.remote(num_cpus=0, max_retries=0, num_returns="streaming", _generator_backpressure_num_objects=2 * IN_FLIGHT_ITEMS)
+def decode_video(request: VideoRequest, plan: Plan):
+    yield from decode_stage(plan)(request)
 
 
 class ServeRunner:
@@ -37,9 +53,6 @@ class ServeRunner:
     def __init__(self, handles: Mapping[str, Any], stage_timeout_s: float) -> None:
         self.handles = handles
         self.stage_timeout_s = stage_timeout_s
-        # Set-up DecodeStages per plan, one per concurrent request (in-decoder analyzers are not
-        # shared between threads), for the plans asked for most recently.
-        self._idle: OrderedDict[tuple[str, ...], list[DecodeStage]] = OrderedDict()
         self.in_flight = 0  # items of every request out at the deployments: the queue depth metric
 
     async def analyze(
@@ -47,23 +60,14 @@ class ServeRunner:
     ) -> VideoResult:
         """on_progress: called with the seconds of video analysed so far, as items complete."""
         start = time.perf_counter()
-        idle = self._idle.setdefault(plan.key, [])
-        self._idle.move_to_end(plan.key)
-        while len(self._idle) > KEPT_PLANS:
-            self._idle.popitem(last=False)
-        decode = idle.pop() if idle else DecodeStage(plan)
-        try:
-            result = await self._analyze(decode, request, plan, on_progress)
-        finally:
-            idle.append(decode)
+        result = await self._analyze(request, plan, on_progress)
         metrics.record_video(result, time.perf_counter() - start, RUNNER)
         return result
 
     async def _analyze(
-        self, decode: DecodeStage, request: VideoRequest, plan: Plan, on_progress: Callable[[float], None] | None
+        self, request: VideoRequest, plan: Plan, on_progress: Callable[[float], None] | None
     ) -> VideoResult:
-        loop = asyncio.get_running_loop()
-        items = decode(request)
+        items = decode_video.remote(request, plan)
         slots = asyncio.Semaphore(IN_FLIGHT_ITEMS)
         tasks: list[asyncio.Task] = []
         analysed_s = 0.0
@@ -83,10 +87,18 @@ class ServeRunner:
                 metrics.set_queue_depth(RUNNER, self.in_flight)
                 slots.release()
 
-        # Decoding (and the in-decoder analyzers) runs off the event loop, one item at a time.
-        while (item := await loop.run_in_executor(None, next, items, None)) is not None:
-            await slots.acquire()
-            tasks.append(asyncio.create_task(through_families(item)))
+        try:
+            async for ref in items:
+                item = await ref
+                await slots.acquire()
+                tasks.append(asyncio.create_task(through_families(item)))
+        except RayError as exc:
+            for task in tasks:
+                task.cancel()
+            raise DecoderCrashed(
+                f"the decoder's process died on this video (a native crash or out of memory: {type(exc).__name__}); "
+                "nothing else was affected"
+            ) from None
         assembler = Assembler(plan)
         for done in await asyncio.gather(*tasks):
             result = assembler.add(done)

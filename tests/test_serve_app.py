@@ -26,7 +26,10 @@ from ray import serve
 from pipeline.analyzers.text_overlay import OCR_ENV
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.models import MODELS_DIR_ENV
-from serve_app import API_VERSION, build_app
+from pipeline.registry import load
+from pipeline.sample import ClipSpec, Shot, write_clip
+from probe_analyzers import KillsItsWorker
+from serve_app import API_VERSION, Jobs, Reelscope, Settings, build_app
 from test_metrics import EXPORT_DEADLINE_S, scrape, value
 
 PORT = 8765
@@ -58,6 +61,7 @@ def media_root(sample_clip, tmp_path_factory):
     (root / "loop-b.mp4").symlink_to(root / "loop-a.mp4")
     os.mkfifo(root / "pipe.mp4")  # opening it to read would block until a writer came
     (root / "folder.mp4").mkdir()
+    write_clip(str(root / "magenta.mp4"), ClipSpec(shots=(Shot(1.0, (255, 0, 255)),), audio=None))  # see KillsItsWorker
     return root
 
 
@@ -90,8 +94,13 @@ def endpoint(local_ray, media_root, vision_models_dir):
             "max_jobs": 3,
         }
     )
+    # A third, whose decoder dies on a magenta picture as a native crash in FFmpeg would.
+    settings = Settings(media_root=str(media_root))
+    fragile = serve.deployment(Reelscope).options(ray_actor_options={"num_cpus": 0})
+    plan = Plan((load("cut_analysis"), KillsItsWorker), {})
     serve.run(guarded, name="reelscope", route_prefix="/")
     serve.run(lan, name="lan", route_prefix="/lan")
+    serve.run(fragile.bind(settings, plan, {}, Jobs.bind(stall_s=60)), name="fragile", route_prefix="/fragile")
     yield f"http://127.0.0.1:{PORT}"
     serve.shutdown()
 
@@ -348,9 +357,9 @@ def test_requests_show_on_the_metrics_endpoint(client):
     assert value(scrape(), "ray_reelscope_video_realtime_factor_count", runner="serve") >= 1
 
 
-def replica_pids(deployment: str, busy: bool = False) -> list[int]:
+def replica_pids(deployment: str, busy: bool = False, app: str = "reelscope") -> list[int]:
     """Processes of this session's Serve replicas of `deployment` (busy: running a request)."""
-    title = f"ServeReplica:reelscope:{deployment}" + (".handle_request" if busy else "")
+    title = f"ServeReplica:{app}:{deployment}" + (".handle_request" if busy else "")
     return [pid for pid, command, _ in processes() if title in command]
 
 
@@ -377,3 +386,21 @@ def test_a_model_replica_killed_mid_request_loses_nothing(client):
         got, expected = answer.json()["analyzers"][name], undisturbed.json()["analyzers"][name]
         assert got["status"] == "ok", got
         assert got["segments"] == expected["segments"], name
+
+
+def test_a_decoder_crash_costs_only_its_request(endpoint):
+    ingress = replica_pids("Reelscope", app="fragile")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        crashing = pool.submit(httpx.post, f"{endpoint}/fragile/v1/analyze", json={"path": "magenta.mp4"}, timeout=120)
+        good = pool.submit(httpx.post, f"{endpoint}/fragile/v1/analyze", json={"path": "clip.mp4"}, timeout=120)
+        crashed, answered = crashing.result(), good.result()
+    assert crashed.status_code == 422, crashed.text
+    assert "the decoder's process died on this video" in crashed.json()["detail"]
+    assert answered.status_code == 200 and answered.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    job = httpx.post(f"{endpoint}/fragile/v1/jobs", json={"path": "magenta.mp4"}, timeout=60).json()
+    deadline = time.monotonic() + 60
+    while (state := httpx.get(f"{endpoint}/fragile/v1/jobs/{job['id']}", timeout=30).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "failed" and "the decoder's process died" in state["error"]
+    assert replica_pids("Reelscope", app="fragile") == ingress and ingress  # the same ingress process throughout
