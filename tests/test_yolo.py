@@ -25,6 +25,10 @@ from pipeline.analyzers import yolo
 from pipeline.analyzers.yolo import (
     ACTIVITIES,
     FRAMES,
+    IMAGE_SIZE,
+    IOU,
+    KEEP_CONFIDENCE,
+    MAX_DETECTIONS,
     BackgroundSegmentation,
     BodyPose,
     Detections,
@@ -78,9 +82,12 @@ def yolo_models(ultralytics_config, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def silent_models(ultralytics_config, vision_models_dir) -> Path:
+def silent_models(ultralytics_config, tmp_path_factory) -> Path:
     """The same models as ultralytics initialises them: random, they detect nothing."""
-    return vision_models_dir
+    folder = tmp_path_factory.mktemp("silent-models")
+    for task in YOLO_YAML:
+        write_yolo(folder, task)
+    return folder
 
 
 def _make_it_fire(model, pictures: np.ndarray) -> None:
@@ -557,3 +564,181 @@ def test_setup_keeps_ultralytics_offline_and_out_of_home(yolo_models, tmp_path):
     assert done.stdout.splitlines()[-1] == "1 false"
     assert (temp / "reelscope-ultralytics" / "Ultralytics" / "settings.json").is_file()
     assert not any(home.iterdir())
+
+
+# ---- constructed model outputs, in the models' own format ------------------------------------
+# The predictions a YOLO11 head returns at inference: (n, 4 + classes + task channels, anchors),
+# boxes as centre x, y, width, height in letterboxed input pixels, class scores after the sigmoid;
+# pose adds 17 x (x, y, visibility); segment adds 32 mask coefficients and returns (n, 32, h/4,
+# w/4) prototypes. Built here from boxes in frame pixels through the letterbox worked out below,
+# and fed to the analyzers' own postprocess: a wrong scale-back (no padding removed, axes swapped,
+# left in letterbox pixels) puts them elsewhere.
+
+
+def letterbox_of(frame_shape: tuple[int, int]) -> tuple[tuple[int, int], float, tuple[int, int]]:
+    """Where ultralytics' LetterBox (auto, stride 32) puts an (h, w) frame in a 640 px input:
+    the input's (h, w), the scale, and the (left, top) padding."""
+    h, w = frame_shape
+    scale = min(640 / h, 640 / w)
+    new_h, new_w = round(h * scale), round(w * scale)
+    pad_h, pad_w = -new_h % 32, -new_w % 32
+    return (new_h + pad_h, new_w + pad_w), scale, (round(pad_w / 2 - 0.1), round(pad_h / 2 - 0.1))
+
+
+def head_output(frame_shape, rows, classes: int, extra: int = 0):
+    """(letterboxed input shape, predictions) for one frame. rows: (xyxy box in frame pixels,
+    {class: score}, extra channels (keypoints in frame pixels are mapped too))."""
+    import torch
+
+    shape, scale, (left, top) = letterbox_of(frame_shape)
+    anchors = sum((shape[0] // s) * (shape[1] // s) for s in (8, 16, 32))
+    predictions = torch.zeros(1, 4 + classes + extra, anchors)
+    for k, (xyxy, scores, channels) in enumerate(rows):
+        x1, y1, x2, y2 = np.array(xyxy) * scale + [left, top, left, top]
+        predictions[0, :4, 3 * k] = torch.tensor([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
+        for cls, score in scores.items():
+            predictions[0, 4 + cls, 3 * k] = score
+        if extra:
+            predictions[0, 4 + classes :, 3 * k] = torch.as_tensor(channels, dtype=torch.float32)
+    return shape, predictions
+
+
+def keypoints_in_input(keypoints: np.ndarray, frame_shape) -> np.ndarray:
+    _, scale, (left, top) = letterbox_of(frame_shape)
+    mapped = keypoints.astype(np.float64).copy()
+    mapped[:, :2] = mapped[:, :2] * scale + [left, top]
+    return mapped.ravel()
+
+
+PORTRAIT = (1080, 810)  # bus.jpg's shape: scaled to 640 x 480, no padding
+SHAPES = {"portrait 1080x810": PORTRAIT, "landscape 720x1280": (720, 1280), "padded 1080x606": (1080, 606)}
+
+
+@pytest.mark.parametrize("frame_shape", SHAPES.values(), ids=SHAPES.keys())
+def test_detections_come_back_in_frame_pixels(silent, frame_shape):
+    detector = silent["object_detection"]
+    h, w = frame_shape
+    rows = [
+        ((0.10 * w, 0.20 * h, 0.45 * w, 0.95 * h), {0: 0.9}, None),  # a person
+        ((0.50 * w, 0.30 * h, 1.00 * w, 0.70 * h), {5: 0.7, 7: 0.2}, None),  # a bus (that looks a bit like a truck)
+        ((0.60 * w, 0.05 * h, 0.70 * w, 0.15 * h), {2: 0.05}, None),  # under KEEP_CONFIDENCE: dropped
+    ]
+    shape, predictions = head_output(frame_shape, rows, classes=80)
+    frames = np.zeros((1, h, w, 3), np.uint8)
+    assert tuple(detector.preprocess(frames).shape[2:]) == shape  # the letterbox worked out here is the analyzer's
+    [found] = detector.postprocess((predictions, None), shape, frame_shape)
+    np.testing.assert_allclose(found["boxes"], [rows[0][0], rows[1][0]], atol=0.5)
+    np.testing.assert_allclose(found["conf"], [0.9, 0.7], atol=1e-6)
+    assert found["cls"].tolist() == [0, 5]
+    # The analysis on top: one sample, a track per object, named by the model's classes.
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.array([0.0]), frames=frames)
+    partial = detector.partial(batch, [found])
+    info, results = video(0.2)
+    findings = detector.finalize(Partials(frames=[partial]), Context(video=info, results=results))
+    tracks = [s for s in findings.segments if s.label != "shot"]
+    assert [s.label for s in tracks] == ["person", "bus"]
+    assert tracks[0].data["mean_area"] == pytest.approx(0.35 * 0.75, abs=1e-3)  # a share of the frame, not the input
+
+
+def test_bus_truth_comes_back_on_the_real_picture(silent, media):
+    """bus.jpg's published boxes, put through the letterbox as the model would see them, come back
+    at the published pixels of the 810x1080 picture, and as COCO's names."""
+    detector = silent["object_detection"]
+    picture = cv2.cvtColor(cv2.imread(str(media / "yolov5" / "bus.jpg")), cv2.COLOR_BGR2RGB)
+    assert picture.shape[:2] == PORTRAIT
+    truth = np.loadtxt(media / "yolov5" / "uwarg_bounding_box_bus_yolov8s.txt", ndmin=2)  # conf, class, xyxy
+    rows = [(box, {int(cls): conf}, None) for conf, cls, *box in truth]
+    shape, predictions = head_output(PORTRAIT, rows, classes=80)
+    assert tuple(detector.preprocess(picture[None]).shape[2:]) == shape == (640, 480)
+    [found] = detector.postprocess((predictions, None), shape, PORTRAIT)
+    order = np.argsort(-truth[:, 0], kind="stable")
+    np.testing.assert_allclose(found["boxes"], truth[order, 2:], atol=0.5)
+    assert sorted(detector.names[int(c)] for c in found["cls"]) == ["bus", "person", "person", "person", "person"]
+
+
+def test_keypoints_come_back_in_frame_pixels_and_read_as_gestures(silent):
+    """A person with both hands up in a 1080x810 portrait frame, for three samples."""
+    estimator = silent["body_pose"]
+    up = pose(l_elbow=(250, 70), l_wrist=(245, 20), r_elbow=(150, 70), r_wrist=(155, 20))
+    up[:, :2] = up[:, :2] * 2.5 + [150, 100]  # 750 px tall, in the middle of the frame
+    up[[1, 2], 2] = 0.3  # eyes barely seen: their visibility must come through as it is
+    person = (up[:, 0].min() - 20, up[:, 1].min() - 20, up[:, 0].max() + 20, up[:, 1].max() + 20)
+    shape, predictions = head_output(PORTRAIT, [(person, {0: 0.8}, keypoints_in_input(up, PORTRAIT))], 1, 51)
+    [found] = estimator.postprocess((predictions, None), shape, PORTRAIT)
+    np.testing.assert_allclose(found["boxes"], [person], atol=0.5)
+    np.testing.assert_allclose(found["keypoints"][0, :, :2], up[:, :2], atol=0.5)
+    np.testing.assert_allclose(found["keypoints"][0, :, 2], up[:, 2], atol=1e-6)
+    frames = np.zeros((3, *PORTRAIT, 3), np.uint8)
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.arange(3) / 5.0, frames=frames)
+    partial = estimator.partial(batch, [found] * 3)
+    info, results = video(0.6)
+    findings = estimator.finalize(Partials(frames=[partial]), Context(video=info, results=results))
+    assert [(s.label, s.start_s, s.end_s) for s in findings.segments if s.label != "person"] == [("hands_up", 0.0, 0.6)]
+
+
+def test_person_masks_come_back_on_the_frame_grid(silent):
+    """The confident person's mask (the top half of its box) lands where it is in a 708x1280
+    frame (15 px of padding above and below in the input); a weak person and a car are not
+    people in the picture."""
+    import torch
+
+    segmenter = silent["background_segmentation"]
+    frame_shape = (708, 1280)
+    shape, scale, (left, top) = letterbox_of(frame_shape)
+    assert top == 15
+    person = (400.0, 100.0, 700.0, 660.0)
+    weak = (900.0, 100.0, 1000.0, 400.0)
+    car = (50.0, 400.0, 350.0, 600.0)
+    coefficients = np.eye(32)  # detection k draws prototype k
+    rows = [(person, {0: 0.9}, coefficients[0]), (weak, {0: 0.2}, coefficients[1]), (car, {2: 0.9}, coefficients[2])]
+    _, predictions = head_output(frame_shape, rows, classes=80, extra=32)
+    prototypes = torch.full((1, 32, shape[0] // 4, shape[1] // 4), -10.0)
+    for k, (x1, y1, x2, y2) in enumerate((person[:2] + (person[2], 380.0), weak, car)):  # the person's top half
+        rows_, cols = (np.array([y1, y2]) * scale + top) / 4, (np.array([x1, x2]) * scale + left) / 4
+        prototypes[0, k, round(rows_[0]) : round(rows_[1]), round(cols[0]) : round(cols[1])] = 10.0
+    [found] = segmenter.postprocess((predictions, prototypes), shape, frame_shape)
+    assert found["people"] == 1 and found["cls"].tolist() == [0, 0]  # the car is not kept; the weak person is no one
+    mask = found["person"]
+    grid = 160 / 1280  # the analysis grid: 160 px wide
+    assert mask.shape == (round(708 * grid), 160)
+    ys, xs = np.nonzero(mask)
+    assert ys.min() == pytest.approx(100 * grid, abs=1) and ys.max() + 1 == pytest.approx(380 * grid, abs=1)
+    assert xs.min() == pytest.approx(400 * grid, abs=1) and xs.max() + 1 == pytest.approx(700 * grid, abs=1)
+    assert mask.sum() == pytest.approx((380 - 100) * (700 - 400) * grid**2, rel=0.1)
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.array([0.0]), frames=np.zeros((1, *frame_shape, 3), np.uint8))
+    [row] = segmenter.partial(batch, [found])
+    assert row["person"] == pytest.approx(mask.mean()) and row["people"] == 1
+
+
+def test_the_analyzers_see_what_ultralytics_sees_in_the_same_picture_as_bgr(firing, yolo_models):
+    """ultralytics' predictor takes BGR arrays (OpenCV's order) and flips them; the decoder's
+    frames are RGB. The analyzers' input tensor for an RGB frame is the predictor's for the same
+    picture in BGR, to the bit, and what they find is what it finds."""
+    from ultralytics import YOLO
+
+    from pipeline.sample import render_frames
+
+    samples = [frame for _, frame in render_frames(TWO_SHOTS)][:: round(TWO_SHOTS.fps / FRAMES.fps)]
+    rgb = np.stack([cv2.resize(frame, (1280, 960), interpolation=cv2.INTER_LINEAR) for frame in samples])  # halved
+    bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in rgb]
+    batch = FrameBatch(spec=FRAMES, index=0, pts_s=np.arange(len(rgb)) / FRAMES.fps, frames=rgb)
+    for name in ("object_detection", "body_pose"):
+        analyzer = firing[name]
+        reference = YOLO(str(yolo_models / analyzer.weights[0].name))
+        expected = reference.predict(
+            bgr, imgsz=IMAGE_SIZE, conf=KEEP_CONFIDENCE, iou=IOU, max_det=MAX_DETECTIONS, device="cpu", verbose=False
+        )
+        assert torch_equal(analyzer.preprocess(rgb[:2]), reference.predictor.preprocess(bgr[:2])), name
+        partial = analyzer.process_frames(batch)
+        assert partial["counts"].tolist() == [len(r.boxes) for r in expected] and partial["counts"].sum() > 0, name
+        np.testing.assert_allclose(partial["boxes"], np.concatenate([r.boxes.xyxy for r in expected]), atol=1e-2)
+        np.testing.assert_allclose(partial["conf"], np.concatenate([r.boxes.conf for r in expected]), atol=1e-4)
+        if name == "body_pose":
+            keypoints = np.concatenate([r.keypoints.data for r in expected])
+            np.testing.assert_allclose(partial["keypoints"], keypoints, atol=1e-2)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return a.shape == b.shape and bool(torch.equal(a, b))
