@@ -101,24 +101,45 @@ LEAK_LAG_S = 0.02
 # The files faster-whisper reads; large-v3's layout keeps its 128 mel bins in preprocessor_config.json
 # (without it faster-whisper would assume 80), tiny.en's older one needs none.
 LARGE_V3_FILES = ("model.bin", "tokenizer.json", "vocabulary.json", "preprocessor_config.json")
+# Hub revisions: the commits public projects pin for these repositories (not checked against the
+# hub from here: no machine of this project reaches it).
 # name -> (weights, GPU memory in GB at BATCH_SIZE in fp16). large-v3 has large-v2's size:
 # faster-whisper's README measured large-v2, fp16, beam 5, batch_size=8 at 6,090 MB. The
 # smaller two are estimates: their unbatched fp16 peak (~2.5 GB) plus the same batch overhead;
 # tiny.en (39 M parameters, 75 MB of fp16 weights) is an estimate with the same overhead.
 MODELS = {
-    "large-v3": (Weights("faster-whisper-large-v3", "Systran/faster-whisper-large-v3", files=LARGE_V3_FILES), 6.5),
+    "large-v3": (
+        Weights(
+            "faster-whisper-large-v3",
+            "Systran/faster-whisper-large-v3",
+            files=LARGE_V3_FILES,
+            revision="edaa852ec7e145841d8ffdb056a99866b5f0a478",
+        ),
+        6.5,
+    ),
     "large-v3-turbo": (
-        Weights("faster-whisper-large-v3-turbo", "mobiuslabsgmbh/faster-whisper-large-v3-turbo", files=LARGE_V3_FILES),
+        Weights(
+            "faster-whisper-large-v3-turbo",
+            "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+            files=LARGE_V3_FILES,
+            revision="0a363e9161cbc7ed1431c9597a8ceaf0c4f78fcf",
+        ),
         4.0,
     ),
     "distil-large-v3": (
-        Weights("faster-distil-whisper-large-v3", "Systran/faster-distil-whisper-large-v3", files=LARGE_V3_FILES),
+        Weights(
+            "faster-distil-whisper-large-v3",
+            "Systran/faster-distil-whisper-large-v3",
+            files=LARGE_V3_FILES,
+            revision="c3058b475261292e64a0412df1d2681c06260fab",
+        ),
         4.0,
     ),
     "tiny.en": (
         Weights(
             "faster-whisper-tiny.en",
             "Systran/faster-whisper-tiny.en",
+            revision="0d3d19a32d3338f10357c0889762bd8d64bbdeba",
             files=("model.bin", "tokenizer.json", "vocabulary.txt"),
             known_sha256=(
                 ("config.json", "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
