@@ -11,8 +11,11 @@ times that for stereo) is held whole.
 
 from __future__ import annotations
 
+import errno
+import itertools
 import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,6 +37,8 @@ class MediaError(Exception):
     """The file cannot be read as media. The message is one line meant for the user."""
 
 
+TEXT_DEMUXERS = ("tty",)  # FFmpeg's pick for .txt / .ans files: it draws their text as video
+TRUNCATED_S, TRUNCATED_SHARE = 1.0, 0.05  # decoded this much short of the stated duration: truncated
 REMOTE_SCHEMES = ("http://", "https://")  # FFmpeg streams these itself (a backfill manifest may list URLs)
 NETWORK_TIMEOUT_S = 30.0  # a stalled server fails its video instead of holding a worker forever
 
@@ -45,10 +50,16 @@ def is_remote(path: str) -> bool:
 def check_readable(path: str) -> None:
     if is_remote(path):
         return  # FFmpeg's own error says what went wrong (404, refused, timed out)
-    if not os.path.exists(path):
-        raise MediaError(f"no such file: {path}")
-    if os.path.isdir(path):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        why = {errno.ENOENT: "no such file", errno.ELOOP: "a symbolic link loop", errno.ENAMETOOLONG: "a path too long"}
+        raise MediaError(f"{why.get(exc.errno, f'cannot read it ({exc.strerror})')}: {path}") from None
+    if stat.S_ISDIR(mode):
         raise MediaError(f"is a directory, not a media file: {path}")
+    if not stat.S_ISREG(mode):  # FFmpeg would block on a FIFO until a writer came
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise MediaError(f"is {kind}, not a media file: {path}")
     if os.path.getsize(path) == 0:
         raise MediaError(f"empty file (0 bytes): {path}")
 
@@ -56,10 +67,30 @@ def check_readable(path: str) -> None:
 def _open(path: str) -> av.container.InputContainer:
     check_readable(path)
     try:
-        return av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S if is_remote(path) else None)
+        container = av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S if is_remote(path) else None)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         what = "cannot open the URL" if is_remote(path) else "not a readable media file"
         raise MediaError(f"{what} ({_ffmpeg_reason(exc)}): {path}") from None
+    if container.format.name in TEXT_DEMUXERS:  # FFmpeg renders a .txt file as a video of its text
+        container.close()
+        raise MediaError(f"not a readable media file (text, read by FFmpeg's {container.format.name} demuxer): {path}")
+    return container
+
+
+def _stream_end(path: str, origin: float) -> float | None:
+    """Seconds from `origin` to the end of the last packet, from a seek to the file's end; None
+    when that cannot be read. For containers whose stated duration is ambiguous."""
+    try:
+        with av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S if is_remote(path) else None) as c:
+            c.seek((c.start_time or 0) + (c.duration or 0), backward=True)  # the keyframe before the end
+            ends = [
+                float((p.pts + (p.duration or 0)) * p.time_base)
+                for p in itertools.islice(c.demux(), 256)
+                if p.pts is not None and p.time_base is not None
+            ]
+    except av.FFmpegError:
+        return None
+    return max(ends) - origin if ends else None
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
@@ -185,6 +216,8 @@ class Decoder:
         self.info = self._probe()
         self._rotation_ccw = 0
         self._sar = self.info.pixel_aspect_ratio
+        self._repack: av.AudioResampler | None = None  # see _native_samples
+        self._repack_key: tuple | None = None
 
     def _probe(self) -> VideoInfo:
         c, v, a = self.container, self.video_stream, self.audio_stream
@@ -193,9 +226,17 @@ class Decoder:
         else:
             starts = [float(s.start_time * s.time_base) for s in (v, a) if s is not None and s.start_time is not None]
             origin = min(starts, default=0.0)
+        duration = (c.duration / av.time_base) if c.duration else 0.0
+        if 0 < origin < duration:
+            # Demuxers disagree on whether the stated duration counts the start time (Matroska
+            # does): a 3 s clip starting at 100,000 s would read as 100,003 s. The packets decide.
+            end = _stream_end(self.path, origin)
+            if end is not None and abs(end - (duration - origin)) < abs(end - duration):
+                duration -= origin
         info = VideoInfo(
             path=self.path,
-            duration_s=(c.duration / av.time_base) if c.duration else 0.0,
+            duration_s=duration,
+            container_duration_s=duration or None,
             size_bytes=c.size if is_remote(self.path) else os.path.getsize(self.path),
             container=c.format.name,
             has_video=v is not None,
@@ -243,7 +284,7 @@ class Decoder:
                     if isinstance(frame, av.AudioFrame):
                         if audio_start is None and frame.pts is not None:
                             audio_start = max(0.0, float(frame.pts * frame.time_base) - origin)
-                        native = frame.to_ndarray()
+                        native = self._native_samples(frame)
                         if native.dtype.kind == "f":
                             level = np.abs(native)
                         else:
@@ -256,7 +297,7 @@ class Decoder:
                         if stereo is not None:
                             stereo_chunks += [out.to_ndarray() for out in stereo.resample(frame)]
                         continue
-                    t = self._time(frame, origin)
+                    t = self._time(frame, origin, len(frame_times))
                     if not frame_times:
                         self._on_first_frame(frame)
                     frame_times.append(t)
@@ -279,7 +320,7 @@ class Decoder:
         for state in states:
             if state.frames:
                 yield state.take()
-        self._complete_info(frame_times, audio_chunks, audio_start)
+        self._complete_info(frame_times, audio_chunks, audio_start, demuxed=bool(streams))
         if resampler is not None:
             for out in resampler.resample(None):
                 audio_chunks.append(out.to_ndarray()[0])
@@ -297,10 +338,22 @@ class Decoder:
                 channels=channels,
             )
 
-    def _time(self, frame: av.VideoFrame, origin: float) -> float:
-        if frame.pts is None:  # some raw streams carry no timestamps: fall back on the rate
+    def _native_samples(self, frame: av.AudioFrame) -> np.ndarray:
+        """The frame's samples at their own rate, format and channels, packed into one plane.
+        PyAV's own conversion miscounts the planes of planar audio past two channels (7.1 AAC:
+        nine planes for eight channels) and crashes the process; FFmpeg repacks any layout."""
+        if frame.format.is_planar and len(frame.layout.channels) > 2:
+            key = (frame.format.packed.name, frame.layout.name, frame.sample_rate)
+            if self._repack_key != key:
+                self._repack_key = key
+                self._repack = av.AudioResampler(format=key[0], layout=key[1], rate=key[2])
+            return np.concatenate([out.to_ndarray().ravel() for out in self._repack.resample(frame)] or [np.zeros(0, np.float32)])
+        return frame.to_ndarray()
+
+    def _time(self, frame: av.VideoFrame, origin: float, index: int) -> float:
+        if frame.pts is None:  # some raw streams carry no timestamps: frames count at the stream's rate
             rate = self.video_stream.average_rate or Fraction(25)
-            return frame.index / float(rate)
+            return index / float(rate)
         return max(0.0, float(frame.pts * frame.time_base) - origin)
 
     def _on_first_frame(self, frame: av.VideoFrame) -> None:
@@ -317,7 +370,9 @@ class Decoder:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self._rotation_ccw // 90))
         return rgb
 
-    def _complete_info(self, frame_times: list[float], audio_chunks: list[np.ndarray], audio_start: float | None) -> None:
+    def _complete_info(
+        self, frame_times: list[float], audio_chunks: list[np.ndarray], audio_start: float | None, demuxed: bool
+    ) -> None:
         info = self.info
         ends = []
         if frame_times:
@@ -335,3 +390,8 @@ class Decoder:
             ends.append((audio_start or 0.0) + sum(len(c) for c in audio_chunks) / AUDIO_RATE)
         if ends:
             info.duration_s = max(ends)
+        elif demuxed:
+            raise MediaError(f"no frame or sample could be decoded (truncated or damaged): {self.path}")
+        stated = info.container_duration_s
+        # Decoded well short of what the container states: analysed as far as it goes, and said so.
+        info.truncated = bool(stated and stated - info.duration_s > max(TRUNCATED_S, TRUNCATED_SHARE * stated))

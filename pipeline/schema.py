@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: analyzers record the models they used; the document, the reelscope version
+SCHEMA_VERSION = "1.1"  # 1.1: models used, reelscope version, container duration and truncation
 
 
 @functools.cache
@@ -103,6 +103,8 @@ class VideoInfo(BaseModel):
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
     decode_errors: int = 0  # packets the decoder rejected; the rest of the file was still read
+    container_duration_s: float | None = None  # what the container states; duration_s is what decoded
+    truncated: bool = False  # decoded well short of the stated duration: analysed as far as it goes
 
 
 class VideoResult(BaseModel):
