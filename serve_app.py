@@ -252,9 +252,12 @@ class Reelscope:
             with tempfile.TemporaryDirectory(prefix="reelscope-") as workdir:
                 video, plan, label, _ = await self._admit(request, Path(workdir), sync=True)
                 try:
-                    return await self._analyze(video, plan, label)
+                    result = await self._analyze(video, plan, label)
                 except DecoderCrashed as exc:
                     raise Refused(422, str(exc)) from None
+        if result.status == "failed":  # the video as a whole could not be analysed: say why, as for any bad input
+            raise Refused(422, result.error or "the video could not be analysed")
+        return result
 
     @api.post("/v1/jobs", status_code=202, response_model=Job, openapi_extra=VIDEO_BODY)
     async def submit(self, request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from faults import media_cut_at
 from helpers import processes
 from http_files import serving
 from ray import serve
@@ -62,6 +63,7 @@ def media_root(sample_clip, tmp_path_factory):
     os.mkfifo(root / "pipe.mp4")  # opening it to read would block until a writer came
     (root / "folder.mp4").mkdir()
     write_clip(str(root / "magenta.mp4"), ClipSpec(shots=(Shot(1.0, (255, 0, 255)),), audio=None))  # see KillsItsWorker
+    media_cut_at(root / "clip.mp4", root / "no-media.mp4", 0.0)  # an index that promises 10 s, and no media
     return root
 
 
@@ -404,3 +406,16 @@ def test_a_decoder_crash_costs_only_its_request(endpoint):
         time.sleep(0.2)
     assert state["status"] == "failed" and "the decoder's process died" in state["error"]
     assert replica_pids("Reelscope", app="fragile") == ingress and ingress  # the same ingress process throughout
+
+
+def test_a_video_that_cannot_be_decoded_is_a_422_and_a_failed_job(client):
+    answer = client.post("/v1/analyze", json={"path": "no-media.mp4"})
+    assert answer.status_code == 422 and "no frame or sample could be decoded" in answer.json()["detail"]
+    job = client.post("/v1/jobs", json={"path": "no-media.mp4", "analyzers": ["cut_analysis"]})
+    assert job.status_code == 202, job.text  # its index reads as a 10 s video: accepted
+    deadline = time.monotonic() + 60
+    while (state := client.get(f"/v1/jobs/{job.json()['id']}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "failed" and "no frame or sample could be decoded" in state["error"]
+    assert state["result"]["status"] == "failed"  # the job's status is its document's
