@@ -88,3 +88,64 @@ def special_files(folder: Path) -> dict[str, Path]:
     (folder / "notes.txt").write_text("Dear diary,\nthis is not a video.\n")
     (folder / "page.mp4").write_text("<!DOCTYPE html><html><body>Not Found</body></html>\n")
     return {"fifo": fifo, "loop": folder / "loop-a.mp4", "text": folder / "notes.txt", "html": folder / "page.mp4"}
+
+
+def corpus(folder: Path) -> dict[str, tuple[Path, str | None]]:
+    """Forty-odd inputs and what each must give: None for a document whose status is ok, else
+    the words of its one-line error. Every file is made here, in `folder`."""
+    from pipeline.sample import SAMPLE, ClipSpec, Shot, write_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cases: dict[str, tuple[Path, str | None]] = {}
+
+    def ok(name: str, path: Path) -> None:
+        cases[name] = (path, None)
+
+    for layout, codec, ext in [
+        ("mono", "aac", "m4a"), ("stereo", "aac", "m4a"), ("2.1", "aac", "m4a"), ("quad", "aac", "m4a"),
+        ("5.1", "aac", "m4a"), ("6.1", "aac", "m4a"), ("7.1", "aac", "m4a"), ("hexadecagonal", "pcm_s16le", "wav"),
+        ("22.2", "pcm_s16le", "mkv"), ("5.1", "libopus", "ogg"), ("stereo", "flac", "flac"), ("mono", "libmp3lame", "mp3"),
+    ]:  # fmt: skip
+        ok(f"{layout} {codec}", tone(folder / f"tone-{layout}-{codec}.{ext}", layout, codec=codec))
+    for rate in (8_000, 11_025, 22_050, 96_000, 192_000):
+        ok(f"{rate} Hz", tone(folder / f"tone-{rate}.wav", "stereo", rate=rate, codec="pcm_s16le"))
+    ok("10 min of 8 kHz audio", tone(folder / "ten-minutes.wav", "mono", rate=8_000, codec="pcm_s16le", seconds=600))
+    ok("raw h264, no timestamps", video(folder / "raw.h264", frames=25, fmt="h264"))
+    for container in ("mkv", "mp4", "ts"):
+        ok(f"starts at 100000 s ({container})", video(folder / f"late.{container}", start_s=100_000))
+    ok("2x2 px", video(folder / "tiny.mp4", frames=10, size=(2, 2)))
+    ok("8K frame", video(folder / "8k.mp4", frames=1, size=(7680, 4320)))
+    ok("one frame", video(folder / "one-frame.mp4", frames=1))
+    sample = Path(write_clip(str(folder / "sample.mp4"), SAMPLE))
+    ok("sample", sample)
+    ok("rotated 90", Path(write_clip(str(folder / "rotated.mp4"), ClipSpec(shots=(Shot(1.0),), rotation=90, audio=None))))
+    ok("truncated at half", media_cut_at(sample, folder / "half.mp4", 0.5))
+    for name in ("name with spaces.mp4", "ünïcödé-名前.mp4", "semi;colon$(rm -rf).mp4", "#hashtag.mp4", "x" * 200 + ".mp4"):
+        target = folder / name
+        target.write_bytes(sample.read_bytes())
+        ok(f"named {name[:24]}", target)
+    (folder / "video.mp3").write_bytes(sample.read_bytes())
+    ok("a video named .mp3", folder / "video.mp3")  # read by its content, not its extension
+
+    (folder / "empty.mp4").write_bytes(b"")
+    cases["empty"] = (folder / "empty.mp4", "empty file (0 bytes)")
+    (folder / "noise.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    cases["random bytes"] = (folder / "noise.mp4", "not a readable media file")
+    cases["index, no media"] = (media_cut_at(sample, folder / "no-media.mp4", 0.0), "no frame or sample could be decoded")
+    cases["index missing"] = (_head_of(sample, folder / "no-index.mp4"), "not a readable media file")
+    odd = special_files(folder / "odd")
+    cases["text"] = (odd["text"], "not a readable media file")
+    cases["html as mp4"] = (odd["html"], "not a readable media file")
+    cases["fifo"] = (odd["fifo"], "is a FIFO")
+    cases["symlink loop"] = (odd["loop"], "symbolic link loop")
+    (folder / "folder.mp4").mkdir()
+    cases["directory"] = (folder / "folder.mp4", "is a directory")
+    cases["missing"] = (folder / "missing.mp4", "no such file")
+    return cases
+
+
+def _head_of(source: Path, target: Path) -> Path:
+    """The first half of an MP4 whose index sits at its end: the index is lost."""
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    return target

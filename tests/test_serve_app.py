@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from faults import media_cut_at
+from faults import corpus, media_cut_at
 from helpers import processes
 from http_files import serving
 from ray import serve
@@ -64,6 +64,7 @@ def media_root(sample_clip, tmp_path_factory):
     (root / "folder.mp4").mkdir()
     write_clip(str(root / "magenta.mp4"), ClipSpec(shots=(Shot(1.0, (255, 0, 255)),), audio=None))  # see KillsItsWorker
     media_cut_at(root / "clip.mp4", root / "no-media.mp4", 0.0)  # an index that promises 10 s, and no media
+    corpus(root / "corpus")
     return root
 
 
@@ -419,3 +420,26 @@ def test_a_video_that_cannot_be_decoded_is_a_422_and_a_failed_job(client):
         time.sleep(0.2)
     assert state["status"] == "failed" and "no frame or sample could be decoded" in state["error"]
     assert state["result"]["status"] == "failed"  # the job's status is its document's
+
+
+SERVE_SAYS = {  # where Serve's answer differs from the document's error: refused before decoding
+    "missing": (404, "no such file in the media root"),
+    "directory": (422, "the path is a directory"),
+    "fifo": (422, "is a FIFO, not a regular file"),
+    "symlink loop": (422, "symbolic link loop"),
+    "10 min of 8 kHz audio": (422, "this endpoint takes up to 180 s; send it to POST /v1/jobs"),
+}
+
+
+def test_the_fault_corpus_over_http(endpoint, media_root, tmp_path):
+    """tests/test_fault_corpus.py's inputs as path requests: a document or one JSON line each, no 500."""
+    cases = corpus(tmp_path / "corpus")  # the same names and truths as the copy in the media root
+    for name, (path, want) in cases.items():
+        relative = str(path.relative_to(tmp_path))
+        answer = httpx.post(f"{endpoint}/lan/v1/analyze", json={"path": relative}, timeout=120)
+        status, words = SERVE_SAYS.get(name, (200, None) if want is None else (422, want))
+        assert answer.status_code == status, (name, answer.status_code, answer.text[:300])
+        if status == 200:
+            assert answer.json()["status"] == "ok" and answer.json()["source"] == relative, name
+        else:
+            assert words in answer.json()["detail"] and str(media_root) not in answer.json()["detail"], (name, answer.text)
