@@ -144,6 +144,69 @@ def write_age_classifier(models: Path, size: str = "tiny") -> Path:
     return write_vit_classifier(models / AGE_MODEL.name, AGE_LABELS, size, seed=0)
 
 
+# nateraw/vit-age-classifier's preprocessor_config.json on the hub, as it is there (the legacy
+# feature-extractor form): 224 x 224, bilinear, rescaled to 0..1, then (x - 0.5) / 0.5.
+AGE_PROCESSOR_CONFIG = {
+    "do_normalize": True,
+    "do_resize": True,
+    "feature_extractor_type": "ViTFeatureExtractor",
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+    "resample": 2,
+    "size": 224,
+}
+# Which bucket the colour-reading ViT picks for a crop mostly of one colour, by the signs of
+# (red - blue) and of (brightness - mid-grey) after normalisation: see write_colour_age_classifier.
+COLOUR_BUCKETS = {(1, 1): "20-29", (1, -1): "30-39", (-1, -1): "50-59", (-1, 1): "60-69"}
+COLOUR_SHARPNESS = 5.0
+
+
+def write_colour_age_classifier(models: Path) -> Path:
+    """A ViT in the age classifier's format (its labels, its processor config) whose weights are set
+    by hand so that its answer depends on the colours it is fed, as the model's input: each 32 px
+    patch votes with the signs of its mean (R - B) and its mean normalised brightness (both
+    channels of a layer norm), a uniform attention averages the votes into the class token, and
+    the classifier points one bucket at each quadrant (COLOUR_BUCKETS). BGR fed as RGB swaps red
+    and blue; a missing normalisation makes every crop bright (0..1 or 0..255 is never below 0)."""
+    import json
+
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from pipeline.analyzers.face_age import AGE_MODEL
+
+    names = {"id2label": dict(enumerate(AGE_LABELS)), "label2id": {label: i for i, label in enumerate(AGE_LABELS)}}
+    config = ViTConfig(
+        image_size=224, patch_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=8, **names,
+    )  # fmt: skip
+    model = ViTForImageClassification(config).eval()
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for value in params.values():
+            value.zero_()  # zero queries and keys: uniform attention; zero MLP: it adds nothing
+        for name, value in params.items():
+            if "layernorm" in name and name.endswith(".weight"):
+                value.fill_(1.0)
+        for name in ("vit.layers.0.attention.v_proj.weight", "vit.layers.0.attention.o_proj.weight"):
+            params[name].copy_(torch.eye(8))
+        patch = params["vit.embeddings.patch_embeddings.projection.weight"]  # (8, 3, 32, 32)
+        area = 32 * 32
+        patch[0, 0], patch[0, 2] = 1 / area, -1 / area  # mean(R - B) ...
+        patch[2, :] = 1 / (3 * area)  # ... and mean brightness; their negatives keep each token's mean 0
+        patch[1], patch[3] = -patch[0], -patch[2]
+        classifier_weight, classifier_bias = params["classifier.weight"], params["classifier.bias"]
+        classifier_bias.fill_(-50.0)  # buckets no quadrant names
+        for (red, bright), label in COLOUR_BUCKETS.items():
+            k = AGE_LABELS.index(label)
+            classifier_weight[k, 0], classifier_weight[k, 2] = COLOUR_SHARPNESS * red, COLOUR_SHARPNESS * bright
+            classifier_bias[k] = 0.0
+    folder = models / AGE_MODEL.name
+    model.save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps(AGE_PROCESSOR_CONFIG, indent=2))
+    return folder
+
+
 def write_eye_state_classifier(models: Path, size: str = "tiny") -> Path:
     from pipeline.analyzers.faces import EYE_STATE_MODEL
 
@@ -369,6 +432,9 @@ def write_qwen2_vl(models: Path, size: str = "tiny") -> Path:
     model = AutoModelForImageTextToText.from_config(config, dtype=dtype).eval()
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    # The hub's snapshot keeps the image processor in preprocessor_config.json, which its Weights
+    # entry requires; transformers 5 writes the processor's settings to processor_config.json.
+    processor.image_processor.save_pretrained(folder)
     return folder
 
 
