@@ -177,3 +177,67 @@ def test_missing_weights_are_skipped_with_the_path(models_dir, tmp_path, monkeyp
     assert skipped.status == Status.skipped
     assert str(tmp_path / "empty" / "Qwen2-VL-2B-Instruct") in skipped.reason
     assert "Qwen/Qwen2-VL-2B-Instruct" in skipped.reason
+
+
+# ---- what the model reads and what it returns ---------------------------------------------------
+
+# Qwen2-VL-2B-Instruct's preprocessor_config.json: OpenAI CLIP's mean and std, RGB order.
+IMAGE_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])
+IMAGE_STD = np.array([0.26862954, 0.26130258, 0.27577711])
+COLOUR = (255, 128, 0)  # orange: red and blue far apart, so a BGR frame reads blue-ish
+
+
+def test_frames_reach_the_model_rescaled_normalised_and_in_rgb(analyzer):
+    """A 4-frame and a 2-frame window of one orange frame: every patch value of each channel is
+    (value / 255 - mean) / std in R, G, B order; the grid is the frames' own size (no second
+    resize), two frames per temporal patch; the shorter prompt is padded on the left."""
+    height, width = vision_size(120, 160, analyzer.factor, analyzer.MIN_PIXELS, analyzer.max_pixels)
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[:] = COLOUR
+    inputs = analyzer.preprocess([np.stack([frame] * 4), np.stack([frame] * 2)])
+    patch = analyzer.processor.video_processor.patch_size
+    assert inputs["video_grid_thw"].tolist() == [[2, height // patch, width // patch], [1, height // patch, width // patch]]
+    pixels = inputs["pixel_values_videos"].float().numpy().reshape(-1, 3, 2 * patch * patch)  # channel-major patches
+    expected = (np.array(COLOUR) / 255 - IMAGE_MEAN) / IMAGE_STD
+    np.testing.assert_allclose(pixels.min(axis=(0, 2)), expected, atol=1e-5)
+    np.testing.assert_allclose(pixels.max(axis=(0, 2)), expected, atol=1e-5)
+    mask = inputs["attention_mask"]
+    assert mask[0].all() and not mask[1, 0] and mask[1, -1]  # left padding: generation appends to every prompt
+
+
+def test_postprocess_returns_the_new_tokens_only(analyzer):
+    """generate's output holds each (left-padded) prompt and then its new tokens, up to an end
+    token and padding; the descriptions are the new tokens' text, special tokens dropped."""
+    import torch
+
+    tokenizer = analyzer.processor.tokenizer
+    frame = np.zeros((56, 56, 3), np.uint8)
+    inputs = analyzer.preprocess([np.stack([frame] * 4), np.stack([frame] * 2)])
+    said = ["A person walks to a red car.", "A red  car."]
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for text in said]
+    longest = max(map(len, ids))
+    new = torch.tensor([row + [tokenizer.pad_token_id] * (longest - len(row)) for row in ids])
+    output = torch.cat([inputs["input_ids"], new], dim=1)
+    assert analyzer.postprocess(output, inputs) == ["A person walks to a red car.", "A red car."]
+
+
+def test_setup_records_the_model(analyzer):
+    [used] = analyzer.models_used
+    assert (used.id, used.backend, used.device, used.dtype) == ("Qwen/Qwen2-VL-2B-Instruct", "transformers", "cpu", "float32")
+
+
+@pytest.mark.parametrize("missing", Qwen2VLTemporal.weights[0].files)
+def test_a_snapshot_without_its_processor_or_tokenizer_fails_in_one_line(models_dir, tmp_path, monkeypatch, missing):
+    from pipeline.models import WeightsError
+
+    source = models_dir / Qwen2VLTemporal.weights[0].name
+    folder = tmp_path / source.name
+    folder.mkdir()
+    for file in source.iterdir():
+        if file.name != missing:
+            (folder / file.name).symlink_to(file)
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path))
+    with pytest.raises(WeightsError) as failed:
+        Qwen2VLTemporal().setup()
+    assert str(failed.value).startswith(f"weights Qwen/Qwen2-VL-2B-Instruct at {folder}: has no {missing}; ")
+    assert "reelscope models download --analyzers qwen2_vl_temporal" in str(failed.value)

@@ -75,7 +75,14 @@ class Qwen2VLTemporal(Analyzer):
     # 2.2 B parameters in bfloat16 (4.4 GB) plus the vision encoder's activations and the KV cache
     # of 8 windows of about 300 tokens each.
     resources = Resources(cpus=1, gpu_memory_gb=8)
-    weights = (Weights(name="Qwen2-VL-2B-Instruct", source="Qwen/Qwen2-VL-2B-Instruct"),)
+    weights = (
+        Weights(
+            name="Qwen2-VL-2B-Instruct",
+            source="Qwen/Qwen2-VL-2B-Instruct",
+            # The image processor's settings (patch size, mean and std) and the tokenizer.
+            files=("preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"),
+        ),
+    )
 
     FRAMES_PER_WINDOW = 4
     # 144 merged 28x28 patches: a 448x252 frame (16:9 either way) as it is, about 300 tokens a window.
@@ -95,6 +102,13 @@ class Qwen2VLTemporal(Analyzer):
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"{ENV_PREFIX}QUANTIZE must be one of {QUANTIZE_CHOICES}, not {quantize!r}")
         self.processor, self.model = _load(path, quantize)
+        quantized = quantize if quantize and self.model.device.type == "cuda" else None
+        self.record_model(
+            self.weights[0],
+            backend="transformers",
+            device=str(self.model.device),
+            dtype=quantized or str(self.model.dtype).removeprefix("torch."),
+        )
         self.processor.tokenizer.padding_side = "left"  # batched generation appends after the prompt
         # We resize (do_resize=False below): silence the processor's note about its own resize cap.
         if hasattr(self.processor.video_processor, "cap_pixels_per_frame"):
@@ -133,9 +147,15 @@ class Qwen2VLTemporal(Analyzer):
 
     def _describe(self, windows: list[np.ndarray]) -> list[str]:
         """One sentence per window, all windows in one generate call."""
-        import torch
+        inputs = self.preprocess(windows)
+        return self.postprocess(self.infer(inputs), inputs)
 
-        inputs = self.processor(
+    def preprocess(self, windows: list[np.ndarray]):
+        """Windows of RGB uint8 frames, already on the patch grid -> the processor's tensors: the
+        prompt per window (left padded), and each window as one video: rescaled to 0-1,
+        normalised with the processor's image mean and std (RGB order), cut into patches of
+        temporal_patch_size frames."""
+        return self.processor(
             text=[self.prompt] * len(windows),
             videos=windows,
             # The frames' rate: Qwen2.5-VL places video tokens in time with it.
@@ -146,8 +166,16 @@ class Qwen2VLTemporal(Analyzer):
             padding=True,
             return_tensors="pt",
         ).to(self.model.device)
+
+    def infer(self, inputs):
+        """Greedy generation: (windows, prompt length + new tokens) token ids."""
+        import torch
+
         with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+            return self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+
+    def postprocess(self, output, inputs) -> list[str]:
+        """The tokens after each prompt, decoded without special tokens, whitespace collapsed."""
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return [" ".join(text.split()) for text in self.processor.batch_decode(new_tokens, skip_special_tokens=True)]
 
