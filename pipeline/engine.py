@@ -75,7 +75,8 @@ class Plan:
             for analyzer in list(analyzers):
                 try:
                     for weights in analyzer.weights:
-                        if not weights.optional:
+                        # An optional weight may be absent, but one that is there must be right.
+                        if not weights.optional or weights.present():
                             weights.require(analyzer.name)
                 except Skip as reason:
                     unavailable[analyzer.name] = str(reason)

@@ -22,6 +22,10 @@ Everything is measured on the decoded 16 kHz mono track (never by re-reading the
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
@@ -56,11 +60,15 @@ class AudioAnalysis(Analyzer):
     def setup(self) -> None:
         # librosa compiles (or loads from numba's cache) its kernels on first use: seconds,
         # which belong here rather than in the first video's timing. A click every 0.5 s, so
-        # that the beat tracker's kernels are loaded too.
+        # that the beat tracker's kernels are loaded too. numba's cache is not safe for processes
+        # that write and read it at once (workers starting together segfaulted loading a kernel
+        # another was writing): one process at a time, machine-wide.
         rate = 16_000
         clicks = np.zeros(3 * rate, np.float32)
         clicks[:: rate // 2] = 0.5
-        self.process_audio(AudioTrack(clicks, rate, 0.0, 0.0, 0.5))
+        with open(Path(tempfile.gettempdir()) / "reelscope-numba-warmup.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.process_audio(AudioTrack(clicks, rate, 0.0, 0.0, 0.5))
 
     def process_audio(self, audio: AudioTrack) -> Findings:
         import librosa  # heavy: only in workers that run this analyzer
