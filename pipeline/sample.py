@@ -2,8 +2,10 @@
 and the fixtures of the test suite.
 
 A clip is a list of shots. Each shot is a textured picture (so optical flow has something to
-track) moving as asked, optionally with a caption burned in; shots meet with a hard cut or a
-dissolve. The audio track is a click track at a known tempo over a tone, with optional silence.
+track) moving as asked, optionally with a caption burned in and with a sign painted into the
+scene (moving with the camera, as text in the world does); shots meet with a hard cut or a
+dissolve. Captions timed on their own (`ClipSpec.captions`) are burned in over everything, cuts
+included. The audio track is a click track at a known tempo over a tone, with optional silence.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ class Shot:
     text: str | None = None  # burned into the lower third
     dissolve_in_s: float = 0.0  # cross-fade from the previous shot over this many seconds
     seed: int = 0
+    scene_text: str | None = None  # a sign painted into the scene: it moves with the camera
+    scene_text_at: tuple[float, float] = (0.5, 0.35)  # its centre, as fractions of the shot's first view
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A caption burned in from start_s (inclusive) to end_s (exclusive), whatever the shots do."""
+
+    start_s: float
+    end_s: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class ClipSpec:
     height: int = 240
     audio: AudioSpec | None = field(default_factory=AudioSpec)
     rotation: int = 0  # display rotation (degrees clockwise, as phones tag it)
+    captions: tuple[Caption, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -73,6 +87,33 @@ def _texture(shot: Shot, width: int, height: int) -> np.ndarray:
     shade = noise.astype(np.float32)[..., None] / 255.0
     canvas = np.clip(shade * np.array(shot.color, np.float32) * 1.4 + 20, 0, 255)
     return canvas.astype(np.uint8)
+
+
+def _paint_sign(canvas: np.ndarray, shot: Shot, width: int, height: int) -> np.ndarray:
+    """The shot's texture with its sign (dark text on a pale plate) where its first view shows
+    it at scene_text_at. Sized by the frame's width, as a sign filling a fifth of a portrait view."""
+    canvas = canvas.copy()
+    view_x = canvas.shape[1] - width - SHAKE_PX if shot.motion == "pan" and shot.speed < 0 else SHAKE_PX
+    view_y = canvas.shape[0] - height - SHAKE_PX if shot.motion == "tilt" and shot.speed < 0 else SHAKE_PX
+    scale = width / 360
+    (tw, th), _ = cv2.getTextSize(shot.scene_text, cv2.FONT_HERSHEY_DUPLEX, scale, 2)
+    cx, cy = view_x + int(shot.scene_text_at[0] * width), view_y + int(shot.scene_text_at[1] * height)
+    x, y = cx - tw // 2, cy + th // 2
+    pad = int(10 * scale)
+    cv2.rectangle(canvas, (x - pad, y - th - pad), (x + tw + pad, y + pad), (225, 220, 205), -1)
+    cv2.putText(canvas, shot.scene_text, (x, y), cv2.FONT_HERSHEY_DUPLEX, scale, (30, 30, 40), 2, cv2.LINE_AA)
+    return canvas
+
+
+def _burn_caption(frame: np.ndarray, text: str) -> None:
+    """White on a black box, centred at 78 % of the height (above a phone app's buttons), sized by
+    the width so that a portrait frame fits a short line."""
+    height, width = frame.shape[:2]
+    scale = 0.9 * width / 360
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    x, y = (width - tw) // 2, int(height * 0.78)
+    cv2.rectangle(frame, (x - 8, y - th - 8), (x + tw + 8, y + 10), (0, 0, 0), -1)
+    cv2.putText(frame, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
 
 
 def _shot_frame(shot: Shot, canvas: np.ndarray, t: float, width: int, height: int) -> np.ndarray:
@@ -105,6 +146,7 @@ def _shot_frame(shot: Shot, canvas: np.ndarray, t: float, width: int, height: in
 def render_frames(spec: ClipSpec):
     """Yield (time_s, RGB frame) for the whole clip."""
     canvases = [_texture(s, spec.width, spec.height) for s in spec.shots]
+    canvases = [_paint_sign(c, s, spec.width, spec.height) if s.scene_text else c for c, s in zip(canvases, spec.shots)]
     starts = np.cumsum([0.0] + [s.seconds for s in spec.shots])
     n = int(round(spec.duration_s * spec.fps))
     for i in range(n):
@@ -124,6 +166,9 @@ def render_frames(spec: ClipSpec):
             alpha = 0.5 - (starts[k + 1] - t) / nxt.dissolve_in_s
             other = _shot_frame(nxt, canvases[k + 1], 0.0, spec.width, spec.height)
             frame = cv2.addWeighted(other, alpha, frame, 1 - alpha, 0)
+        for caption in spec.captions:
+            if caption.start_s <= t < caption.end_s:
+                _burn_caption(frame, caption.text)
         yield t, frame
 
 
@@ -182,3 +227,23 @@ SAMPLE = ClipSpec(
     height=640,
     audio=AudioSpec(bpm=120, silence=((8.5, 10.0),)),
 )
+
+
+def portrait_captions(width: int = 540, height: int = 960) -> ClipSpec:
+    """A phone-shaped clip (6.5 s) with three captions at known times over signs that move:
+    a pan past "OPEN 7 DAYS", a hard cut at 3.0 s (inside the second caption), a tilt past
+    "ROUTE 66". Captions start and end on the half second, where 2 fps sampling sees them."""
+    return ClipSpec(
+        shots=(
+            Shot(3.0, (70, 120, 90), "pan", speed=80, seed=5, scene_text="OPEN 7 DAYS", scene_text_at=(0.55, 0.3)),
+            Shot(3.5, (150, 110, 70), "tilt", speed=60, seed=6, scene_text="ROUTE 66", scene_text_at=(0.5, 0.45)),
+        ),
+        width=width,
+        height=height,
+        audio=None,
+        captions=(
+            Caption(0.5, 2.0, "WAIT FOR IT"),
+            Caption(2.5, 4.0, "LINK IN BIO"),
+            Caption(4.5, 6.0, "FOLLOW FOR MORE"),
+        ),
+    )

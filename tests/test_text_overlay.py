@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -14,14 +15,10 @@ from helpers import run_video
 from model_factory import EASYOCR_READS, easyocr_md5s
 
 from pipeline.analyzer import Context, FrameBatch, Partials
-from pipeline.analyzers.text_overlay import (
-    EASYOCR_WEIGHTS,
-    OCR_ENV,
-    Line,
-    TextOverlay,
-    same_text,
-)
-from pipeline.models import MODELS_DIR_ENV
+from pipeline.analyzers import text_overlay
+from pipeline.analyzers.text_overlay import EASYOCR_WEIGHTS, OCR_ENV, TextOverlay
+from pipeline.analyzers.text_tracks import Line, same_text
+from pipeline.models import MODELS_DIR_ENV, sha256
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoInfo
 
@@ -257,16 +254,18 @@ def test_same_text():
 def tiny_easyocr(vision_models_dir, monkeypatch):
     """The session's models directory, whose EasyOCR weights are random but for their last layers
     (tests/model_factory.py: CRAFT finds the whole frame, the recognizer reads READ_AS).
-    EasyOCR checks every model file against the MD5 of its published weights, even with
-    downloads disabled, and has no switch for it: point its table at the generated files. Real
-    weights match the table; only these random ones need it. The patch lives in this process,
-    so the test runs the pipeline locally."""
+    Both checks of the file are pointed at these generated files, in this process only (the
+    test runs the pipeline locally): our Weights entries are pinned to their SHA-256 instead of
+    the published one, and EasyOCR's own MD5 table (it checks every model file even with
+    downloads disabled, and has no switch for it) to their MD5. Real weights need neither."""
     from easyocr.config import detection_models, recognition_models
 
+    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
+    pinned = tuple(replace(w, sha256=sha256(vision_models_dir / w.name)) for w in EASYOCR_WEIGHTS)
+    monkeypatch.setattr(text_overlay, "EASYOCR_WEIGHTS", pinned)
     md5s = easyocr_md5s(vision_models_dir)
     monkeypatch.setitem(detection_models["craft"], "md5sum", md5s["craft"])
     monkeypatch.setitem(recognition_models["gen2"]["english_g2"], "md5sum", md5s["english_g2"])
-    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
     monkeypatch.delenv(OCR_ENV, raising=False)  # the default: EasyOCR, since its weights are here
 
 
@@ -287,6 +286,23 @@ def test_easyocr_is_the_default_when_its_weights_are_present(tmp_path, tiny_easy
     assert (track.start_s, track.end_s) == (0.0, pytest.approx(video.video.duration_s, abs=1e-3))
     assert track.data["box"] == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=0.05)
     assert track.data["position"] == "centre" and track.data["persistent"]
+    assert [(m.id, m.backend, m.device, m.dtype) for m in result.models] == [
+        ("craft_mlt_25k.pth", "easyocr", "cpu", "float32"),
+        ("english_g2.pth", "easyocr", "cpu", "float32"),
+    ]
+    assert [m.sha256 for m in result.models] == [w.sha256 for w in text_overlay.EASYOCR_WEIGHTS]
+
+
+def test_easyocr_weights_other_than_the_published_ones_fail_naming_both_digests(vision_models_dir, monkeypatch, sample_clip):
+    # The generated files under the real pin: what a user gets from a wrong or corrupted download.
+    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
+    monkeypatch.setenv(OCR_ENV, "easyocr")
+    result = run_video(sample_clip, NAME).analyzers[NAME]
+    assert result.status == Status.failed
+    craft = vision_models_dir / EASYOCR_WEIGHTS[0].name
+    assert f"at {craft}:" in result.error and "\n" not in result.error
+    assert f"expected sha256 {EASYOCR_WEIGHTS[0].sha256}, found {sha256(craft)}" in result.error
+    assert "reelscope models download --analyzers text_overlay" in result.error
 
 
 def test_missing_easyocr_weights_skip_with_the_path(tmp_path, monkeypatch, sample_clip):

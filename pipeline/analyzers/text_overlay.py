@@ -14,10 +14,15 @@ their samples is read (testvideo.mp4: 17 of 48 samples). A text change on a stil
 seen when it moves CHANGE_PIXELS thumbnail pixels: one letter changed in a line of capitals 8 px
 high at FRAME_SIZE (smaller than OCR reads) moved 2 to 6 of them, at 14 px 4 to 17.
 
-`finalize` follows every line of text across the sampled frames: a line continues a track
-when it reads the same (the same letters ignoring case and spaces, or nearly the same letters
-with exactly the same digits: "Frame = 1" and "Frame = 6" are two texts), and a track survives
-one sample where OCR missed it.
+Each frame's pieces on one text row are joined into lines (readers split a line differently
+from frame to frame), and `finalize` follows the lines across the samples as text tracks with
+rules that hold for any reader (pipeline/analyzers/text_tracks.py): a line continues a track when
+it reads the same, or nearly the same or a piece of it in the same region, with the same
+numbers ("Frame = 1" and "Frame = 6" are two texts; a stray "0" for a "©" is not another);
+a track survives one sample where OCR missed it; its text is the confidence-weighted medoid of
+its readings; fragments of one or two characters readable for under a second and tracks read
+with a mean score under 0.6 are dropped. On testvideo.mp4 EasyOCR and rapidocr both give the
+two burned-in lines as two persistent tracks (tests/test_text_overlay_real.py).
 
 Backends (REELSCOPE_OCR chooses; unset: EasyOCR when its weights are in the models directory,
 else rapidocr):
@@ -27,21 +32,24 @@ else rapidocr):
   easyocr   CRAFT detector + english_g2 recognizer (English only) from the models directory;
             detection runs DETECT_CHUNK frames per forward, on the GPU when there is one. It
             stays in float32 on the GPU: EasyOCR post-processes the score maps with OpenCV,
-            which has no float16 path. EasyOCR checks each file against the MD5 of its
+            which has no float16 path. Each file is pinned by its SHA-256 (a wrong file
+            fails with the path and both digests); EasyOCR itself also checks the MD5 of its
             published weights and, with downloads disabled, refuses any other file.
 
 Segments, one per text track, label "text", times from presentation timestamps at the
 sampling's resolution: start_s is the first sample showing the text, end_s the first sample
 no longer showing it (the end of the video if none), so a text shown between two samples is
 missed and an end is late by up to one sample interval (0.5 s).
-data: text (the most frequent reading, as read most confidently), position ("top",
+data: text (the confidence-weighted medoid reading), position ("top",
 "centre" or "caption_band", from the line's vertical centre), is_caption, persistent, box
 [x0, y0, x1, y1] as fractions of the frame (median over the samples), samples (how many
 samples showed it). confidence: the mean recognition score.
 
 is_caption is a heuristic on position and time only: a line in the caption band that stays at
-least CAPTION_MIN_S and is not `persistent` (on screen for PERSISTENT_SHARE of the video or
-more: a credit, handle or watermark rather than a caption). It cannot tell a caption from a
+least CAPTION_MIN_S and is not `persistent` (its text, in its region, on screen for
+PERSISTENT_SHARE of the video or more, counting every track of it when OCR lost it for a while:
+a credit, handle or watermark rather than a caption) nor inside a persistent track's box (a
+misreading of the watermark). It cannot tell a caption from a
 lower-third name tag, does not check sync with speech, and word-by-word captions that change
 every sample are too short to count. Lines are tracked one by one: a two-line caption is two
 tracks. Text moving across the frame stays one track only while it reads the same.
@@ -54,12 +62,9 @@ persistent_texts.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import zipfile
-from collections import Counter
-from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,7 +72,8 @@ import cv2
 import numpy as np
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, FrameSpec, Partials, Resources, Skip
-from pipeline.models import Weights
+from pipeline.analyzers.text_tracks import BOX_OVERLAP, Box, Line, follow, join_rows, overlap, persistent, stable
+from pipeline.models import Weights, sha256
 from pipeline.schema import Segment
 
 SAMPLE_FPS = 2.0
@@ -87,8 +93,6 @@ CHANGE_LEVEL = 12  # grey levels a thumbnail pixel must move for the frame to co
 CHANGE_PIXELS = 2  # ... in at least this many pixels (one pixel is compression noise)
 BLANK_RANGE = 12  # a thumbnail whose grey levels span less than this shows no text
 
-SAME_TEXT_RATIO = 0.8  # difflib ratio from which two readings with equal digits are one text
-MAX_MISSED_SAMPLES = 1  # a track continues across this many samples where OCR missed it
 TOP_BAND = 1 / 3  # a line whose centre is above this fraction of the height is "top"
 CAPTION_BAND = 0.6  # ... below this fraction, in the caption band
 CAPTION_MIN_S = 1.0
@@ -105,26 +109,16 @@ EASYOCR_WEIGHTS = (
         "https://github.com/JaidedAI/EasyOCR/releases/download/pre-v1.1.6/craft_mlt_25k.zip",
         kind="zip",
         optional=True,  # without EasyOCR's weights, rapidocr reads the text
+        sha256="4a5efbfb48b4081100544e75e1e2b57f8de3d84f213004b14b85fd4b3748db17",
     ),
     Weights(
         f"{EASYOCR_DIR}/english_g2.pth",
         "https://github.com/JaidedAI/EasyOCR/releases/download/v1.3/english_g2.zip",
         kind="zip",
         optional=True,
+        sha256="e2272681d9d67a04e2dff396b6e95077bc19001f8f6d3593c307b9852e1c29e8",
     ),
 )
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the frame
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of text read in one frame."""
-
-    text: str
-    confidence: float
-    box: Box
-
 
 class Reader(Protocol):
     name: str
@@ -151,6 +145,12 @@ class RapidOcrReader:
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }
         )
+
+    def model_files(self) -> list[Path]:
+        """The detection and recognition ONNX files its sessions loaded (once it has read text:
+        rapidocr loads them on first use)."""
+        # onnxruntime keeps the path it loaded on the session; rapidocr does not expose it otherwise.
+        return [Path(stage.session.session._model_path) for stage in (self.engine.text_det, self.engine.text_rec)]
 
     def read(self, frames: list[np.ndarray]) -> list[list[Line]]:
         # One call per frame: rapidocr's detector takes one image; its recognizer batches the lines.
@@ -254,14 +254,18 @@ class TextOverlay(Analyzer):
     def setup(self) -> None:
         backend = chosen_backend()
         if backend == "easyocr":
-            paths = [w.require(self.name) for w in EASYOCR_WEIGHTS]
-            for path in paths:
+            # Before the digest check: the hub's archive saved as the model has a fix of its own.
+            for path in (w.path for w in EASYOCR_WEIGHTS if w.present()):
                 if _hub_archive(path):
                     raise Skip(
                         f"{path} is the zip archive from EasyOCR's model hub, not the model: "
                         f"`mv {path} {path}.zip && unzip -o {path}.zip -d {path.parent}`"
                     )
-            self.reader: Reader = EasyOcrReader(str(paths[0].parent))
+            paths = [w.require(self.name) for w in EASYOCR_WEIGHTS]
+            easy = EasyOcrReader(str(paths[0].parent))
+            self.reader: Reader = easy
+            for weights in EASYOCR_WEIGHTS:
+                self.record_model(weights, backend="easyocr", device="cuda" if easy.gpu else "cpu", dtype="float32")
         else:
             try:
                 self.reader = RapidOcrReader(threads=max(1, int(self.resources.cpus)))
@@ -269,6 +273,15 @@ class TextOverlay(Analyzer):
                 raise Skip(f"rapidocr is not installed ({exc}); `pip install rapidocr onnxruntime`") from exc
         # Both load their models lazily or compile on first use: pay that here, not on the first video.
         self.reader.read([_warm_up_picture()])
+        if isinstance(self.reader, RapidOcrReader):
+            for onnx in self.reader.model_files():
+                self.record_model(
+                    f"rapidocr {version('rapidocr')} {onnx.stem} (wheel)",
+                    backend="rapidocr",
+                    device="cpu",
+                    dtype="float32",
+                    sha256=sha256(onnx),
+                )
 
     def process_frames(self, batch: FrameBatch) -> dict[str, Any]:
         """Per frame: its lines, or None for "the same as the frame before" (only the first frame,
@@ -286,7 +299,9 @@ class TextOverlay(Analyzer):
             source.append(i)
             if not blank(thumb):
                 to_read.append(i)
-        read = dict(zip(to_read, self.reader.read([batch.frames[i] for i in to_read]))) if to_read else {}
+        height, width = batch.frames.shape[1:3]
+        found = self.reader.read([batch.frames[i] for i in to_read]) if to_read else []
+        read = {i: join_rows(lines, width, height) for i, lines in zip(to_read, found)}
         lines = [None if k is None else read.get(k, []) for k in source]
         return {
             "backend": self.reader.name,
@@ -304,28 +319,33 @@ class TextOverlay(Analyzer):
             for lines in p["lines"]:
                 per_frame.append(lines if lines is not None else (per_frame[-1] if per_frame else []))
         ends = _sample_ends(pts, context.video.duration_s)
-        tracks = _track(per_frame)
         video_span = max(round(float(ends[-1]), 4) - round(float(pts[0]), 4), 1e-4)  # as the segments round
+        tracks = [t for t in follow(per_frame, pts, ends) if stable(t)]
+        flags = persistent(tracks, PERSISTENT_SHARE * video_span)
+        watermarks = [t.box() for t, p in zip(tracks, flags) if p]
 
         segments = []
-        for track in tracks:
-            start, end = float(pts[track.first]), float(ends[track.last])
-            text = track.text()
+        for track, is_persistent in zip(tracks, flags):
+            start, end = track.start_s, track.end_s
             box = track.box()
             position = _position(box)
-            persistent = (end - start) >= PERSISTENT_SHARE * video_span
-            is_caption = position == "caption_band" and end - start >= CAPTION_MIN_S - 1e-6 and not persistent
+            is_caption = (
+                position == "caption_band"
+                and end - start >= CAPTION_MIN_S - 1e-6
+                and not is_persistent
+                and all(overlap(box, w) < BOX_OVERLAP for w in watermarks)
+            )
             segments.append(
                 Segment(
                     start_s=round(start, 4),
                     end_s=round(end, 4),
                     label="text",
-                    confidence=round(float(np.mean([r.confidence for r in track.readings])), 4),
+                    confidence=round(track.confidence, 4),
                     data={
-                        "text": text,
+                        "text": track.text(),
                         "position": position,
                         "is_caption": is_caption,
-                        "persistent": persistent,
+                        "persistent": is_persistent,
                         "box": list(box),
                         "samples": track.samples,
                     },
@@ -372,75 +392,6 @@ def _sample_ends(pts: np.ndarray, duration_s: float) -> np.ndarray:
     the end of the video for the last one."""
     last_end = max(float(duration_s), float(pts[-1]))
     return np.append(pts[1:], last_end)
-
-
-def _key(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
-
-
-def same_text(a: str, b: str) -> bool:
-    """Two readings of one text: equal letters ignoring case and spaces, or nearly equal letters
-    with exactly the same digits (a counter or a price that changes is another text)."""
-    ka, kb = _key(a), _key(b)
-    if ka == kb:
-        return True
-    if re.findall(r"\d", ka) != re.findall(r"\d", kb):
-        return False
-    return difflib.SequenceMatcher(None, ka, kb).ratio() >= SAME_TEXT_RATIO
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over the smaller box: 1 when one box holds the other."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
-
-
-@dataclass
-class _Track:
-    first: int  # index of the first sample showing it
-    last: int  # ... and of the last
-    readings: list[Line] = field(default_factory=list)
-
-    @property
-    def samples(self) -> int:
-        return len(self.readings)
-
-    def text(self) -> str:
-        """The most frequent reading (by its letters), as it was read most confidently."""
-        votes = Counter(_key(r.text) for r in self.readings)
-        top = votes.most_common(1)[0][0]
-        return max((r for r in self.readings if _key(r.text) == top), key=lambda r: r.confidence).text.strip()
-
-    def box(self) -> Box:
-        boxes = np.array([r.box for r in self.readings])
-        return tuple(round(float(v), 4) for v in np.median(boxes, axis=0))  # type: ignore[return-value]
-
-
-def _track(per_frame: list[list[Line]]) -> list[_Track]:
-    """Text tracks over the samples: each line joins the live track that reads the same, the one
-    whose box overlaps it most when several do; a track dies after MAX_MISSED_SAMPLES samples
-    without it."""
-    done: list[_Track] = []
-    live: list[_Track] = []
-    for i, lines in enumerate(per_frame):
-        still_live = []
-        for track in live:
-            (still_live if i - track.last <= MAX_MISSED_SAMPLES + 1 else done).append(track)
-        live = still_live
-        for line in lines:
-            # A track already continued by another line of this frame (last == i) is taken.
-            candidates = [t for t in live if t.last < i and same_text(t.readings[-1].text, line.text)]
-            if candidates:
-                track = max(candidates, key=lambda t: _overlap(t.readings[-1].box, line.box))
-                track.last = i
-                track.readings.append(line)
-            else:
-                live.append(_Track(first=i, last=i, readings=[line]))
-    return sorted(done + live, key=lambda t: t.first)
 
 
 def _position(box: Box) -> str:
