@@ -21,8 +21,7 @@ it reads the same, or nearly the same or a piece of it in the same region, with 
 numbers ("Frame = 1" and "Frame = 6" are two texts; a stray "0" for a "©" is not another);
 a track survives one sample where OCR missed it; its text is the confidence-weighted medoid of
 its readings; fragments of one or two characters readable for under a second and tracks read
-with a mean score under 0.6 are dropped. On testvideo.mp4 EasyOCR and rapidocr both give the
-two burned-in lines as two persistent tracks (tests/test_text_overlay_real.py).
+with a mean score under 0.6 are dropped.
 
 Backends (REELSCOPE_OCR chooses; unset: EasyOCR when its weights are in the models directory,
 else rapidocr):
