@@ -79,6 +79,7 @@ class Qwen2VLTemporal(Analyzer):
         Weights(
             name="Qwen2-VL-2B-Instruct",
             source="Qwen/Qwen2-VL-2B-Instruct",
+            revision="895c3a49bc3fa70a340399125c650a463535e71c",  # as public projects pin it (not checked from here)
             # The image processor's settings (patch size, mean and std) and the tokenizer.
             files=("preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"),
         ),
