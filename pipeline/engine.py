@@ -74,9 +74,10 @@ class Plan:
         if weights_here:
             for analyzer in list(analyzers):
                 try:
+                    # Optional weights are judged in setup(), which knows whether they are used
+                    # (EasyOCR's files are beside the default rapidocr; a broken YuNet fails there).
                     for weights in analyzer.weights:
-                        # An optional weight may be absent, but one that is there must be right.
-                        if not weights.optional or weights.present():
+                        if not weights.optional:
                             weights.require(analyzer.name)
                 except Skip as reason:
                     unavailable[analyzer.name] = str(reason)
