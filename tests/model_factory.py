@@ -110,6 +110,7 @@ def write_yolo(models: Path, task: str, size: str = "tiny", adjust: Callable | N
     path = models / analyzer.weights[0].name
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
+    analyzer.weights[0].accept_local(path)  # not the pinned release: accepted as a user's own would be
     return path
 
 

@@ -146,8 +146,16 @@ SAMPLE = np.dtype(  # background_segmentation's partial: one row per sample
 TASK_FILES = {"detect": "yolo11n.pt", "pose": "yolo11n-pose.pt", "segment": "yolo11n-seg.pt"}  # the releases
 
 
+# SHA-256 of the v8.3.0 release assets, as several public projects pin them (not checked from here).
+RELEASE_SHA256 = {
+    "yolo11n.pt": "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
+    "yolo11n-pose.pt": "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0",
+    "yolo11n-seg.pt": "55ed65c56c91713d23e8402371c6c49a6fd84f257f7dce452e8d70e41dcbe152",
+}
+
+
 def _asset(name: str) -> Weights:
-    return Weights(name, ASSETS + name, kind="file")
+    return Weights(name, ASSETS + name, kind="file", sha256=RELEASE_SHA256[name])
 
 
 def _configure_ultralytics() -> None:
