@@ -406,3 +406,84 @@ def test_window_settings_change_the_grid(models_dir, tmp_path, monkeypatch):
     assert environment.segments[-1].end_s == 9.0
     emotion = results["speech_emotion"]
     assert emotion.status == Status.failed and "hop (4.0 s) <= window (3.0 s)" in emotion.error
+
+
+# What the models read and return, on constructed logits.
+
+
+def test_emotion_logits_are_a_softmax_read_by_config_labels(models_dir):
+    """Logits in the order of the snapshot's id2label (neu, hap, ang, sad): a softmax (they sum
+    to 1), and the top one named through EMOTION_NAMES."""
+    import torch
+
+    analyzer = SpeechEmotion()
+    analyzer.setup()
+    assert analyzer.labels == list(EMOTION_LABELS)
+    logits = torch.tensor([[0.0, 1.0, 3.0, -1.0], [2.0, 0.0, 0.0, 0.0]])
+    scores = analyzer.postprocess(logits)
+    np.testing.assert_allclose(scores, torch.softmax(logits, -1).numpy(), atol=1e-6)
+    heard = constructed([(0.0, 3.0), (3.0, 6.0)], scores, [False, False], EMOTION_LABELS, 3.0, 3.0, 6.0)
+    findings = analyzer.finalize(Partials(audio=heard), context())
+    assert [s.label for s in findings.segments] == ["angry", "neutral"]
+    [used] = analyzer.models_used
+    assert (used.id, used.backend, used.device, used.dtype) == (
+        "superb/wav2vec2-base-superb-er", "transformers", "cpu", "float32"
+    )
+
+
+def test_audioset_logits_are_independent_sigmoids(models_dir):
+    """Two labels at logit 3: both 0.95 (a softmax would split them), folded into their classes."""
+    import torch
+
+    analyzer = AudioEnvironment()
+    analyzer.setup()
+    logits = torch.full((1, len(AUDIOSET_LABELS)), -6.0)
+    logits[0, [AUDIOSET_LABELS.index("Speech"), AUDIOSET_LABELS.index("Music")]] = 3.0
+    scores = analyzer.postprocess(logits)
+    assert scores[0, AUDIOSET_LABELS.index("Speech")] == pytest.approx(1 / (1 + math.exp(-3)), abs=1e-6)
+    assert scores[0, AUDIOSET_LABELS.index("Music")] == pytest.approx(1 / (1 + math.exp(-3)), abs=1e-6)
+    classes = class_scores(scores, analyzer.labels, np.array([False]))
+    assert classes[0, CLASSES.index("speech")] == classes[0, CLASSES.index("music")] == pytest.approx(0.9526, abs=1e-4)
+
+
+def test_features_are_the_extractors_normalised_16khz_inputs(models_dir):
+    """wav2vec 2.0 reads each clip at zero mean and unit variance; AST a 1024-frame log-mel whose
+    frames past a 3 s clip hold the padding, normalised by AudioSet's mean and std (-4.2677393,
+    4.5689974, as the checkpoint's preprocessor_config.json). Both at 16 kHz."""
+    t = np.arange(3 * RATE) / RATE
+    clip = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1).astype(np.float32)
+    emotion = SpeechEmotion()
+    emotion.setup()
+    assert emotion.extractor.sampling_rate == RATE
+    values = emotion.preprocess([clip])["input_values"].numpy()
+    assert values.shape == (1, len(clip))
+    assert values.mean() == pytest.approx(0.0, abs=1e-4) and values.std() == pytest.approx(1.0, abs=1e-3)
+    environment = AudioEnvironment()
+    environment.setup()
+    assert environment.extractor.sampling_rate == RATE
+    features = environment.preprocess([clip])["input_values"].numpy()
+    frames = (len(clip) - 400) // 160 + 1  # 25 ms windows every 10 ms
+    assert features.shape == (1, 1024, 128)
+    np.testing.assert_allclose(features[0, frames:], 4.2677393 / (2 * 4.5689974), atol=1e-5)
+    assert not np.allclose(features[0, :frames], 4.2677393 / (2 * 4.5689974), atol=1e-2)
+
+
+def test_audio_of_another_rate_is_refused(models_dir):
+    analyzer = AudioEnvironment()
+    analyzer.setup()
+    with pytest.raises(ValueError, match="expects 16000 Hz audio, got 44100 Hz"):
+        analyzer.process_audio(AudioTrack(np.ones(44_100, np.float32), 44_100, 0.0, 0.0, 1.0))
+
+
+def test_a_snapshot_without_its_feature_extractor_fails_in_one_line(models_dir, tmp_path, monkeypatch):
+    from pipeline.models import WeightsError
+
+    source = models_dir / SpeechEmotion.weights[0].name
+    folder = tmp_path / source.name
+    folder.mkdir()
+    for file in source.iterdir():
+        if file.name != "preprocessor_config.json":
+            (folder / file.name).symlink_to(file)
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path))
+    with pytest.raises(WeightsError, match=f"^weights superb/wav2vec2-base-superb-er at {folder}: has no preprocessor_config.json; "):
+        SpeechEmotion().setup()

@@ -74,6 +74,7 @@ from pipeline.models import Weights
 from pipeline.schema import Segment
 
 MIN_AUDIO_S = 0.1  # both models' first layers read 25 ms; under this there is nothing to classify
+EXTRACTOR = ("preprocessor_config.json",)  # the feature extractor's settings, beside config.json
 TOUCH_S = 1e-6  # spans closer than this are adjacent
 
 # IEMOCAP's abbreviations, as SER checkpoints name their classes; other labels are kept as they are.
@@ -166,6 +167,12 @@ class WindowedAudioClassifier(Analyzer):
         self.extractor, self.model = _load(path)
         config = self.model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.record_model(
+            self.weights[0],
+            backend="transformers",
+            device=str(self.model.device),
+            dtype=str(self.model.dtype).removeprefix("torch."),
+        )
 
     def _setting(self, name: str, default: float) -> float:
         value = os.environ.get(f"REELSCOPE_{self.name.upper()}_{name}")
@@ -210,21 +217,31 @@ class WindowedAudioClassifier(Analyzer):
         for indices in by_length.values():
             for first in range(0, len(indices), self.max_batch):
                 chunk = indices[first : first + self.max_batch]
-                features = self.extractor(
-                    [clips[i] for i in chunk], sampling_rate=self.extractor.sampling_rate, return_tensors="pt"
-                )
-                inputs = {
-                    key: value.to(self.model.device, self.model.dtype)
-                    if value.is_floating_point()
-                    else value.to(self.model.device)
-                    for key, value in features.items()
-                }
+                inputs = self.preprocess([clips[i] for i in chunk])
                 with torch.inference_mode():
-                    logits = self.model(**inputs).logits.float()
-                scores = torch.sigmoid(logits) if self.MULTI_LABEL else torch.softmax(logits, dim=-1)
-                probabilities[chunk] = scores.cpu().numpy()
+                    logits = self.model(**inputs).logits
+                probabilities[chunk] = self.postprocess(logits)
                 passes += 1
         return probabilities, passes
+
+    def preprocess(self, clips: list[np.ndarray]) -> dict[str, Any]:
+        """Clips of one length (float32, -1..1, at the extractor's rate) -> the model's inputs, by
+        the snapshot's feature extractor (wav2vec 2.0: each clip to zero mean and unit variance;
+        AST: 128 log-mel bins over 1024 frames, normalised by the checkpoint's mean and std)."""
+        features = self.extractor(clips, sampling_rate=self.extractor.sampling_rate, return_tensors="pt")
+        return {
+            key: value.to(self.model.device, self.model.dtype) if value.is_floating_point() else value.to(self.model.device)
+            for key, value in features.items()
+        }
+
+    def postprocess(self, logits) -> np.ndarray:
+        """(clips, labels) logits in the order of config.id2label -> probabilities: a sigmoid per
+        label for the multi-label model, else a softmax over them."""
+        import torch
+
+        logits = logits.float()
+        scores = torch.sigmoid(logits) if self.MULTI_LABEL else torch.softmax(logits, dim=-1)
+        return scores.cpu().numpy()
 
     def _window_summary(self, heard: WindowScores) -> dict[str, Any]:
         classified = int(np.count_nonzero(~heard.silent))
@@ -245,7 +262,14 @@ class SpeechEmotion(WindowedAudioClassifier):
     # wav2vec 2.0 base in float16 (95 M parameters, 0.2 GB) plus a batch of 16 three-second
     # windows: the first convolution's output (16 x 512 x 9600 halves) dominates, ~0.16 GB.
     resources = Resources(cpus=1, gpu_memory_gb=0.6)
-    weights = (Weights(name="wav2vec2-base-superb-er", source="superb/wav2vec2-base-superb-er"),)
+    weights = (
+        Weights(
+            name="wav2vec2-base-superb-er",
+            source="superb/wav2vec2-base-superb-er",
+            revision="441a7599c3b22107314dcbd9166621c5c83f2cc5",  # as public projects pin it (not checked from here)
+            files=EXTRACTOR,
+        ),
+    )
     WINDOW_S = 3.0
     HOP_S = 1.5
     MAX_BATCH = 16
@@ -304,7 +328,12 @@ class AudioEnvironment(WindowedAudioClassifier):
     # tokens through SDPA attention: a few hundred MB of activations.
     resources = Resources(cpus=1, gpu_memory_gb=1.0)
     weights = (
-        Weights(name="ast-finetuned-audioset-10-10-0.4593", source="MIT/ast-finetuned-audioset-10-10-0.4593"),
+        Weights(
+            name="ast-finetuned-audioset-10-10-0.4593",
+            source="MIT/ast-finetuned-audioset-10-10-0.4593",
+            revision="f826b80d28226b62986cc218e5cec390b1096902",  # as public projects pin it (not checked from here)
+            files=EXTRACTOR,
+        ),
     )
     WINDOW_S = 3.0
     HOP_S = 1.0
