@@ -1,6 +1,8 @@
 """The Analyzer contract. It knows nothing of Ray: runners (CLI, Ray Data, Ray Serve) drive it.
 
-An analyzer declares what it consumes and what it needs, then works in three steps:
+An analyzer declares what it consumes, what it needs and the types of what it writes
+(`summary_type`, `segment_type`), is built with the run's Settings (`self.settings`; its own
+section is `self.options`), then works in three steps:
 
     setup()                      load anything heavy, once, inside the worker that will run it
     process_frames(batch)        one FrameBatch  -> a picklable partial (pure: any worker may get any batch)
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from pipeline.schema import AnalyzerResult, ModelUsed, Segment, VideoInfo
+from pipeline.schema import AnalyzerResult, ModelUsed, Segment, SegmentData, Summary, VideoInfo
+from pipeline.settings import Section, Settings
 
 if TYPE_CHECKING:
     from pipeline.models import Weights
@@ -106,7 +109,7 @@ class Context:
 @dataclass
 class Findings:
     segments: list[Segment] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: Summary = field(default_factory=Summary)  # an instance of the analyzer's summary_type
 
 
 class Skip(Exception):
@@ -120,14 +123,31 @@ class Analyzer(ABC):
     audio: ClassVar[bool] = False
     after: ClassVar[tuple[str, ...]] = ()  # analyzers whose results finalize() needs: they run too
     uses: ClassVar[tuple[str, ...]] = ()  # read if they ran (finalized first), never pulled in
-    resources: ClassVar[Resources] = Resources()
+    resources: ClassVar[Resources] = Resources()  # see resources_for: what the settings make of it
+    summary_type: ClassVar[type[Summary]] = Summary  # what finalize() returns as the summary
+    segment_type: ClassVar[type[SegmentData]] = SegmentData  # every segment's `data`
     # Cheap per-frame work runs in the decoding worker, on frames still in memory and in order:
     # shipping full-rate frames to another process would cost more than the work itself.
     in_decoder: ClassVar[bool] = False
-    # Analyzers of one model family share a worker pool: one process, one GPU slice (the sum of
-    # their declared memory), one copy of shared code. None: a pool of its own.
-    family: ClassVar[str | None] = None
     weights: ClassVar[tuple[Weights, ...]] = ()  # what setup() loads; `reelscope models` lists and fetches them
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.models_used: list[ModelUsed] = []
+
+    @property
+    def options(self) -> Section | None:
+        """This analyzer's own section of the settings, when it has one."""
+        return self.settings.section(self.name)
+
+    @classmethod
+    def resources_for(cls, settings: Settings) -> Resources:
+        """What one worker reserves under these settings (a backend on CPU needs no GPU memory)."""
+        return cls.resources
+
+    def local(self, weights: Weights) -> Weights:
+        """A weights entry in this run's models directory."""
+        return weights.at(self.settings.models_dir)
 
     def setup(self) -> None:
         """Load models and anything heavy. Called once per worker, before any process step.
@@ -136,18 +156,18 @@ class Analyzer(ABC):
     def record_model(self, model: Weights | str, *, backend: str, device: str, dtype: str | None = None, **ids) -> None:
         """Note a model this instance loaded: a Weights entry (its id and digest come from the
         files), or the name of a model a library ships (`ids`: revision=, sha256=)."""
-        if not hasattr(self, "models_used"):
-            self.models_used: list[ModelUsed] = []
         if isinstance(model, str):
             used = ModelUsed(id=model, backend=backend, device=device, dtype=dtype, **ids)
         else:
-            used = model.provenance(backend=backend, device=device, dtype=dtype)
+            used = self.local(model).provenance(backend=backend, device=device, dtype=dtype)
         self.models_used.append(used)
 
-    def process_frames(self, batch: FrameBatch) -> Any:
+    # An analyzer that a model family's actor hosts (actors/) is given its family Runtime's
+    # output for the batch as `predicted`; others get the batch alone.
+    def process_frames(self, batch: FrameBatch, predicted: Any = None) -> Any:
         raise NotImplementedError(f"{self.name} declares frames but has no process_frames")
 
-    def process_audio(self, audio: AudioTrack) -> Any:
+    def process_audio(self, audio: AudioTrack, predicted: Any = None) -> Any:
         raise NotImplementedError(f"{self.name} declares audio but has no process_audio")
 
     @abstractmethod

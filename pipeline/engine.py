@@ -24,7 +24,8 @@ from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSp
 from pipeline.decode import Decoder, MediaError
 from pipeline.models import WeightsError
 from pipeline.registry import ALL_NAMES, resolve
-from pipeline.schema import AnalyzerResult, ModelUsed, Status, VideoInfo, VideoResult
+from pipeline.schema import AnalyzerResult, ModelUsed, SegmentData, Status, Summary, VideoInfo, VideoResult
+from pipeline.settings import Settings
 
 
 IN_FLIGHT_BATCHES = 2  # decoded batches waiting for the in-decoder analyzers: bounds memory
@@ -59,17 +60,21 @@ class WorkItem:
 
 @dataclass(frozen=True)
 class Plan:
-    """Which analyzers run, where, and what they read. Built once per run, shipped to workers."""
+    """Which analyzers run, where, what they read, and the run's settings. Built once per run,
+    shipped to workers: every analyzer on every runner is built with `settings`."""
 
     analyzers: tuple[type[Analyzer], ...]
     unavailable: dict[str, str]  # analyzer -> why it is skipped (its weights are missing)
     broken: dict[str, str] = field(default_factory=dict)  # analyzer -> why it fails (its weights are wrong)
+    settings: Settings = field(default_factory=Settings)
 
     @classmethod
-    def build(cls, names: list[str] | None = None, *, weights_here: bool = False) -> Plan:
-        """weights_here: the workers read the same models directory as this process (an embedded
-        Ray), so an analyzer whose required weights are missing (skipped) or wrong (failed) is
-        known now, and no worker pool starts for a model that cannot load."""
+    def build(cls, names: list[str] | None = None, *, settings: Settings | None = None, weights_here: bool = False) -> Plan:
+        """settings: the run's (default: the defaults). weights_here: the workers read the same
+        models directory as this process (an embedded Ray), so an analyzer whose required weights
+        are missing (skipped) or wrong (failed) is known now, and no worker pool starts for a
+        model that cannot load."""
+        settings = settings if settings is not None else Settings()
         analyzers, unavailable, broken = resolve(names), {}, {}
         if weights_here:
             for analyzer in list(analyzers):
@@ -78,14 +83,14 @@ class Plan:
                     # (EasyOCR's files are beside the default rapidocr; a broken YuNet fails there).
                     for weights in analyzer.weights:
                         if not weights.optional:
-                            weights.require(analyzer.name)
+                            weights.at(settings.models_dir).require(analyzer.name)
                 except Skip as reason:
                     unavailable[analyzer.name] = str(reason)
                     analyzers.remove(analyzer)
                 except WeightsError as reason:
                     broken[analyzer.name] = str(reason)
                     analyzers.remove(analyzer)
-        return cls(tuple(analyzers), unavailable, broken)
+        return cls(tuple(analyzers), unavailable, broken, settings)
 
     def why_not(self, name: str) -> str | None:
         """Why an analyzer of the contract is not in this plan, when the plan knows."""
@@ -93,7 +98,10 @@ class Plan:
 
     @property
     def key(self) -> tuple[str, ...]:
-        return tuple(f"{a.__module__}.{a.__qualname__}" for a in self.analyzers)
+        return (*(f"{a.__module__}.{a.__qualname__}" for a in self.analyzers), self.settings.model_dump_json())
+
+    def build_analyzers(self, classes: Iterable[type[Analyzer]]) -> list[Analyzer]:
+        return [cls(self.settings) for cls in classes]
 
     @property
     def in_decoder(self) -> tuple[type[Analyzer], ...]:
@@ -101,9 +109,9 @@ class Plan:
 
     @property
     def stages(self) -> list[tuple[type[Analyzer], ...]]:
-        """Analyzers that run in their own workers: one stage (actor pool) per model family, or per
-        analyzer outside a family. One that reads no frames or audio only finalizes, on the
-        driver, and needs no worker."""
+        """Analyzers that run in their own workers: one stage (actor pool, deployment) per model
+        family's actor class, or per analyzer that no family hosts. One that reads no frames or
+        audio only finalizes, where the results are assembled, and needs no worker."""
         groups: dict[str, list[type[Analyzer]]] = {}
         for a in self.analyzers:
             if not a.in_decoder and (a.frames is not None or a.audio):
@@ -121,7 +129,10 @@ class Plan:
 
 def stage_name(stage: tuple[type[Analyzer], ...]) -> str:
     """What a stage (one worker pool or deployment) is called: its model family, else its analyzer."""
-    return stage[0].family or stage[0].name
+    from actors import actor_class
+
+    actor = actor_class(stage)
+    return actor.family if actor.family else stage[0].name
 
 
 def consumes(cls: type[Analyzer], payload: FrameBatch | AudioTrack | None) -> bool:
@@ -138,14 +149,26 @@ def _shipped(item: WorkItem, readers: Iterable[type[Analyzer]]) -> WorkItem:
 
 
 class _Runner:
-    """Sets analyzers up once and runs their process steps with failures contained per analyzer."""
+    """Sets analyzers up once and runs their process steps with failures contained per analyzer.
+    Analyzers hosted by a model family's actor share one Runtime: it loads each one's models and
+    answers each batch once for all of them (`predict`), and each analyzer reads its part."""
 
-    def __init__(self, classes: Iterable[type[Analyzer]]) -> None:
+    def __init__(self, classes: Iterable[type[Analyzer]], settings: Settings) -> None:
+        from actors import runtime_of
+
         self.instances: dict[str, Analyzer] = {}
         self.setup_outcome: dict[str, str] = {}
+        self.runtimes: dict[str, Any] = {}  # analyzer -> its family's Runtime (one instance per family)
+        built: dict[type, Any] = {}
         for cls in classes:
-            instance = cls()
+            instance = cls(settings)
+            runtime_cls = runtime_of(cls)
             try:
+                if runtime_cls is not None:
+                    if runtime_cls not in built:
+                        built[runtime_cls] = runtime_cls(settings)
+                    self.runtimes[cls.name] = built[runtime_cls]
+                    built[runtime_cls].load(instance)
                 instance.setup()
             except Skip as exc:
                 self.setup_outcome[cls.name] = f"skip: {exc}"
@@ -156,6 +179,7 @@ class _Runner:
             self.instances[cls.name] = instance
 
     def process(self, item: WorkItem) -> None:
+        ready = []
         for name, analyzer in self.instances.items():
             if not consumes(type(analyzer), item.payload) or name in item.outcomes:
                 continue
@@ -164,18 +188,47 @@ class _Runner:
             if name in self.setup_outcome:
                 item.outcomes[name] = self.setup_outcome[name]
                 continue
-            item.models[name] = getattr(analyzer, "models_used", [])
+            ready.append(name)
+        predicted = self._predict(item, ready)
+        for name in ready:
+            if name in item.outcomes:  # its family's shared pass failed
+                continue
+            analyzer = self.instances[name]
+            runtime = self.runtimes.get(name)
+            item.models[name] = [*(runtime.models_used.get(name, []) if runtime else []), *analyzer.models_used]
             start = time.perf_counter()
             try:
                 if isinstance(item.payload, FrameBatch):
-                    item.partials[name] = analyzer.process_frames(item.payload)
+                    args = (item.payload, predicted[id(runtime)]) if runtime else (item.payload,)
+                    item.partials[name] = analyzer.process_frames(*args)
                 else:
-                    item.partials[name] = analyzer.process_audio(item.payload)
+                    args = (item.payload, predicted[id(runtime)]) if runtime else (item.payload,)
+                    item.partials[name] = analyzer.process_audio(*args)
             except Skip as exc:
                 item.outcomes[name] = f"skip: {exc}"
             except Exception as exc:
                 item.outcomes[name] = f"fail: {one_line(exc)}"
             item.seconds[name] = item.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def _predict(self, item: WorkItem, ready: list[str]) -> dict[int, Any]:
+        """Each family's one pass over the payload for its ready analyzers; its time is shared
+        among them. A pass that raises fails those analyzers for this video."""
+        families: dict[int, tuple[Any, list[str]]] = {}
+        for name in ready:
+            if name in self.runtimes:
+                families.setdefault(id(self.runtimes[name]), (self.runtimes[name], []))[1].append(name)
+        predicted = {}
+        for key, (runtime, names) in families.items():
+            start = time.perf_counter()
+            try:
+                predicted[key] = runtime.predict(item.payload, frozenset(names))
+            except Exception as exc:
+                for name in names:
+                    item.outcomes[name] = f"fail: {runtime.name}: {one_line(exc)}"
+            share = (time.perf_counter() - start) / len(names)
+            for name in names:
+                item.seconds[name] = item.seconds.get(name, 0.0) + share
+        return predicted
 
 
 def one_line(exc: BaseException) -> str:
@@ -192,7 +245,7 @@ class DecodeStage:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.runner = _Runner(plan.in_decoder)
+        self.runner = _Runner(plan.in_decoder, plan.settings)
         self.later = tuple(a for a in plan.analyzers if not a.in_decoder)
 
     def __call__(self, request: VideoRequest) -> Iterator[WorkItem]:
@@ -240,8 +293,10 @@ class DecodeStage:
 class AnalyzerStage:
     """Runs some analyzers' process steps on WorkItems; the unit an actor pool wraps."""
 
-    def __init__(self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...] = ()) -> None:
-        self.runner = _Runner(analyzers)
+    def __init__(
+        self, analyzers: tuple[type[Analyzer], ...], later: tuple[type[Analyzer], ...] = (), settings: Settings | None = None
+    ) -> None:
+        self.runner = _Runner(analyzers, settings if settings is not None else Settings())
         self.later = later
 
     def __call__(self, item: WorkItem) -> WorkItem:
@@ -259,7 +314,7 @@ class Assembler:
         self.plan = plan
         # video_id -> seq -> item: a retried task may deliver an item twice.
         self.pending: dict[str, dict[int, WorkItem]] = {}
-        self.analyzers = {cls.name: cls() for cls in plan.analyzers}
+        self.analyzers = {a.name: a for a in plan.build_analyzers(plan.analyzers)}
 
     def add(self, item: WorkItem) -> VideoResult | None:
         items = self.pending.setdefault(item.video_id, {})
@@ -328,6 +383,9 @@ class Assembler:
             return AnalyzerResult.skipped(str(exc))
         except Exception as exc:
             return AnalyzerResult.failed(one_line(exc), elapsed_s=spent + time.perf_counter() - start)
+        wrong = _wrong_types(analyzer, findings)
+        if wrong:
+            return AnalyzerResult.failed(wrong, elapsed_s=spent + time.perf_counter() - start)
         return AnalyzerResult(
             status=Status.ok,
             elapsed_s=round(spent + time.perf_counter() - start, 4),
@@ -335,6 +393,19 @@ class Assembler:
             segments=findings.segments,
             summary=findings.summary,
         )
+
+
+def _wrong_types(analyzer: Analyzer, findings) -> str | None:
+    """Why finalize's output is not of the types the analyzer declares (the published schema)."""
+    declared = analyzer.summary_type
+    if declared is not Summary and not isinstance(findings.summary, declared):
+        return f"finalize returned a {type(findings.summary).__name__} summary, not its declared {declared.__name__}"
+    data = analyzer.segment_type
+    if data is not SegmentData:
+        for segment in findings.segments:
+            if not isinstance(segment.data, data):
+                return f"a {segment.label!r} segment holds {type(segment.data).__name__}, not its declared {data.__name__}"
+    return None
 
 
 def _contract_order(name: str) -> int:
@@ -346,7 +417,9 @@ def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]
     """Every stage in this process, in order: for tests, and for callers without Ray."""
     decode = DecodeStage(plan)
     stages = plan.stages
-    chain = [AnalyzerStage(s, tuple(a for later in stages[i + 1 :] for a in later)) for i, s in enumerate(stages)]
+    chain = [
+        AnalyzerStage(s, tuple(a for later in stages[i + 1 :] for a in later), plan.settings) for i, s in enumerate(stages)
+    ]
     assembler = Assembler(plan)
     for request in requests:
         for item in decode(request):

@@ -12,7 +12,8 @@ Hub folders carry `reelscope-manifest.json`, written by `download` and `add`: th
 revision, and every file's size and SHA-256. `require()` checks the sizes (a truncated copy), the
 digests `verify` (`reelscope models verify`) re-reads every byte.
 
-The models directory: `--models-dir`, else $REELSCOPE_MODELS_DIR, else ~/.cache/reelscope/models.
+Entries are declared without a place; `weights.at(settings.models_dir)` binds one to the run's
+models directory (`--models-dir`, REELSCOPE_MODELS_DIR, default ~/.cache/reelscope/models).
 """
 
 from __future__ import annotations
@@ -20,26 +21,19 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.analyzer import Skip
 from pipeline.schema import ModelUsed
 
-MODELS_DIR_ENV = "REELSCOPE_MODELS_DIR"
 MANIFEST = "reelscope-manifest.json"
 ACCEPTED = ".accepted.json"  # beside a file that is not its entry's pinned release, by the user's choice
 HUB_REQUIRED = ("config.json",)  # every transformers / CTranslate2 snapshot has one
-
-
-def models_dir() -> Path:
-    configured = os.environ.get(MODELS_DIR_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "reelscope" / "models"
 
 
 class WeightsError(Exception):
@@ -93,11 +87,22 @@ class Weights:
     files: tuple[str, ...] = ()
     known_sha256: tuple[tuple[str, str], ...] = ()  # (file name, sha256); file kinds: other accepted releases
     also_named: str | None = None  # file kinds: a glob of other release names accepted in its place
+    root: Path | None = None  # the models directory it is looked for in: set by at()
+
+    def at(self, root: Path) -> Weights:
+        """This entry in the models directory `root` (the run's `settings.models_dir`)."""
+        return replace(self, root=Path(root).expanduser())
+
+    @property
+    def directory(self) -> Path:
+        if self.root is None:
+            raise RuntimeError(f"weights {self.name}: no models directory; use weights.at(settings.models_dir)")
+        return self.root
 
     @property
     def path(self) -> Path:
         """Where it is, or would be: the pinned name, else another accepted release that is here."""
-        pinned = models_dir() / self.name
+        pinned = self.directory / self.name
         if self.also_named and not pinned.exists() and pinned.parent.is_dir():
             found = sorted(p for p in pinned.parent.iterdir() if fnmatch.fnmatch(p.name, self.also_named))
             if found:
@@ -111,7 +116,7 @@ class Weights:
     def fix(self, analyzer: str) -> str:
         return (
             f"on a machine that can reach the hub run `reelscope models download --analyzers {analyzer}`, "
-            f"or copy a checked folder in with `reelscope models add DIR` (${MODELS_DIR_ENV} chooses the directory)"
+            f"or copy a checked folder in with `reelscope models add DIR` (setting models_dir chooses the directory)"
         )
 
     def require(self, analyzer: str) -> Path:
@@ -202,7 +207,7 @@ class Weights:
     def download(self) -> Path:
         """Fetch into the models directory, check, and only then move into place: a mismatch
         leaves nothing under the expected name."""
-        path = models_dir() / self.name
+        path = self.directory / self.name
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{Path(self.name).name}.", dir=path.parent))
         try:
@@ -234,7 +239,7 @@ class Weights:
         """Copy these weights from a local folder (a USB stick, a shared mount) into the models
         directory, checked like a download. Looks for the entry's name, then its base name.
         accept_unpinned: take a file that is a model but not the pinned release (accept_local)."""
-        path = models_dir() / self.name
+        path = self.directory / self.name
         candidates = [source_dir / self.name, source_dir / Path(self.name).name]
         if self.also_named:
             candidates += sorted(p for p in source_dir.rglob(self.also_named) if p.is_file())

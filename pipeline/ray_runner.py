@@ -11,7 +11,6 @@ leave decoded frames piling up (ray-project/ray#65540).
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -19,14 +18,14 @@ from collections.abc import Iterator
 import numpy as np
 import ray
 
-from actors import actor_class, pack, unpack
+from actors import actor_class, pack, reference, unpack
 from pipeline import metrics
 from pipeline.analyzer import Analyzer
 from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest
 from pipeline.schema import VideoResult
+from pipeline.settings import Settings
 
-DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when neither config nor a local GPU says
-GPU_MEMORY_ENV = "REELSCOPE_GPU_MEMORY_GB"
+DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when neither settings nor a local GPU say
 MODEL_LOAD_TIMEOUT_S = 900  # how long a model stage may take to start its first actor
 # Ray Data retries a task whose worker died forever by default: a file that crashes the decoder
 # would loop. A few retries still ride out a lost node.
@@ -39,19 +38,17 @@ class PlacementError(ValueError):
     """The model stages cannot be placed on the cluster's GPUs. The message is one line."""
 
 
-def gpu_memory_gb() -> float:
-    """Memory of one GPU: $REELSCOPE_GPU_MEMORY_GB, else this machine's first GPU, else 80 GB."""
-    if os.environ.get(GPU_MEMORY_ENV):
-        return float(os.environ[GPU_MEMORY_ENV])
-    import torch
+def gpu_memory_gb(settings: Settings) -> float:
+    """Memory of one GPU: the gpu_memory_gb setting, else this machine's first GPU, else 80 GB."""
+    if settings.gpu_memory_gb:
+        return settings.gpu_memory_gb
+    from actors.device import local_gpu_memory_gb
 
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_properties(0).total_memory / 1024**3
-    return DEFAULT_GPU_MEMORY_GB
+    return local_gpu_memory_gb() or DEFAULT_GPU_MEMORY_GB
 
 
-def gpu_fraction(analyzers: tuple[type[Analyzer], ...], memory_gb: float) -> float:
-    need = sum(a.resources.gpu_memory_gb for a in analyzers)
+def gpu_fraction(analyzers: tuple[type[Analyzer], ...], memory_gb: float, settings: Settings) -> float:
+    need = sum(a.resources_for(settings).gpu_memory_gb for a in analyzers)
     if need <= 0:
         return 0.0
     if need > memory_gb:
@@ -61,12 +58,14 @@ def gpu_fraction(analyzers: tuple[type[Analyzer], ...], memory_gb: float) -> flo
     return round(need / memory_gb, 4)
 
 
-def stage_gpus(stages: list[tuple[type[Analyzer], ...]], cluster_gpus: float, memory_gb: float) -> list[float]:
+def stage_gpus(
+    stages: list[tuple[type[Analyzer], ...]], cluster_gpus: float, memory_gb: float, settings: Settings
+) -> list[float]:
     """The GPU fraction of each model stage. Ray Data streams through every stage at once, so all
     of them must fit together; with no GPU at all, the models run on CPUs."""
     if cluster_gpus <= 0:
         return [0.0] * len(stages)
-    fractions = [gpu_fraction(stage, memory_gb) for stage in stages]
+    fractions = [gpu_fraction(stage, memory_gb, settings) for stage in stages]
     if sum(fractions) > cluster_gpus + 1e-9:
         parts = ", ".join(f"{'+'.join(a.name for a in s)} {f:g}" for s, f in zip(stages, fractions))
         raise PlacementError(
@@ -99,12 +98,14 @@ def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str
             yield {**pack([item]), STARTED: [started]}
 
 
-def stage_cpus(stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float) -> list[float]:
+def stage_cpus(
+    stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float, settings: Settings
+) -> list[float]:
     """CPUs each model stage's actor reserves. A GPU stage's CPU work only feeds its GPU: none. On
     CPUs, declared needs are scaled down until decoding (one CPU) and every pool fit together:
     Ray Data streams through all stages at once, and a pool that cannot place its actor would
     wait forever. Like GPU fractions, these are scheduling labels: the pools share the cores."""
-    declared = [0.0 if f else sum(a.resources.cpus for a in s) for s, f in zip(stages, fractions)]
+    declared = [0.0 if f else sum(a.resources_for(settings).cpus for a in s) for s, f in zip(stages, fractions)]
     room = max(cluster_cpus - 1.0, 0.1)
     scale = min(1.0, room / sum(declared)) if sum(declared) else 1.0
     return [round(c * scale, 3) for c in declared]
@@ -118,14 +119,15 @@ def build_dataset(
     cluster_gpus: float | None = None,
     max_pool_size: int = 1,
 ) -> ray.data.Dataset:
-    """memory_gb: of one GPU (default: gpu_memory_gb()); cluster_gpus: GPUs the stages may share
+    """memory_gb: of one GPU (default: gpu_memory_gb(plan.settings)); cluster_gpus: GPUs the stages may share
     (default: what the cluster has now: on an autoscaling cluster keep a GPU node up, or pass it)."""
     stages = plan.stages
     resources = ray.cluster_resources()
     if cluster_gpus is None:
         cluster_gpus = resources.get("GPU", 0.0)
-    fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb()) if stages else []
-    cpus = stage_cpus(stages, fractions, resources.get("CPU", 1.0))
+    settings = plan.settings
+    fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb(settings), settings) if stages else []
+    cpus = stage_cpus(stages, fractions, resources.get("CPU", 1.0), settings)
     # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
     # have no named parameter yet: keep that one warning off users' consoles.
     with warnings.catch_warnings():
@@ -147,10 +149,11 @@ def build_dataset(
         if stages:
             ds.context.wait_for_min_actors_s = MODEL_LOAD_TIMEOUT_S
         for i, (stage, fraction, cpu) in enumerate(zip(stages, fractions, cpus)):
-            later = tuple(a for s in stages[i + 1 :] for a in s)
+            later = tuple(reference(a) for s in stages[i + 1 :] for a in s)
             ds = ds.map_batches(
                 actor_class(stage),
-                fn_constructor_kwargs={"analyzers": stage, "later": later},
+                # Small arguments: the actor resolves the classes itself.
+                fn_constructor_kwargs={"analyzers": tuple(map(reference, stage)), "later": later, "settings": settings},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
                 num_gpus=fraction,

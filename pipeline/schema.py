@@ -3,6 +3,12 @@
 Times are seconds from the start of the video, measured by presentation timestamps
 (the first frame or audio sample of the file is t = 0), never frame index / fps.
 Bump SCHEMA_VERSION on any change a reader would notice; add fields, never rename them.
+
+Every analyzer declares the types of its output (`Analyzer.summary_type`, `segment_type`: each
+a `Summary` / `SegmentData` model in the analyzer's module, every field with its unit and meaning);
+a document read back is validated against them, and `document_schema()` publishes the whole
+document, every analyzer's fields included, as one JSON Schema (`reelscope schema`,
+`GET /v1/schema`, schema/reelscope-document.schema.json).
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import functools
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, create_model, model_validator
 
-SCHEMA_VERSION = "1.1"  # 1.1: models used, reelscope version, container duration and truncation
+# 1.1: models used, reelscope version, container duration and truncation.
+# 2.0: every analyzer's summary and segment data typed; a summary is null when the analyzer did not succeed.
+SCHEMA_VERSION = "2.0"
 
 
 @functools.cache
@@ -32,6 +40,19 @@ class Status(str, Enum):
     failed = "failed"  # it ran and raised; `error` says what
 
 
+class Summary(BaseModel):
+    """An analyzer's figures for the whole video. Each analyzer subclasses it (extra fields
+    forbidden there); the base keeps what an analyzer outside the registry returns."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SegmentData(BaseModel):
+    """What one segment of an analyzer carries beyond its times and label (subclassed likewise)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class Segment(BaseModel):
     """One labelled span of time. `data` holds the analyzer-specific typed payload."""
 
@@ -41,7 +62,7 @@ class Segment(BaseModel):
     end_s: float
     label: str
     confidence: float | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: SerializeAsAny[SegmentData] = Field(default_factory=SegmentData)
 
 
 class ModelUsed(BaseModel):
@@ -67,7 +88,7 @@ class AnalyzerResult(BaseModel):
     elapsed_s: float = 0.0  # wall time spent in this analyzer's process + finalize steps
     models: list[ModelUsed] = Field(default_factory=list)  # what its process steps ran
     segments: list[Segment] = Field(default_factory=list)
-    summary: dict[str, Any] = Field(default_factory=dict)
+    summary: SerializeAsAny[Summary] | None = None  # None unless ok
 
     @classmethod
     def skipped(cls, reason: str) -> AnalyzerResult:
@@ -120,5 +141,66 @@ class VideoResult(BaseModel):
     elapsed_s: float = 0.0
     analyzers: dict[str, AnalyzerResult] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _typed(cls, value: Any) -> Any:
+        """A document read back (JSON, dicts) gets each analyzer's own summary and segment types."""
+        if isinstance(value, dict) and isinstance(value.get("analyzers"), dict):
+            value = {**value, "analyzers": {name: _typed_result(name, r) for name, r in value["analyzers"].items()}}
+        return value
+
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
+
+
+def output_types(name: str) -> tuple[type[Summary], type[SegmentData]]:
+    """The summary and segment data types of a registered analyzer (the bases for any other)."""
+    from pipeline import registry  # the registry imports the analyzers, which import this module
+
+    if name not in registry.ANALYZERS:
+        return Summary, SegmentData
+    analyzer = registry.load(name)
+    return analyzer.summary_type, analyzer.segment_type
+
+
+def _typed_result(name: str, result: Any) -> Any:
+    if not isinstance(result, dict):
+        return result
+    summary_type, data_type = output_types(name)
+    typed = dict(result)
+    if isinstance(typed.get("summary"), dict):
+        typed["summary"] = summary_type.model_validate(typed["summary"])
+    typed["segments"] = [
+        {**segment, "data": data_type.model_validate(segment.get("data") or {})} if isinstance(segment, dict) else segment
+        for segment in typed.get("segments") or []
+    ]
+    return typed
+
+
+def document_schema() -> dict[str, Any]:
+    """The JSON Schema of the document, with every registered analyzer's result typed."""
+    from pipeline import registry
+
+    results = {}
+    for name in registry.ALL_NAMES:
+        summary_type, data_type = output_types(name)
+        title = "".join(part.title() for part in name.split("_"))
+        segment = create_model(f"{title}Segment", __base__=Segment, data=(data_type, Field(default_factory=data_type)))
+        result = create_model(
+            f"{title}Result",
+            __base__=AnalyzerResult,
+            segments=(list[segment], Field(default_factory=list)),
+            summary=(summary_type | None, None),
+        )
+        results[name] = (result | None, Field(None, description=_first_line(registry.load(name)) or None))
+    analyzers = create_model("Analyzers", __config__=ConfigDict(extra="forbid"), **results)
+    document = create_model("Document", __base__=VideoResult, analyzers=(analyzers, Field(default_factory=analyzers)))
+    schema = document.model_json_schema()
+    schema["title"] = "reelscope document"
+    schema["$id"] = f"https://reelscope.dev/schema/{SCHEMA_VERSION}/document.json"
+    return schema
+
+
+def _first_line(cls: type) -> str:
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else ""

@@ -151,7 +151,6 @@ class WindowedAudioClassifier(Analyzer):
 
     audio = True
     in_decoder = False
-    family = "audio_classifiers"
     WINDOW_S: float
     HOP_S: float
     MAX_BATCH: int

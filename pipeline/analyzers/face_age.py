@@ -127,7 +127,6 @@ class AgeEstimation(Analyzer):
     name = "age_estimation"
     frames = FACES
     after = ("cut_analysis",)  # tracks never cross a shot boundary
-    family = "faces"
     in_decoder = False
     resources = Resources(cpus=1.0, gpu_memory_gb=1.0)  # ViT-B/16 in fp16 and 64 crops, plus the CUDA context
     weights = (AGE_MODEL, YUNET)

@@ -155,7 +155,6 @@ class EyeTracking(Analyzer):
     name = "eye_tracking"
     frames = FACES
     after = ("cut_analysis",)
-    family = "faces"
     in_decoder = False
     resources = Resources(cpus=1.0, gpu_memory_gb=1.0)  # the ViT-B/16 eye-state classifier in fp16
     weights = (YUNET, EYE_STATE_MODEL)

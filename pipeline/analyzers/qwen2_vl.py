@@ -71,7 +71,6 @@ class Qwen2VLTemporal(Analyzer):
     frames = FrameSpec(fps=SAMPLE_FPS, size=FRAME_SIZE)
     after = ("cut_analysis",)
     in_decoder = False
-    family = "vision_language"
     # 2.2 B parameters in bfloat16 (4.4 GB) plus the vision encoder's activations and the KV cache
     # of 8 windows of about 300 tokens each.
     resources = Resources(cpus=1, gpu_memory_gb=8)

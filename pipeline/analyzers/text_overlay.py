@@ -242,7 +242,6 @@ def blank(thumb: np.ndarray) -> bool:
 class TextOverlay(Analyzer):
     name = "text_overlay"
     frames = FrameSpec(fps=SAMPLE_FPS, size=FRAME_SIZE)
-    family = "ocr"
     in_decoder = False
     # One core: on the CPU, throughput comes from more workers rather than more threads each.
     # GPU memory: EasyOCR's CRAFT on DETECT_CHUNK frames (an estimate from the activation sizes,

@@ -170,7 +170,6 @@ class Transcript:
 class SpeechTranscription(Analyzer):
     name = "speech_transcription"
     audio = True
-    family = "whisper"
     resources = Resources(cpus=1, gpu_memory_gb=configured_model()[1])
     weights = (configured_model()[0],)
 

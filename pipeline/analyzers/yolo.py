@@ -173,7 +173,6 @@ class _Yolo(Analyzer):
     frames = FRAMES
     after = ("cut_analysis",)
     in_decoder = False
-    family = "ultralytics"
     # Estimate for yolo11n at 32 x 640x384 in fp16: ~0.3 GB of activations, the rest CUDA context
     # and cuDNN workspace.
     resources = Resources(cpus=1.0, gpu_memory_gb=1.0)
