@@ -42,24 +42,23 @@ def vision_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_ray(vision_models_dir):
-    """A real local Ray with one logical GPU, so fractional GPU packing is schedulable on a CPU box.
+def vision_settings(vision_models_dir):
+    """Settings reading the tiny vision models. EasyOCR's generated weights pass its MD5 check
+    only where a test patches its table in-process, so workers read text with rapidocr."""
+    from pipeline.settings import Settings
 
-    Its workers read the tiny vision models: the settings below are in the environment while
-    ray.init starts the raylet, whose workers inherit them, and are gone from this process's
-    environment afterwards. EasyOCR's generated weights pass its MD5 check only where a test
-    patches its table in-process, so the workers read text with rapidocr."""
+    return Settings(models_dir=vision_models_dir, text_overlay={"reader": "rapidocr"})
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A real local Ray with one logical GPU, so fractional GPU packing is schedulable on a CPU
+    box. Nothing is passed to its workers through the environment: plans carry their settings."""
     import ray
-
-    from pipeline.analyzers.text_overlay import OCR_ENV
-    from pipeline.models import MODELS_DIR_ENV
 
     # Workers import the test probes by module name, as the driver does.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
-        patch.setenv(OCR_ENV, "rapidocr")
-        ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level="WARNING")
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level="WARNING")
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()

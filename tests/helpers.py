@@ -8,24 +8,25 @@ import numpy as np
 
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoResult
+from pipeline.settings import Settings
 
 Span = tuple[float, float]
 
 GRID = np.arange(0.0, 60.0, 0.01)  # 10 ms steps, to measure overlaps of time spans
 
 
-def run_video(path: Path | str, name: str) -> VideoResult:
+def run_video(path: Path | str, name: str, settings: Settings | None = None) -> VideoResult:
     """The file at `path` through run_local with `name` and the analyzers it reads; the file
     must decode."""
     path = Path(path)
-    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build([name]))
+    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build([name], settings=settings))
     assert result.status == Status.ok, result.error
     return result
 
 
-def analyse(path: Path | str, name: str) -> AnalyzerResult:
+def analyse(path: Path | str, name: str, settings: Settings | None = None) -> AnalyzerResult:
     """`name`'s result on the file at `path`."""
-    return run_video(path, name).analyzers[name]
+    return run_video(path, name, settings).analyzers[name]
 
 
 def shots(cuts: AnalyzerResult) -> list[Segment]:

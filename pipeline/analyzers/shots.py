@@ -8,6 +8,7 @@
     first_in_step          subsampling: the first frame of each step of video time
     whole_seconds,         the per-second curves' length and bins: second k is [k, k+1) s,
     second_of              a sliver of a last second counting in the one before
+    rounded                how every analyzer rounds the figures it writes (None and NaN stay None)
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ def first_in_step(times: np.ndarray, previous: float | None, step: float) -> np.
     the frame before it."""
     slots = np.floor(np.concatenate([[-np.inf if previous is None else previous], times]) / step + 1e-6)
     return slots[1:] > slots[:-1]
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A figure as the document writes it: `digits` decimals (seconds: 0.1 ms), None for a missing
+    or non-finite value (JSON has no NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
 
 
 def whole_seconds(duration_s: float) -> int:
