@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 
-from pipeline.cli import requested_analyzers, safe_stem, start_ray
-from pipeline.engine import Plan, VideoRequest
+from pipeline.engine import Plan, VideoRequest, safe_stem
+from pipeline.registry import parse_names
 from pipeline.schema import Status, VideoResult
+from pipeline.settings import Settings, SettingsError
 
 
 def read_manifest(path: Path) -> list[str]:
@@ -62,7 +63,9 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
                 "duration_s": result.video.duration_s if result.video else None,
                 "analyzers_ok": sum(r.status == Status.ok for r in result.analyzers.values()),
                 "analyzer_status": json.dumps({n: r.status.value for n, r in result.analyzers.items()}),
-                "summaries": json.dumps({n: r.summary for n, r in result.analyzers.items() if r.summary}),
+                "summaries": json.dumps(
+                    {n: r.summary.model_dump(mode="json") for n, r in result.analyzers.items() if r.summary is not None}
+                ),
             }
         )
         for name, analyzer in result.analyzers.items():
@@ -74,7 +77,7 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
                     "end_s": s.end_s,
                     "label": s.label,
                     "confidence": s.confidence,
-                    "data": json.dumps(s.data),
+                    "data": s.data.model_dump_json(),
                 }
                 for s in analyzer.segments
             ]
@@ -85,7 +88,9 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
     return len(videos), len(segments)
 
 
-def backfill(manifest: Path, output: Path, analyzers: list[str] | None, *, weights_here: bool) -> int:
+def backfill(
+    manifest: Path, output: Path, analyzers: list[str] | None, *, settings: Settings | None = None, weights_here: bool
+) -> int:
     from pipeline import ray_runner
 
     sources = list(dict.fromkeys(read_manifest(manifest)))
@@ -95,7 +100,7 @@ def backfill(manifest: Path, output: Path, analyzers: list[str] | None, *, weigh
     print(f"{len(sources)} videos in the manifest, {len(sources) - len(pending)} already done, {len(pending)} to analyse")
     failed = 0
     if pending:
-        plan = Plan.build(analyzers, weights_here=weights_here)
+        plan = Plan.build(analyzers, settings=settings, weights_here=weights_here)
         for done, result in enumerate(ray_runner.run(pending, plan), start=1):
             write_atomically(output / "results" / f"{result.id}.json", result.to_json())
             failed += result.status == Status.failed
@@ -111,10 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", required=True, type=Path, help="manifest: .txt (a path a line), .csv or .parquet (a `path` column)")
     parser.add_argument("--output", required=True, type=Path, help="directory for results/, videos.parquet, segments.parquet")
     parser.add_argument("--analyzers", help="comma-separated subset (default: all)")
+    parser.add_argument("--settings", help="a TOML or JSON settings file (default: $REELSCOPE_SETTINGS_FILE)")
     args = parser.parse_args(argv)
+    try:  # a bad setting or name is refused before any video is read
+        settings = Settings.load(args.settings)
+        names = parse_names(args.analyzers)
+    except (SettingsError, ValueError) as exc:
+        parser.error(str(exc))
+    from pipeline import ray_runner
+
     address = os.environ.get("RAY_ADDRESS")  # set by `ray job submit`
-    start_ray(address, None)
-    return backfill(args.input, args.output, requested_analyzers(args.analyzers), weights_here=not address)
+    ray_runner.connect(address)
+    return backfill(args.input, args.output, names, settings=settings, weights_here=not address)
 
 
 if __name__ == "__main__":

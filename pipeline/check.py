@@ -20,9 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.analyzer import Analyzer
-from pipeline.models import Weights, models_dir
+from pipeline.model_commands import analyzer_weights, weights_state
 from pipeline.schema import Status
+from pipeline.settings import Settings
 
 
 def _version(package: str) -> str | None:
@@ -32,7 +32,7 @@ def _version(package: str) -> str | None:
         return None
 
 
-def environment() -> Iterator[tuple[str, str]]:
+def environment(settings: Settings) -> Iterator[tuple[str, str]]:
     """(what, finding) for the software and hardware the analyzers run on."""
     yield "python", f"{platform.python_version()} ({sys.executable})"
     for package in ("reelscope", "ray", "torch", "transformers", "ultralytics", "faster-whisper", "easyocr", "rapidocr", "av"):
@@ -40,7 +40,9 @@ def environment() -> Iterator[tuple[str, str]]:
     try:
         import torch
 
-        cuda = torch.cuda.is_available()
+        from actors.device import cuda_available
+
+        cuda = cuda_available()
         yield "cuda (torch)", f"{torch.version.cuda} available" if cuda else f"not available (torch built for CUDA {torch.version.cuda})"
         for i in range(torch.cuda.device_count() if cuda else 0):
             props = torch.cuda.get_device_properties(i)
@@ -56,7 +58,7 @@ def environment() -> Iterator[tuple[str, str]]:
         yield "ctranslate2 cuda", f"{devices} device(s)" if devices else "no CUDA device: Whisper runs int8 on the CPU"
     except ImportError:
         yield "ctranslate2 cuda", "ctranslate2 not installed"
-    yield "models directory", str(models_dir())
+    yield "models directory", str(settings.models_dir)
 
 
 def _accelerator(module: str, cuda: bool, without: str) -> str:
@@ -72,32 +74,14 @@ def _accelerator(module: str, cuda: bool, without: str) -> str:
     return "available" if cuda else f"installed, but no GPU: {without}"
 
 
-def weights_state(weights: Weights) -> str:
-    """present and checked / missing / wrong, in a few words."""
-    if not weights.present():
-        return "optional, not here" if weights.optional else f"MISSING at {weights.path}"
-    problem = weights.problem(full=True)
-    return f"WRONG: {problem}" if problem else f"ok ({weights.path})"
-
-
-def analyzer_weights(analyzers: list[type[Analyzer]]) -> Iterator[tuple[str, Weights]]:
-    """(the analyzers that load it, weights) for each distinct weights entry."""
-    users: dict[Weights, list[str]] = {}
-    for analyzer in analyzers:
-        for weights in analyzer.weights:
-            users.setdefault(weights, []).append(analyzer.name)
-    for weights, names in users.items():
-        yield ",".join(names), weights
-
-
-def sample_run() -> Iterator[tuple[str, str, str]]:
+def sample_run(settings: Settings) -> Iterator[tuple[str, str, str]]:
     """(analyzer, status, why) for every analyzer, run in this process on the built-in sample."""
     from pipeline.engine import Plan, VideoRequest, run_local
     from pipeline.sample import SAMPLE, write_clip
 
     with tempfile.TemporaryDirectory(prefix="reelscope-check-") as folder:
         clip = write_clip(str(Path(folder) / "sample.mp4"), SAMPLE)
-        [result] = run_local([VideoRequest("sample", clip)], Plan.build(None, weights_here=True))
+        [result] = run_local([VideoRequest("sample", clip)], Plan.build(None, settings=settings, weights_here=True))
     if result.status == Status.failed:
         yield "(decode)", "failed", result.error or ""
         return
@@ -108,21 +92,19 @@ def sample_run() -> Iterator[tuple[str, str, str]]:
         yield name, outcome.status.value, why
 
 
-def run(print_line=print) -> int:
+def run(settings: Settings, print_line=print) -> int:
     """Prints the report; 1 when an analyzer failed or a weight is wrong, else 0."""
-    from pipeline.registry import ALL_NAMES, load
-
     bad = 0
     print_line("environment")
-    for what, finding in environment():
+    for what, finding in environment(settings):
         print_line(f"  {what:18} {finding}")
     print_line("weights")
-    for names, weights in analyzer_weights([load(name) for name in ALL_NAMES]):
+    for names, weights in analyzer_weights(None, settings):
         state = weights_state(weights)
         bad += state.startswith("WRONG")
         print_line(f"  {names:40} {weights.source}: {state}")
     print_line("a run of every analyzer on the built-in sample clip, in this process")
-    for name, status, why in sample_run():
+    for name, status, why in sample_run(settings):
         bad += status == "failed"
         print_line(f"  {status:8} {name:28} {why}")
     return 1 if bad else 0

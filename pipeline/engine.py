@@ -12,12 +12,14 @@ in this process, `pipeline.ray_runner` chains the same objects as Ray Data opera
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Partials, Skip
@@ -35,6 +37,24 @@ IN_FLIGHT_BATCHES = 2  # decoded batches waiting for the in-decoder analyzers: b
 class VideoRequest:
     video_id: str  # unique within a run; the output file is named after it
     path: str
+
+    @classmethod
+    def for_paths(cls, paths: list[str]) -> list[VideoRequest]:
+        """One request per path, named by its file stem made safe and unique within the run."""
+        ids: list[str] = []
+        for path in paths:
+            stem = safe_stem(path)
+            candidate, n = stem, 1
+            while candidate in ids:
+                n += 1
+                candidate = f"{stem}-{n}"
+            ids.append(candidate)
+        return [cls(video_id, path) for video_id, path in zip(ids, paths)]
+
+
+def safe_stem(path: str) -> str:
+    """The file's stem, made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "video"
 
 
 @dataclass

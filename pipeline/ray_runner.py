@@ -34,6 +34,25 @@ RUNNER = "ray_data"  # the `runner` tag of this runner's metrics
 STARTED = "started_at"  # column: when the item's video began decoding (time.time())
 
 
+def connect(address: str | None, num_gpus: float | None = None) -> None:
+    """Join the cluster at `address`, else start an embedded one here. Nothing is forwarded
+    through the environment: every worker gets the run's settings inside its plan."""
+    import logging
+    import os
+    import sys
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, loopback-only Ray needs no token
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(num_gpus=num_gpus, logging_level=logging.WARNING, include_dashboard=False)
+    # Ray Data's progress bars are the progress display on a terminal; in logs they are noise.
+    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
 class PlacementError(ValueError):
     """The model stages cannot be placed on the cluster's GPUs. The message is one line."""
 

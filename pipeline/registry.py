@@ -33,6 +33,16 @@ ANALYZERS: dict[str, str] = {
 ALL_NAMES: tuple[str, ...] = tuple(ANALYZERS)
 
 
+def parse_names(text: str | None) -> list[str] | None:
+    """The analyzer names in "a, b,c" (None when there are none: the default set). Raises
+    ValueError naming the unknown ones."""
+    names = [n.strip() for n in text.split(",") if n.strip()] if text else []
+    unknown = [n for n in names if n not in ALL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown analyzer(s): {', '.join(unknown)}; known: {', '.join(ALL_NAMES)}")
+    return names or None
+
+
 def load(name: str) -> type[Analyzer]:
     module_name, class_name = ANALYZERS[name].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)

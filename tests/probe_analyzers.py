@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import os
 
+from pydantic import ConfigDict
+
+from actors.base import ModelActor, Runtime
 from pipeline.analyzer import Analyzer, Context, Findings, FrameSpec, Partials, Resources, Skip
-from pipeline.schema import Segment
+from pipeline.schema import ModelUsed, Segment, SegmentData, Summary
 
 SPEC = FrameSpec(fps=None, size=64)
+
+
+class CounterSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+    frames: int
+
+
+class CountedFrames(SegmentData):
+    model_config = ConfigDict(extra="forbid")
+    count: int
+
+
+class ReaderSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+    seen_frames: int | None
 
 
 class FrameCounter(Analyzer):
     name = "probe_counter"
     frames = SPEC
     resources = Resources(cpus=0.5, gpu_memory_gb=20)
+    summary_type = CounterSummary
+    segment_type = CountedFrames
 
     def process_frames(self, batch):
         return {"n": len(batch.frames), "first": float(batch.pts_s[0]), "last": float(batch.pts_s[-1]), "index": batch.index}
@@ -24,7 +44,8 @@ class FrameCounter(Analyzer):
             raise AssertionError("partials out of order")
         total = sum(p["n"] for p in partials.frames)
         first, last = partials.frames[0]["first"], partials.frames[-1]["last"]
-        return Findings([Segment(start_s=first, end_s=last, label="frames", data={"count": total})], {"frames": total})
+        segment = Segment(start_s=first, end_s=last, label="frames", data=CountedFrames(count=total))
+        return Findings([segment], CounterSummary(frames=total))
 
 
 class SecondGpuModel(FrameCounter):
@@ -57,10 +78,11 @@ class WeightsMissing(Analyzer):
 class Reader(Analyzer):
     name = "probe_reader"
     after = ("probe_counter",)
+    summary_type = ReaderSummary
 
     def finalize(self, partials, context):
         counted = context.ok("probe_counter")
-        return Findings(summary={"seen_frames": counted.summary["frames"] if counted else None})
+        return Findings(summary=ReaderSummary(seen_frames=counted.summary.frames if counted else None))
 
 
 class KillsItsWorker(Analyzer):
@@ -77,3 +99,48 @@ class KillsItsWorker(Analyzer):
 
     def finalize(self, partials, context):
         return Findings()
+
+
+class PassesSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+    passes: list[int]  # the family pass each batch was answered by
+    asked_with: list[str]  # the analyzers that pass served
+
+
+class CountingRuntime(Runtime):
+    """A model family that numbers its forward passes."""
+
+    name = "probe_family"
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.passes = 0
+
+    def load(self, analyzer):
+        self.models_used[analyzer.name] = [ModelUsed(id="probe-model", backend="numpy", device="cpu")]
+
+    def predict(self, payload, analyzers):
+        self.passes += 1
+        return {"pass": self.passes, "for": sorted(analyzers)}
+
+
+class FamilyMember(Analyzer):
+    name = "probe_member_a"
+    frames = SPEC
+    summary_type = PassesSummary
+
+    def process_frames(self, batch, predicted):
+        return predicted
+
+    def finalize(self, partials, context):
+        return Findings(summary=PassesSummary(passes=[p["pass"] for p in partials.frames], asked_with=partials.frames[0]["for"]))
+
+
+class OtherFamilyMember(FamilyMember):
+    name = "probe_member_b"
+
+
+class ProbeFamilyActor(ModelActor):
+    family = "probe_family"
+    runtime = CountingRuntime
+    serves = ("probe_member_a", "probe_member_b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from probe_analyzers import Broken, FrameCounter, Reader, WeightsMissing
+from probe_analyzers import Broken, CounterSummary, FrameCounter, Reader, ReaderSummary, WeightsMissing
 
 from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest, run_local
 from pipeline.registry import ALL_NAMES, load
@@ -18,13 +18,13 @@ def test_each_analyzer_gets_its_own_status(sample_clip):
     (result,) = run_local([VideoRequest("clip", str(sample_clip))], PROBES)
     assert result.status == Status.ok and result.video.frame_count == 300
     counter = result.analyzers["probe_counter"]
-    assert counter.status == Status.ok and counter.summary == {"frames": 300}
+    assert counter.status == Status.ok and counter.summary == CounterSummary(frames=300)
     assert counter.segments[0].start_s == 0.0 and counter.segments[0].end_s == pytest.approx(299 / 30)
     broken = result.analyzers["probe_broken"]
     assert broken.status == Status.failed and broken.error.startswith("ValueError: model produced NaN")
     missing = result.analyzers["probe_weights_missing"]
     assert missing.status == Status.skipped and "reelscope models download" in missing.reason
-    assert result.analyzers["probe_reader"].summary == {"seen_frames": 300}
+    assert result.analyzers["probe_reader"].summary == ReaderSummary(seen_frames=300)
 
 
 def test_assembly_does_not_depend_on_arrival_order(sample_clip):
@@ -74,3 +74,57 @@ def test_registry_names_are_the_output_contract():
         "speech_emotion", "audio_environment", "audio_analysis", "cut_analysis", "scene_segmentation",
         "camera_analysis", "color_analysis", "content_quality", "temporal_flow", "cross_analyzer_intelligence",
     }  # fmt: skip
+
+
+class UntypedCounter(FrameCounter):
+    """Returns a plain dict where its declared summary type is due."""
+
+    name = "probe_untyped"
+
+    def finalize(self, partials, context):
+        findings = super().finalize(partials, context)
+        findings.summary = {"frames": findings.summary.frames}
+        return findings
+
+
+def test_a_summary_of_another_type_than_declared_fails_that_analyzer(sample_clip):
+    (result,) = run_local([VideoRequest("clip", str(sample_clip))], Plan((UntypedCounter, FrameCounter), {}))
+    untyped = result.analyzers["probe_untyped"]
+    assert untyped.status == Status.failed and "not its declared CounterSummary" in untyped.error
+    assert result.analyzers["probe_counter"].status == Status.ok
+
+
+def test_a_document_read_back_has_each_analyzers_own_types(sample_clip):
+    from pipeline.analyzers.cuts import CutAnalysis
+    from pipeline.schema import VideoResult
+
+    (result,) = run_local([VideoRequest("clip", str(sample_clip))], Plan.build(["cut_analysis"]))
+    again = VideoResult.model_validate_json(result.to_json())
+    assert again == result
+    cuts = again.analyzers["cut_analysis"]
+    assert type(cuts.summary) is CutAnalysis.summary_type and cuts.summary.shot_count == 4
+    assert all(type(s.data) is CutAnalysis.segment_type for s in cuts.segments)
+
+
+def test_analyzers_of_one_family_share_one_pass_per_batch(sample_clip, monkeypatch):
+    import actors
+    from probe_analyzers import FamilyMember, OtherFamilyMember, ProbeFamilyActor
+
+    monkeypatch.setattr(actors, "ACTORS", (*actors.ACTORS, ProbeFamilyActor))
+    plan = Plan((FamilyMember, OtherFamilyMember), {})
+    assert plan.stages == [(FamilyMember, OtherFamilyMember)]  # one stage: one pool, one runtime
+    (result,) = run_local([VideoRequest("clip", str(sample_clip))], plan)
+    a, b = result.analyzers["probe_member_a"], result.analyzers["probe_member_b"]
+    batches = -(-300 // 32)
+    assert a.summary.passes == b.summary.passes == list(range(1, batches + 1))
+    assert a.summary.asked_with == ["probe_member_a", "probe_member_b"]
+    assert [m.id for m in a.models] == ["probe-model"]
+
+
+def test_an_actor_refuses_analyzers_it_does_not_serve():
+    from probe_analyzers import ProbeFamilyActor
+
+    from actors import reference
+
+    with pytest.raises(TypeError, match="serves probe_member_a, probe_member_b, not probe_counter"):
+        ProbeFamilyActor((reference(FrameCounter),))
