@@ -239,10 +239,20 @@ def _one_line(exc: ValidationError) -> str:
         given = error.get("input")
         shown = "" if isinstance(given, dict) else f" (got {given!r})"
         if error["type"] == "extra_forbidden":
-            problems.append(f"unknown setting {where}")
+            problems.append(f"unknown setting {where}; known here: {', '.join(_keys_at(error['loc'][:-1]))}")
         else:
             problems.append(f"setting {where} ({env}){shown}: {error['msg']}")
     return "; ".join(problems)
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return list(model.model_fields)
 
 
 def table() -> str:

@@ -10,6 +10,7 @@ from helpers import run_video
 
 from pipeline.cli import main
 from pipeline.schema import Status
+from pipeline.settings import Settings
 
 YUNET_2026 = "face_detection_yunet_2026may.onnx"
 YUNET_2026_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"  # ../shared/models/README.md
@@ -19,7 +20,7 @@ def test_check_reports_versions_weights_and_a_run_of_every_analyzer(tmp_path, mo
     models = link_models(tmp_path / "models", {YUNET_2026: shared_models / "yunet" / YUNET_2026})
     (models / "yolo11n.pt").write_text("<!DOCTYPE html><html><body>404</body></html>")  # a download gone wrong
     monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(models))
-    monkeypatch.setenv("REELSCOPE_OCR", "rapidocr")
+    monkeypatch.setenv("REELSCOPE_TEXT_OVERLAY__READER", "rapidocr")
 
     assert main(["check"]) == 1  # a wrong weight is worth a non-zero exit
     out = capsys.readouterr().out
@@ -44,9 +45,8 @@ def test_check_reports_versions_weights_and_a_run_of_every_analyzer(tmp_path, mo
 
 
 def test_a_document_records_the_models_that_made_it(tmp_path, monkeypatch, shared_models, sample_clip):
-    link_models(tmp_path / "models", {YUNET_2026: shared_models / "yunet" / YUNET_2026})
-    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "models"))
-    result = run_video(sample_clip, "eye_tracking")
+    models = link_models(tmp_path / "models", {YUNET_2026: shared_models / "yunet" / YUNET_2026})
+    result = run_video(sample_clip, "eye_tracking", Settings(models_dir=models))
     assert result.reelscope_version == importlib.metadata.version("reelscope")
     eyes = result.analyzers["eye_tracking"]
     assert eyes.status == Status.ok

@@ -13,7 +13,7 @@ import pytest
 from faults import corpus
 
 from pipeline.backfill import backfill, video_id
-from pipeline.cli import _video_ids
+from pipeline.engine import VideoRequest
 from pipeline.schema import Status, VideoResult
 
 ANALYZERS = "cut_analysis,audio_analysis,color_analysis"
@@ -40,7 +40,7 @@ def test_the_corpus_through_the_cli(cases, tmp_path):
     assert run.returncode == 1, run.stderr[-3000:]  # some inputs failed; every one was analysed
     assert "Traceback" not in run.stdout + run.stderr and "Segmentation fault" not in run.stderr
     assert sum(line.startswith("[") for line in run.stdout.splitlines()) == len(cases)
-    for (name, (_, want)), vid in zip(cases.items(), _video_ids(paths)):
+    for (name, (_, want)), vid in zip(cases.items(), (r.video_id for r in VideoRequest.for_paths(paths))):
         result = VideoResult.model_validate_json((tmp_path / "out" / f"{vid}.json").read_text())
         check(name, want, result.status.value, result.error)
         if want is None and result.video.has_video:

@@ -15,10 +15,12 @@ from pipeline.cli import main
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.models import MANIFEST, Weights, WeightsError
 from pipeline.schema import Status
+from pipeline.settings import Settings
 
 
 @pytest.fixture
 def models(tmp_path, monkeypatch):
+    """The models directory: given to the library as a setting, to the CLI by its environment variable."""
     monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "models"))
     return tmp_path / "models"
 
@@ -31,7 +33,7 @@ def checkpoint(path, payload: bytes = b"tensors") -> bytes:
 
 
 def test_missing_weights_say_where_and_how(models):
-    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file")
+    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file").at(models)
     with pytest.raises(Skip) as skipped:
         weights.require("object_detection")
     assert str(models / "detector.pt") in str(skipped.value)
@@ -45,8 +47,8 @@ def test_download_of_a_file_and_of_a_file_inside_a_zip(models, tmp_path):
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("recognizer.pth", content)
     for weights in [
-        Weights("detector.pt", plain.as_uri(), kind="file", sha256=hashlib.sha256(content).hexdigest()),
-        Weights("ocr/recognizer.pth", archive.as_uri(), kind="zip"),
+        Weights("detector.pt", plain.as_uri(), kind="file", sha256=hashlib.sha256(content).hexdigest()).at(models),
+        Weights("ocr/recognizer.pth", archive.as_uri(), kind="zip").at(models),
     ]:
         assert not weights.present()
         assert weights.download().read_bytes() == content
@@ -68,7 +70,7 @@ def wrong_copies(tmp_path) -> dict[str, tuple[bytes, str]]:
 def test_each_wrong_file_is_one_line_naming_the_path_what_was_expected_and_the_fix(models, tmp_path):
     good = checkpoint(tmp_path / "good.pt")
     pinned = hashlib.sha256(good).hexdigest()
-    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file", sha256=pinned)
+    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file", sha256=pinned).at(models)
     models.mkdir()
     for case, (content, words) in wrong_copies(tmp_path).items():
         weights.path.write_bytes(content)
@@ -85,7 +87,7 @@ def test_each_wrong_file_is_one_line_naming_the_path_what_was_expected_and_the_f
 
 
 def test_a_file_that_is_not_the_pinned_release_loads_once_accepted_and_says_so(models, tmp_path):
-    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file", sha256="0" * 64)
+    weights = Weights("detector.pt", "https://example.invalid/detector.pt", kind="file", sha256="0" * 64).at(models)
     models.mkdir()
     own = checkpoint(weights.path, b"fine-tuned")
     with pytest.raises(WeightsError):
@@ -107,7 +109,7 @@ def hub_folder(path, files=("config.json", "tokenizer.json", "model.bin")):
 
 
 def test_a_hub_folder_without_its_tokenizer_or_with_a_truncated_file(models):
-    weights = Weights("speech", "org/speech-model", files=("tokenizer.json", "model.bin"))
+    weights = Weights("speech", "org/speech-model", files=("tokenizer.json", "model.bin")).at(models)
     folder = hub_folder(models / "speech", files=("config.json", "model.bin"))
     with pytest.raises(WeightsError) as wrong:
         weights.require("speech_transcription")
@@ -127,7 +129,7 @@ def test_a_hub_folder_without_its_tokenizer_or_with_a_truncated_file(models):
 def test_download_refuses_a_mismatch_and_leaves_nothing_under_the_name(models, tmp_path):
     served = tmp_path / "served.pt"
     checkpoint(served, b"not what was pinned")
-    weights = Weights("detector.pt", served.as_uri(), kind="file", sha256="1" * 64)
+    weights = Weights("detector.pt", served.as_uri(), kind="file", sha256="1" * 64).at(models)
     with pytest.raises(WeightsError, match="expected sha256 1111"):
         weights.download()
     assert not weights.path.exists() and list(models.iterdir()) == []  # no staging left either
@@ -138,7 +140,7 @@ def test_a_plan_knows_missing_from_wrong_weights_and_the_others_still_run(models
     (missing weights) is skipped, cut_analysis runs."""
     models.mkdir()
     (models / "yolo11n.pt").write_text("<!doctype html><html><body>Sign in to GitHub</body></html>")
-    plan = Plan.build(["object_detection", "body_pose", "cut_analysis"], weights_here=True)
+    plan = Plan.build(["object_detection", "body_pose", "cut_analysis"], settings=Settings(models_dir=models), weights_here=True)
     assert [a.name for a in plan.analyzers] == ["cut_analysis"]  # no worker starts for either model
     [result] = run_local([VideoRequest("clip", str(sample_clip))], plan)
     detection, pose = result.analyzers["object_detection"], result.analyzers["body_pose"]
@@ -156,7 +158,7 @@ def test_models_list_reports_missing_and_wrong_weights(models, capsys):
     assert f"models directory: {models}" in out
     assert "MISSING" in out and "Qwen/Qwen2-VL-2B-Instruct" in out
     [weights] = Qwen2VLTemporal.weights
-    folder = hub_folder(weights.path, ("config.json", *weights.files))
+    folder = hub_folder(weights.at(models).path, ("config.json", *weights.files))
     assert main(["models", "list", "--analyzers", "qwen2_vl_temporal"]) == 0
     (folder / "config.json").write_bytes(b"")
     assert main(["models", "list", "--analyzers", "qwen2_vl_temporal"]) == 1
@@ -164,7 +166,7 @@ def test_models_list_reports_missing_and_wrong_weights(models, capsys):
 
 
 def test_a_plan_for_this_machine_skips_models_whose_weights_are_missing(models):
-    plan = Plan.build(["qwen2_vl_temporal", "text_overlay"], weights_here=True)
+    plan = Plan.build(["qwen2_vl_temporal", "text_overlay"], settings=Settings(models_dir=models), weights_here=True)
     assert [a.name for a in plan.analyzers] == ["cut_analysis", "text_overlay"]  # EasyOCR's weights are optional
     assert str(models / "Qwen2-VL-2B-Instruct") in plan.unavailable["qwen2_vl_temporal"]
     assert "qwen2_vl_temporal" in [a.name for a in Plan.build(["qwen2_vl_temporal"]).analyzers]  # a cluster decides in its workers
