@@ -144,3 +144,33 @@ class ProbeFamilyActor(ModelActor):
     family = "probe_family"
     runtime = CountingRuntime
     serves = ("probe_member_a", "probe_member_b")
+
+
+class SettingsSeen(Summary):
+    model_config = ConfigDict(extra="forbid")
+    models_dir: str  # what the worker's analyzer was built with
+    gpu_memory_gb: float | None
+    reelscope_variables: list[str]  # REELSCOPE_* variables in the worker's environment
+
+
+class SettingsEcho(Analyzer):
+    """Says, from the worker that processed the frames, which settings it was built with."""
+
+    name = "probe_settings_echo"
+    frames = SPEC
+    summary_type = SettingsSeen
+
+    def process_frames(self, batch):
+        return SettingsSeen(
+            models_dir=str(self.settings.models_dir),
+            gpu_memory_gb=self.settings.gpu_memory_gb,
+            reelscope_variables=sorted(k for k in os.environ if k.startswith("REELSCOPE_")),
+        )
+
+    def finalize(self, partials, context):
+        return Findings(summary=partials.frames[0])
+
+
+class SettingsEchoInDecoder(SettingsEcho):
+    name = "probe_settings_echo_in_decoder"
+    in_decoder = True

@@ -54,7 +54,7 @@ def test_a_run_reports_frames_latency_realtime_factor_and_statuses(local_ray, sa
     requests = [VideoRequest("metered", str(sample_clip)), VideoRequest("metered-bad", str(bad))]
     results = {r.id: r for r in ray_runner.run(requests, plan, memory_gb=80)}
     assert results["metered-bad"].status == Status.failed
-    frames = results["metered"].analyzers["probe_metered"].summary["frames"]
+    frames = results["metered"].analyzers["probe_metered"].summary.frames
     assert frames == 300
 
     deadline = time.monotonic() + EXPORT_DEADLINE_S
@@ -89,4 +89,4 @@ def test_without_ray_recording_is_a_no_op(sample_clip, monkeypatch):
     metrics.record_video(result, 1.0, "local")
     metrics.set_queue_depth("local", 3)
     metrics.record_stage({}, {"probe_metered": 0.1}, 32, "model")
-    assert result.analyzers["probe_metered"].summary == {"frames": 300}
+    assert result.analyzers["probe_metered"].summary.frames == 300

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from probe_analyzers import Broken, FrameCounter, KillsItsWorker, SecondGpuModel
+from probe_analyzers import Broken, FrameCounter, KillsItsWorker, SecondGpuModel, SettingsEcho, SettingsEchoInDecoder
 
 from pipeline import ray_runner
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
+from pipeline.settings import Settings
+
+DEFAULTS = Settings()
 
 PLAN = Plan(analyzers=(Broken, FrameCounter, SecondGpuModel), unavailable={})
 
@@ -39,32 +42,44 @@ def test_a_worker_that_dies_costs_only_its_video(local_ray, sample_clip, tmp_pat
     assert results["poison"].status == Status.failed and "worker analysing this video died" in results["poison"].error
     for video_id in ("before", "after"):
         assert results[video_id].status == Status.ok
-        assert results[video_id].analyzers["probe_counter"].summary == {"frames": 300}
+        assert results[video_id].analyzers["probe_counter"].summary.frames == 300
 
 
 def test_gpu_fraction_from_declared_memory():
-    assert ray_runner.gpu_fraction((FrameCounter,), 80) == 0.25
-    assert ray_runner.gpu_fraction((FrameCounter, SecondGpuModel), 80) == 0.5  # one family, one pool
-    assert ray_runner.gpu_fraction((Broken,), 80) == 0.0
+    assert ray_runner.gpu_fraction((FrameCounter,), 80, DEFAULTS) == 0.25
+    assert ray_runner.gpu_fraction((FrameCounter, SecondGpuModel), 80, DEFAULTS) == 0.5  # one family, one pool
+    assert ray_runner.gpu_fraction((Broken,), 80, DEFAULTS) == 0.0
     with pytest.raises(ray_runner.PlacementError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
-        ray_runner.gpu_fraction((FrameCounter,), 16)
+        ray_runner.gpu_fraction((FrameCounter,), 16, DEFAULTS)
 
 
 def test_stages_that_cannot_share_the_gpus_fail_before_starting():
     stages = [(FrameCounter,), (SecondGpuModel,)]
-    assert ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=80) == [0.25, 0.25]
-    assert ray_runner.stage_gpus(stages, cluster_gpus=0, memory_gb=80) == [0.0, 0.0]  # no GPU: models on CPUs
+    assert ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=80, settings=DEFAULTS) == [0.25, 0.25]
+    assert ray_runner.stage_gpus(stages, cluster_gpus=0, memory_gb=80, settings=DEFAULTS) == [0.0, 0.0]  # models on CPUs
     with pytest.raises(ray_runner.PlacementError, match=r"need 1.25 GPUs at once .* the cluster has 1"):
-        ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=32)
+        ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=32, settings=DEFAULTS)
 
 
 def test_cpu_reservations_always_leave_room_for_every_pool():
     stages = [(FrameCounter, SecondGpuModel), (FrameCounter,), (SecondGpuModel,)]  # 1 + 0.5 + 0.5 CPUs declared
-    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=16) == [1.0, 0.5, 0.5]
-    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=2) == [0.5, 0.25, 0.25]  # 1 CPU left to decode
-    assert ray_runner.stage_cpus(stages, [0.5, 0.25, 0.0], cluster_cpus=2) == [0.0, 0.0, 0.5]  # GPU stages take none
+    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=16, settings=DEFAULTS) == [1.0, 0.5, 0.5]
+    assert ray_runner.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=2, settings=DEFAULTS) == [0.5, 0.25, 0.25]
+    assert ray_runner.stage_cpus(stages, [0.5, 0.25, 0.0], cluster_cpus=2, settings=DEFAULTS) == [0.0, 0.0, 0.5]
 
 
 def test_without_a_gpu_model_stages_run_on_cpus(local_ray, sample_clip):
     (result,) = ray_runner.run([VideoRequest("a", str(sample_clip))], PLAN, cluster_gpus=0)
-    assert result.analyzers["probe_counter"].summary == {"frames": 300}
+    assert result.analyzers["probe_counter"].summary.frames == 300
+
+
+def test_every_worker_gets_the_runs_settings_in_its_plan(local_ray, sample_clip, tmp_path):
+    """Decode tasks and actor pools alike are built with the driver's Settings object, and no
+    REELSCOPE_* variable reaches them through the environment."""
+    settings = Settings(models_dir=tmp_path / "models", gpu_memory_gb=46)
+    plan = Plan((SettingsEchoInDecoder, SettingsEcho), {}, settings=settings)
+    assert [tuple(a.name for a in s) for s in plan.stages] == [("probe_settings_echo",)]  # one actor pool
+    (result,) = ray_runner.run([VideoRequest("a", str(sample_clip))], plan)
+    for name in ("probe_settings_echo", "probe_settings_echo_in_decoder"):
+        seen = result.analyzers[name].summary
+        assert (seen.models_dir, seen.gpu_memory_gb, seen.reelscope_variables) == (str(tmp_path / "models"), 46, [])
