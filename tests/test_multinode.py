@@ -45,7 +45,7 @@ from pipeline.sample import SAMPLE, ClipSpec, Shot, write_clip
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RAY = str(BIN / "ray")
-TAG = "RS_MULTINODE_NODE"  # not REELSCOPE_*: the driver forwards those to every worker
+TAG = "RS_MULTINODE_NODE"  # not REELSCOPE_*: every variable of that prefix must be a setting
 CPU_ANALYZERS = "cut_analysis,audio_analysis,color_analysis"
 GiB, MiB = 2**30, 2**20
 
@@ -71,7 +71,7 @@ class Node:
             RAY_AUTH_MODE="disabled",
             HF_HUB_OFFLINE="1",
             YOLO_OFFLINE="1",
-            REELSCOPE_OCR="rapidocr",  # the offline reader, whatever else is in the models directory
+            REELSCOPE_TEXT_OVERLAY__READER="rapidocr",  # the job driver reads it: the offline reader
             RAY_health_check_period_ms="1000",  # a dead node is noticed in ~5 s, not ~15 s
             **{TAG: self.tag},
         )
