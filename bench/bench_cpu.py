@@ -93,9 +93,9 @@ def main() -> None:
     cold_s = time.perf_counter() - start
 
     from pipeline import ray_runner
-    from pipeline.cli import start_ray
+    from pipeline.ray_runner import connect
 
-    start_ray(None, None)
+    connect(None)
     list(ray_runner.run(request, foundation))  # the first run on a new Ray warms its workers
     cuts_ray_s = best_of(lambda: list(ray_runner.run(request, cuts_only)), args.repeats)
     all_ray_s = best_of(lambda: list(ray_runner.run(request, foundation)), args.repeats)
