@@ -1,0 +1,26 @@
+"""The units every runner chains: decode (with the in-decoder analyzers), analyzer stages, assembly.
+
+    VideoRequest -> DecodeStage -> WorkItem* -> AnalyzerStage* -> Assembler -> VideoResult
+
+    plan.py       VideoRequest, Plan (analyzers, stages, settings), stage_name, consumes
+    stages.py     WorkItem, DecodeStage, AnalyzerStage (and the per-analyzer failure containment)
+    assembler.py  Assembler
+
+A WorkItem is one FrameBatch or the AudioTrack of one video, plus the partial outputs the
+analyzers have produced from it so far; the last item of every video carries its VideoInfo
+and how many items came before it, so the assembler knows when a video is complete however
+the items were reordered on the way. Nothing here imports Ray: the runners (pipeline/runners/)
+chain these objects in one process, as Ray Data operators, or through Ray Serve deployments.
+"""
+
+from pipeline.engine.assembler import Assembler
+from pipeline.engine.plan import Plan, VideoRequest, consumes, safe_stem, stage_name
+from pipeline.engine.stages import AnalyzerStage, DecodeStage, WorkItem, one_line
+
+# TRANSITION (lead): removed once every caller imports run_local from pipeline.runners.local.
+from pipeline.runners.local import run_local  # noqa: E402
+
+__all__ = [
+    "AnalyzerStage", "Assembler", "DecodeStage", "Plan", "VideoRequest", "WorkItem",
+    "consumes", "one_line", "safe_stem", "stage_name",
+]  # fmt: skip

@@ -1,0 +1,25 @@
+"""Every stage in this process, in order: for tests, `reelscope check`, and callers without Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest
+from pipeline.schema import VideoResult
+
+
+def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]:
+    """Every stage in this process, in order: for tests, and for callers without Ray."""
+    decode = DecodeStage(plan)
+    stages = plan.stages
+    chain = [
+        AnalyzerStage(s, tuple(a for later in stages[i + 1 :] for a in later), plan.settings) for i, s in enumerate(stages)
+    ]
+    assembler = Assembler(plan)
+    for request in requests:
+        for item in decode(request):
+            for stage in chain:
+                item = stage(item)
+            result = assembler.add(item)
+            if result is not None:
+                yield result
