@@ -117,6 +117,13 @@ class ServeSettings(Section):
             return [n.strip() for n in value.split(",") if n.strip()] or None
         return value
 
+    @field_validator("analyzers")
+    @classmethod
+    def _known_analyzers(cls, names: list[str] | None) -> list[str] | None:
+        from pipeline.registry import parse_names  # the registry imports the analyzers, which import this module
+
+        return parse_names(",".join(names)) if names else None
+
     @property
     def max_bytes(self) -> int:
         return int(self.max_upload_mb * 1e6)
