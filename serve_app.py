@@ -1,14 +1,16 @@
 """Ray Serve HTTP endpoint.
 
-    serve run serve_app:app                                    # this machine, media root "."
-    serve run serve_app:build_app media_root=/videos max_upload_mb=200
+    serve run serve_app:app                                    # this machine, settings from REELSCOPE_*
+    serve run serve_app:build_app media_root=/videos max_upload_mb=200 text_overlay.reader=rapidocr
     serve deploy serve_config.yaml                             # a running cluster
 
 One FastAPI ingress deployment (`Reelscope`) admits each video and has it decoded once, with the
 cheap analyzers, in a Ray task where a native crash costs only that video (`pipeline.serve_runner`); each heavy model family is a deployment of
 its own, the same `actors` class the Ray Data graph runs, with its GPU fraction and autoscaling;
-`Jobs` keeps the state of asynchronous jobs for every ingress replica. Settings are the builder's
-arguments (`Settings`); the bearer token may come from $REELSCOPE_API_TOKEN instead.
+`Jobs` keeps the state of asynchronous jobs for every ingress replica. The run's settings
+(pipeline.settings) are built once, by `build_app`: its arguments over REELSCOPE_* variables
+(the `serve` section by its fields' names, any other setting by its own), and travel in the plan
+to the ingress, its decode tasks and every model deployment.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations as types.
@@ -19,9 +21,7 @@ import os
 import secrets
 import shutil
 import tempfile
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -30,74 +30,24 @@ import ray
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError
 from ray import serve
 from ray.serve import Application
 from starlette.datastructures import UploadFile
 
-from actors import ModelActor, actor_class
-from pipeline.cli import comma_separated, safe_stem
+from actors import ModelActor, actor_class, reference
 from pipeline.decode import MediaError, probe
-from pipeline.engine import Plan, VideoRequest, one_line, stage_name
-from pipeline.inputs import Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
-from pipeline.models import models_dir
+from pipeline.engine import Plan, VideoRequest, one_line, safe_stem, stage_name
+from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
 from pipeline.ray_runner import gpu_memory_gb, stage_cpus, stage_gpus
-from pipeline.registry import ALL_NAMES, resolve
-from pipeline.schema import SCHEMA_VERSION, VideoResult
-from pipeline.serve_runner import DecoderCrashed, ServeRunner
+from pipeline.registry import ALL_NAMES, parse_names, resolve
+from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
+from pipeline.serve_runner import DecoderCrashed, Jobs, ServeRunner
+from pipeline.settings import ServeSettings, Settings, SettingsError
 
-API_VERSION = "1.0.0"
-TOKEN_ENV = "REELSCOPE_API_TOKEN"
+API_VERSION = "1.1.0"  # 1.1: GET /v1/schema
 MAX_JSON_BYTES = 64 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and the analyzers field around the file
-
-
-class Settings(BaseModel):
-    """The application's arguments: `serve run serve_app:build_app key=value …` or `args:` in
-    serve_config.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    media_root: str = "."  # `path` requests read files under it, never outside
-    analyzers: list[str] | None = None  # deployed; default: every one whose weights are here
-    max_upload_mb: float = 500.0  # uploads and URL downloads; larger: 413
-    max_duration_s: float = 900.0  # longer: 422
-    max_sync_duration_s: float = 180.0  # longer videos go through /v1/jobs: 422 on /v1/analyze
-    allow_private_urls: bool = False  # fetch URLs on loopback / private / link-local addresses
-    token: str | None = None  # bearer token for /v1/*; default: $REELSCOPE_API_TOKEN, else none
-    ingress_replicas: int = 1  # fixed: asynchronous jobs run in the replica that took them
-    ingress_cpus: float = 1.0  # reserved for decoding: the decode tasks the ingress starts reserve none
-    max_ongoing_requests: int = 4  # per ingress replica
-    max_queued_requests: int = 8  # beyond it: 503 at once (JSON, with Retry-After), never a hang
-    max_jobs: int = 8  # queued + running jobs per ingress replica; beyond it: 503
-    max_model_replicas: int = 2  # autoscaling bound of each model family deployment
-    stage_timeout_s: float = 600.0  # one batch at one family; past it the family's analyzers fail
-    fetch_deadline_s: float = 300.0  # a `url` download as a whole; past it: 422 with the bytes that came
-    use_gpus: bool | None = None  # None: when the cluster has GPUs while the app is built
-    gpu_memory_gb: float | None = None  # of one GPU; default: ray_runner.gpu_memory_gb()
-
-    @field_validator("analyzers", mode="before")
-    @classmethod
-    def _comma_separated(cls, value):  # `serve run … analyzers=a,b` passes one string
-        return comma_separated(value) if isinstance(value, str) else value
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self.max_upload_mb * 1e6)
-
-
-class AnalyzeSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: str | None = Field(None, description="a file under the server's media root, relative to it")
-    url: str | None = Field(None, description="an http(s) URL for the server to download")
-    analyzers: list[str] | None = Field(None, description="analyzers to run; default: every one deployed")
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give exactly one of `path` and `url`")
-        return self
 
 
 class AnalyzerAvailability(BaseModel):
@@ -112,25 +62,6 @@ class Job(BaseModel):
     error: str | None = None
     result: VideoResult | None = None
 
-
-VIDEO_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": AnalyzeSource.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "the video"},
-                        "analyzers": {"type": "string", "description": "comma-separated; default: every one deployed"},
-                    },
-                }
-            },
-        },
-    }
-}
 
 api = FastAPI(
     title="reelscope",
@@ -179,51 +110,20 @@ def redact(text: str | None, replacements: dict[str, str]) -> str | None:
     return text
 
 
-@serve.deployment(num_replicas=1, max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
-class Jobs:
-    """Asynchronous jobs' state, shared by every ingress replica. Kept in memory: the newest
-    `keep` jobs. A job whose replica stopped updating it for `stall_s` reads as failed."""
-
-    TERMINAL = ("done", "failed")
-
-    def __init__(self, stall_s: float, keep: int = 1000) -> None:
-        self.stall_s = stall_s
-        self.keep = keep
-        self.jobs: OrderedDict[str, dict] = OrderedDict()
-
-    def update(self, job_id: str, **fields) -> None:
-        """Updates arrive unordered: a finished job stays finished and progress only grows."""
-        job = self.jobs.setdefault(job_id, {"id": job_id, "status": "queued", "progress": 0.0})
-        if job["status"] in self.TERMINAL:
-            return
-        fields["progress"] = max(job["progress"], fields.get("progress", 0.0))
-        job.update(fields, updated=time.monotonic())
-        while len(self.jobs) > self.keep:
-            self.jobs.popitem(last=False)
-
-    def get(self, job_id: str) -> dict | None:
-        job = self.jobs.get(job_id)
-        if job is None:
-            return None
-        if job["status"] not in self.TERMINAL and time.monotonic() - job["updated"] > self.stall_s:
-            job.update(status="failed", error="the replica running this job stopped; submit it again")
-        return {k: v for k, v in job.items() if k != "updated"}
-
-
 @serve.ingress(api)
 class Reelscope:
-    def __init__(self, settings: Settings, plan: Plan, families: dict, jobs) -> None:
-        self.settings = settings
-        self.media_root = Path(settings.media_root).resolve()
-        self.plan = plan  # what this server can run: analyzers deployed, and why the others are not
+    def __init__(self, plan: Plan, families: dict, jobs) -> None:
+        self.plan = plan  # what this server can run: analyzers deployed, why the others are not, the settings
+        self.options: ServeSettings = plan.settings.serve
+        self.media_root = Path(self.options.media_root).resolve()
         self.deployed = {a.name for a in plan.analyzers}
-        self.token = settings.token or os.environ.get(TOKEN_ENV) or None
-        self.runner = ServeRunner(families, settings.stage_timeout_s)
+        self.runner = ServeRunner(families, self.options.stage_timeout_s)
         self.jobs = jobs
         self.active_jobs = 0
         self.admitted = 0  # requests analysing or waiting for a slot, in this replica
-        self.slots = asyncio.Semaphore(settings.max_ongoing_requests)
+        self.slots = asyncio.Semaphore(self.options.max_ongoing_requests)
         self._job_tasks: set[asyncio.Task] = set()  # held so the event loop does not drop them
+        self._schema: dict | None = None
 
     @api.get("/healthz")
     def healthz(self) -> dict:
@@ -238,10 +138,19 @@ class Reelscope:
             if name in self.deployed
             else AnalyzerAvailability(
                 available=False,
-                reason=redact(self.plan.why_not(name), {str(models_dir()): "<models>"}) or "not deployed on this server",
+                reason=redact(self.plan.why_not(name), self._private_paths()) or "not deployed on this server",
             )
             for name in ALL_NAMES
         }
+
+    @api.get("/v1/schema")
+    def schema(self, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> dict:
+        """The JSON Schema of the document /v1/analyze answers: every analyzer's summary and
+        segment data, with their fields' units and meanings (what `reelscope schema` prints)."""
+        self._authorize(credentials)
+        if self._schema is None:  # imports every analyzer module: once per replica, when first asked
+            self._schema = document_schema()
+        return self._schema
 
     @api.post("/v1/analyze", response_model=VideoResult, openapi_extra=VIDEO_BODY)
     async def analyze(self, request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
@@ -264,7 +173,7 @@ class Reelscope:
         """The same input as /v1/analyze, as an asynchronous job: poll GET /v1/jobs/{id}."""
         self._authorize(credentials)
         # Counted before the first await: concurrent submissions cannot all pass the check.
-        if self.active_jobs >= self.settings.max_jobs:
+        if self.active_jobs >= self.options.max_jobs:
             raise Refused(503, f"{self.active_jobs} jobs are running here; retry later", {"Retry-After": "30"})
         self.active_jobs += 1
         workdir = Path(tempfile.mkdtemp(prefix="reelscope-job-"))
@@ -294,7 +203,7 @@ class Reelscope:
     async def _slot(self):
         """One of max_ongoing_requests analysis slots, waiting in a queue of max_queued_requests;
         past both, 503 at once. Serve would refuse too, but as plain text without Retry-After."""
-        if self.admitted >= self.settings.max_ongoing_requests + self.settings.max_queued_requests:
+        if self.admitted >= self.options.max_ongoing_requests + self.options.max_queued_requests:
             raise Refused(503, f"{self.admitted} requests are in progress or waiting here; retry later", {"Retry-After": RETRY_AFTER_S})
         self.admitted += 1
         try:
@@ -304,23 +213,24 @@ class Reelscope:
             self.admitted -= 1
 
     def _authorize(self, credentials: HTTPAuthorizationCredentials | None) -> None:
-        if self.token and (credentials is None or not secrets.compare_digest(credentials.credentials, self.token)):
+        token = self.options.token
+        if token and (credentials is None or not secrets.compare_digest(credentials.credentials, token)):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
     async def _admit(self, request: Request, workdir: Path, sync: bool):
         """The video the request names or carries, within the limits, and the plan it asks for."""
         declared = int(request.headers.get("content-length") or 0)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            if declared > self.settings.max_bytes + MULTIPART_OVERHEAD_BYTES:
-                raise Refused(413, too_large(declared, self.settings.max_bytes))
-            streamed = limited(request, self.settings.max_bytes)
+            if declared > self.options.max_bytes + MULTIPART_OVERHEAD_BYTES:
+                raise Refused(413, too_large(declared, self.options.max_bytes))
+            streamed = limited(request, self.options.max_bytes)
             async with streamed.form(max_files=1, max_fields=2) as form:  # closes its spooled files
                 upload, names = form.get("file"), form.get("analyzers")
                 if not isinstance(upload, UploadFile):
                     raise Refused(422, "a multipart body carries the video in a part named `file`")
-                path = await asyncio.to_thread(save_upload, upload.file, workdir / "upload", self.settings.max_bytes)
+                path = await asyncio.to_thread(save_upload, upload.file, workdir / "upload", self.options.max_bytes)
                 label = f"upload:{upload.filename or 'video'}"
-            names = comma_separated(names) if isinstance(names, str) else None
+            names = names if isinstance(names, str) else None
         else:
             if declared > MAX_JSON_BYTES:
                 raise Refused(413, f"a JSON body takes up to {MAX_JSON_BYTES} bytes")
@@ -335,9 +245,9 @@ class Reelscope:
                 path = await fetch(
                     source.url,
                     workdir / "download",
-                    self.settings.max_bytes,
-                    self.settings.allow_private_urls,
-                    self.settings.fetch_deadline_s,
+                    self.options.max_bytes,
+                    self.options.allow_private_urls,
+                    self.options.fetch_deadline_s,
                 )
                 label = source.url
             names = source.analyzers
@@ -346,26 +256,28 @@ class Reelscope:
             info = await asyncio.to_thread(probe, str(path))
         except MediaError as exc:
             raise Refused(422, str(exc).replace(str(path), label)) from None
-        limit = self.settings.max_sync_duration_s if sync else self.settings.max_duration_s
+        limit = self.options.max_sync_duration_s if sync else self.options.max_duration_s
         if info.duration_s > limit:
-            hint = "; send it to POST /v1/jobs" if sync and info.duration_s <= self.settings.max_duration_s else ""
+            hint = "; send it to POST /v1/jobs" if sync and info.duration_s <= self.options.max_duration_s else ""
             raise Refused(422, f"the video is {info.duration_s:.0f} s long; this endpoint takes up to {limit:.0f} s{hint}")
         return VideoRequest(safe_stem(label.rsplit("/", 1)[-1]), str(path)), plan, label, info
 
-    def _plan(self, names: list[str] | None) -> Plan:
-        """The requested analyzers (with what they need) that are deployed; the rest, skipped with why."""
-        if not names:
-            return Plan(self.plan.analyzers, {})
+    def _plan(self, names: list[str] | str | None) -> Plan:
+        """The requested analyzers (a list, or a form's "a,b"), with what they need, that are
+        deployed; the rest, skipped with why. Every plan carries the server's settings."""
         try:
-            requested = resolve(names)
+            names = parse_names(names) if isinstance(names, str) else names
+            requested = resolve(names) if names else None
         except ValueError as exc:
             raise Refused(422, str(exc)) from None
+        if requested is None:
+            return Plan(self.plan.analyzers, {}, settings=self.plan.settings)
         absent = [a.name for a in requested if a.name not in self.deployed]
         broken = {name: self.plan.broken[name] for name in absent if name in self.plan.broken}
         missing = {
             name: self.plan.unavailable.get(name, "not deployed on this server") for name in absent if name not in broken
         }
-        return Plan(tuple(a for a in requested if a.name in self.deployed), missing, broken)
+        return Plan(tuple(a for a in requested if a.name in self.deployed), missing, broken, settings=self.plan.settings)
 
     async def _analyze(
         self, video: VideoRequest, plan: Plan, label: str, on_progress: Callable[[float], None] | None = None
@@ -375,11 +287,14 @@ class Reelscope:
         if result.video is not None:
             result.video.path = label
         # Models are named by id in the document; where this server keeps them is its own business.
-        shown = {str(models_dir()): "<models>", video.path: label}
+        shown = {**self._private_paths(), video.path: label}
         result.error = redact(result.error, shown)
         for outcome in result.analyzers.values():
             outcome.reason, outcome.error = redact(outcome.reason, shown), redact(outcome.error, shown)
         return result
+
+    def _private_paths(self) -> dict[str, str]:
+        return {str(self.plan.settings.models_dir): "<models>"}
 
     async def _run_job(self, job_id: str, video: VideoRequest, plan: Plan, label: str, duration_s: float, workdir: Path):
         reported = 0.0
@@ -409,18 +324,56 @@ class Reelscope:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def app_settings(args: dict | None = None) -> Settings:
+    """The run's settings: Serve's application arguments over REELSCOPE_* variables (Settings.load).
+    A field of the `serve` section goes by its own name (`max_jobs=8`), any other setting by its
+    name (`models_dir=…`, `gpu_memory_gb=40`), a section's field by a dotted key on the command
+    line (`text_overlay.reader=rapidocr`) or as a mapping in serve_config.yaml. Raises SettingsError."""
+    overrides: dict = {}
+    for path, value in _leaves(args or {}):
+        if path[0] in ServeSettings.model_fields:
+            path = ("serve", *path)
+        elif path[0] not in Settings.model_fields:
+            known = [*ServeSettings.model_fields, *(k for k in Settings.model_fields if k != "serve")]
+            raise SettingsError(f"unknown setting {'.'.join(path)}; known here: {', '.join(known)}")
+        into = overrides
+        for part in path[:-1]:
+            into = into.setdefault(part, {})
+            if not isinstance(into, dict):
+                raise SettingsError(f"setting {'.'.join(path)}: {part} is given a value of its own too")
+        into[path[-1]] = value
+    return Settings.load(**overrides)
+
+
+def _leaves(args: dict, prefix: tuple[str, ...] = ()):
+    """(key path, value) of every value in nested mappings with dotted keys."""
+    for key, value in args.items():
+        path = (*prefix, *str(key).split("."))
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, path)
+        else:
+            yield path, value
+
+
 def build_app(args: dict | None = None) -> Application:
-    """The application: the ingress, a deployment per heavy model family, and the job board."""
-    settings = Settings.model_validate(args or {})
-    plan = Plan.build(settings.analyzers, weights_here=True)
+    """The application: the ingress, a deployment per heavy model family, and the job board. The
+    settings are checked first: a bad one is refused in one line before anything is deployed."""
+    settings = app_settings(args)
+    options = settings.serve
+    plan = Plan.build(options.analyzers, settings=settings, weights_here=True)
     # Why each analyzer that is not deployed could not be, when it could not: /v1/analyzers says so.
-    everything = Plan.build(None, weights_here=True)
-    plan = Plan(plan.analyzers, {**everything.unavailable, **plan.unavailable}, {**everything.broken, **plan.broken})
+    everything = Plan.build(None, settings=settings, weights_here=True)
+    plan = Plan(
+        plan.analyzers,
+        {**everything.unavailable, **plan.unavailable},
+        {**everything.broken, **plan.broken},
+        settings=settings,
+    )
     stages = plan.stages
     cluster = ray.cluster_resources() if ray.is_initialized() else {}
-    gpus = cluster.get("GPU", 0.0) if settings.use_gpus is None else (math.inf if settings.use_gpus else 0.0)
-    fractions = stage_gpus(stages, gpus, settings.gpu_memory_gb or gpu_memory_gb())
-    cpus = stage_cpus(stages, fractions, cluster.get("CPU", os.cpu_count() or 1))
+    gpus = cluster.get("GPU", 0.0) if options.use_gpus is None else (math.inf if options.use_gpus else 0.0)
+    fractions = stage_gpus(stages, gpus, gpu_memory_gb(settings), settings)
+    cpus = stage_cpus(stages, fractions, cluster.get("CPU", os.cpu_count() or 1), settings)
     families = {}
     for stage, gpu, cpu in zip(stages, fractions, cpus):
         cls = actor_class(stage)
@@ -428,19 +381,20 @@ def build_app(args: dict | None = None) -> Application:
             name=stage_name(stage) if cls is ModelActor else cls.__name__,
             ray_actor_options={"num_gpus": gpu, "num_cpus": cpu},
             max_ongoing_requests=8,
-            autoscaling_config={"min_replicas": 1, "max_replicas": settings.max_model_replicas, "target_ongoing_requests": 2},
+            autoscaling_config={"min_replicas": 1, "max_replicas": options.max_model_replicas, "target_ongoing_requests": 2},
         )
-        families[stage_name(stage)] = deployment.bind(analyzers=stage)
+        # Small arguments: the replica resolves the classes itself (no constructor arguments in the object store).
+        families[stage_name(stage)] = deployment.bind(analyzers=tuple(reference(a) for a in stage), settings=settings)
     ingress = serve.deployment(Reelscope).options(
-        num_replicas=settings.ingress_replicas,
+        num_replicas=options.ingress_replicas,
         # The replica takes every request it can answer: Reelscope._slot queues and refuses analyses
         # itself, in JSON. Serve's router queues a burst for a moment while it assigns replicas; its
         # own plain-text 503 is the last resort, past as many again.
-        max_ongoing_requests=settings.max_ongoing_requests + settings.max_queued_requests + POLL_HEADROOM,
-        max_queued_requests=settings.max_ongoing_requests + settings.max_queued_requests + POLL_HEADROOM,
-        ray_actor_options={"num_cpus": settings.ingress_cpus},
+        max_ongoing_requests=options.max_ongoing_requests + options.max_queued_requests + POLL_HEADROOM,
+        max_queued_requests=options.max_ongoing_requests + options.max_queued_requests + POLL_HEADROOM,
+        ray_actor_options={"num_cpus": options.ingress_cpus},
     )
-    return ingress.bind(settings, plan, families, Jobs.bind(stall_s=settings.stage_timeout_s + 60))
+    return ingress.bind(plan, families, Jobs.bind(stall_s=options.stage_timeout_s + 60))
 
 
-app = build_app({"media_root": os.environ.get("REELSCOPE_MEDIA_ROOT", ".")})
+app = build_app()  # `serve run serve_app:app`: the settings of REELSCOPE_* (REELSCOPE_SERVE__MEDIA_ROOT …)

@@ -1,4 +1,5 @@
-"""Where a served video comes from, checked: a path inside the media root, a URL, an upload.
+"""Where a served video comes from, checked: a path inside the media root, a URL, an upload
+(`AnalyzeSource`, `VIDEO_BODY`: the request body as the API documents it).
 
 Each refusal is a `Refused` with the HTTP status that fits it and a one-line reason, so any
 front end can answer it as it is. Nothing here imports Serve or FastAPI.
@@ -18,11 +19,46 @@ from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CHUNK_BYTES = 1 << 20
 MAX_REDIRECTS = 5
 READ_TIMEOUT_S = 60.0  # between two reads of a download
 MAX_ECHO = 200  # characters of the caller's input a refusal repeats
+
+
+class AnalyzeSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(None, description="a file under the server's media root, relative to it")
+    url: str | None = Field(None, description="an http(s) URL for the server to download")
+    analyzers: list[str] | None = Field(None, description="analyzers to run; default: every one deployed")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` and `url`")
+        return self
+
+
+VIDEO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": AnalyzeSource.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the video"},
+                        "analyzers": {"type": "string", "description": "comma-separated; default: every one deployed"},
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 class Refused(Exception):

@@ -3,6 +3,9 @@
     request -> decode task (DecodeStage, a Ray streaming generator) -> WorkItem*
             --deployment handles, every family that reads the item at once--> Assembler -> VideoResult
 
+The plan each request runs carries the server's settings: the decode task builds its analyzers
+with them, as `serve_app.build_app` built the family deployments'.
+
 Decoding and the in-decoder analyzers run in a Ray task, not in the ingress replica: a native
 crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request a 422, never
 the ingress, other requests or jobs. Warm task workers keep their set-up DecodeStages
@@ -12,17 +15,19 @@ The Ray Data graph chains its model stages; here the ingress holds each item and
 all the families that read it at the same time: their process steps are independent (`after`
 orders only finalize), so a batch costs its slowest family rather than the sum. Each family
 deployment is an `actors` class built with no later readers, so replies come back without
-the frames.
+the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for every ingress replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ray
+from ray import serve
 from ray.exceptions import RayActorError, RayError
 
 from actors import pack, unpack
@@ -140,3 +145,34 @@ class ServeRunner:
             return await asyncio.wait_for(self.handles[name].remote(packed), self.stage_timeout_s)
         except TimeoutError:
             raise TimeoutError(f"no answer in {self.stage_timeout_s:g} s") from None
+
+
+@serve.deployment(num_replicas=1, max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
+class Jobs:
+    """Asynchronous jobs' state, shared by every ingress replica. Kept in memory: the newest
+    `keep` jobs. A job whose replica stopped updating it for `stall_s` reads as failed."""
+
+    TERMINAL = ("done", "failed")
+
+    def __init__(self, stall_s: float, keep: int = 1000) -> None:
+        self.stall_s = stall_s
+        self.keep = keep
+        self.jobs: OrderedDict[str, dict] = OrderedDict()
+
+    def update(self, job_id: str, **fields) -> None:
+        """Updates arrive unordered: a finished job stays finished and progress only grows."""
+        job = self.jobs.setdefault(job_id, {"id": job_id, "status": "queued", "progress": 0.0})
+        if job["status"] in self.TERMINAL:
+            return
+        fields["progress"] = max(job["progress"], fields.get("progress", 0.0))
+        job.update(fields, updated=time.monotonic())
+        while len(self.jobs) > self.keep:
+            self.jobs.popitem(last=False)
+
+    def get(self, job_id: str) -> dict | None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        if job["status"] not in self.TERMINAL and time.monotonic() - job["updated"] > self.stall_s:
+            job.update(status="failed", error="the replica running this job stopped; submit it again")
+        return {k: v for k, v in job.items() if k != "updated"}
