@@ -1,6 +1,6 @@
 """The Serve application on 127.0.0.1, on the test session's local Ray: the ingress composed with
-two model family deployments (the tiny YOLO of tests/model_factory.py, rapidocr), its inputs,
-its limits and its behaviour under a burst."""
+two model family deployments (the tiny YOLO of tests/model_factory.py, rapidocr), its settings,
+its inputs, its limits and its behaviour under a burst."""
 
 from __future__ import annotations
 
@@ -10,33 +10,46 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import threading
-import signal
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import jsonschema
 import pytest
 from faults import corpus, media_cut_at
 from helpers import processes
 from http_files import serving
-from ray import serve
-
-from pipeline.analyzers.text_overlay import OCR_ENV
-from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MODELS_DIR_ENV
-from pipeline.registry import load
-from pipeline.sample import ClipSpec, Shot, write_clip
 from probe_analyzers import KillsItsWorker
-from serve_app import API_VERSION, Jobs, Reelscope, Settings, build_app
+from ray import serve
 from test_metrics import EXPORT_DEADLINE_S, scrape, value
+
+from pipeline.engine import Plan, VideoRequest
+from pipeline.registry import ALL_NAMES, load
+from pipeline.runners.local import run_local
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import SCHEMA_VERSION, Status, VideoResult, document_schema
+from pipeline.serve_runner import Jobs
+from pipeline.settings import Settings, SettingsError
+from serve_app import API_VERSION, Job, Reelscope, app_settings, build_app
 
 PORT = 8765
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEPLOYED = ["cut_analysis", "object_detection", "text_overlay"]
+
+
+def document(answer: httpx.Response) -> VideoResult:
+    """A /v1/analyze answer as the typed document."""
+    assert answer.status_code == 200, answer.text
+    return VideoResult.model_validate_json(answer.text)
+
+
+def shot_count(result: VideoResult) -> int:
+    return result.analyzers["cut_analysis"].summary.shot_count
 
 
 def write_silence(path, seconds: float) -> None:
@@ -69,23 +82,25 @@ def media_root(sample_clip, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def endpoint(local_ray, media_root, vision_models_dir):
+def endpoint(local_ray, media_root, vision_settings):
     serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-    with pytest.MonkeyPatch.context() as patch:  # the builder checks which weights are here
-        patch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
-        guarded = build_app(
-            {
-                "media_root": str(media_root),
-                "analyzers": ",".join(DEPLOYED),
-                "token": TOKEN,
-                "max_upload_mb": 2,
-                "max_duration_s": 30,
-                "max_sync_duration_s": 20,
-                "max_ongoing_requests": 1,
-                "max_queued_requests": 1,
-                "ingress_cpus": 0.5,
-            }
-        )
+    # Application arguments as `serve run serve_app:build_app key=value …` passes them: strings,
+    # serve fields by name, other settings by theirs, a section's field by a dotted key.
+    guarded = build_app(
+        {
+            "media_root": str(media_root),
+            "analyzers": ",".join(DEPLOYED),
+            "token": TOKEN,
+            "max_upload_mb": "2",
+            "max_duration_s": "30",
+            "max_sync_duration_s": "20",
+            "max_ongoing_requests": "1",
+            "max_queued_requests": "1",
+            "ingress_cpus": "0.5",
+            "models_dir": str(vision_settings.models_dir),
+            "text_overlay.reader": vision_settings.text_overlay.reader,
+        }
+    )
     # A second application, as a LAN deployment would configure it: private URLs allowed.
     lan = build_app(
         {
@@ -98,12 +113,12 @@ def endpoint(local_ray, media_root, vision_models_dir):
         }
     )
     # A third, whose decoder dies on a magenta picture as a native crash in FFmpeg would.
-    settings = Settings(media_root=str(media_root))
+    settings = Settings(serve={"media_root": str(media_root)})
     fragile = serve.deployment(Reelscope).options(ray_actor_options={"num_cpus": 0})
-    plan = Plan((load("cut_analysis"), KillsItsWorker), {})
+    plan = Plan((load("cut_analysis"), KillsItsWorker), {}, settings=settings)
     serve.run(guarded, name="reelscope", route_prefix="/")
     serve.run(lan, name="lan", route_prefix="/lan")
-    serve.run(fragile.bind(settings, plan, {}, Jobs.bind(stall_s=60)), name="fragile", route_prefix="/fragile")
+    serve.run(fragile.bind(plan, {}, Jobs.bind(stall_s=60)), name="fragile", route_prefix="/fragile")
     yield f"http://127.0.0.1:{PORT}"
     serve.shutdown()
 
@@ -126,10 +141,11 @@ def test_health_openapi_and_the_token(endpoint, vision_models_dir):
         assert anonymous.get("/healthz").json()["status"] == "ok"
         spec = anonymous.get("/openapi.json").json()
         assert spec["info"]["version"] == API_VERSION
-        assert {"/v1/analyze", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/analyzers"} <= set(spec["paths"])
+        assert {"/v1/analyze", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/analyzers", "/v1/schema"} <= set(spec["paths"])
         body = spec["paths"]["/v1/analyze"]["post"]["requestBody"]["content"]
         assert {"application/json", "multipart/form-data"} <= set(body)
         assert anonymous.get("/v1/analyzers").status_code == 401
+        assert anonymous.get("/v1/schema").status_code == 401
         assert anonymous.get("/v1/analyzers", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert anonymous.post("/v1/analyze", json={"path": "clip.mp4"}).status_code == 401
         listing = anonymous.get("/v1/analyzers", headers=AUTH).json()
@@ -141,36 +157,50 @@ def test_health_openapi_and_the_token(endpoint, vision_models_dir):
     assert listing["color_analysis"]["reason"] == "not deployed on this server"
 
 
-def test_two_families_at_once_give_the_in_process_result(client, media_root, vision_models_dir, monkeypatch):
+def test_two_families_at_once_give_the_in_process_result(client, media_root, vision_settings):
     answer = client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": [*DEPLOYED, "audio_analysis"]})
-    assert answer.status_code == 200, answer.text
-    result = answer.json()
-    assert result["status"] == "ok" and result["source"] == "clip.mp4" and result["video"]["path"] == "clip.mp4"
-    analyzers = result["analyzers"]
-    assert analyzers["cut_analysis"]["summary"]["shot_count"] == 4
-    assert analyzers["audio_analysis"] == {**analyzers["audio_analysis"], "status": "skipped", "reason": "not deployed on this server"}
-    texts = {s["data"]["text"]: (s["start_s"], s["end_s"]) for s in analyzers["text_overlay"]["segments"]}
+    result = document(answer)
+    assert result.status == Status.ok and result.source == "clip.mp4" and result.video.path == "clip.mp4"
+    assert shot_count(result) == 4
+    audio = result.analyzers["audio_analysis"]
+    assert audio.status == Status.skipped and audio.reason == "not deployed on this server"
+    texts = {s.data.text: (s.start_s, s.end_s) for s in result.analyzers["text_overlay"].segments}
     assert texts["WAIT FOR IT"][0] < 0.5 and 2.5 < texts["WAIT FOR IT"][1] <= 3.1
     assert 7.5 < texts["LINK IN BIO"][0] < 8.5
 
-    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
-    monkeypatch.setenv(OCR_ENV, "rapidocr")
-    (local,) = run_local([VideoRequest("clip", str(media_root / "clip.mp4"))], Plan.build(DEPLOYED))
+    # In process with the same settings as the server's: the same segments.
+    (local,) = run_local([VideoRequest("clip", str(media_root / "clip.mp4"))], Plan.build(DEPLOYED, settings=vision_settings))
+    served, expected = answer.json()["analyzers"], local.model_dump(mode="json")["analyzers"]
     for name in DEPLOYED:
-        assert analyzers[name]["status"] == "ok", analyzers[name]
-        assert analyzers[name]["segments"] == local.model_dump(mode="json")["analyzers"][name]["segments"], name
+        assert result.analyzers[name].status == Status.ok, served[name]
+        assert served[name]["segments"] == expected[name]["segments"], name
+
+
+def test_the_schema_is_served_and_a_served_document_validates(client):
+    answer = client.get("/v1/schema")
+    assert answer.status_code == 200, answer.text
+    schema = answer.json()
+    assert schema == document_schema()
+    assert SCHEMA_VERSION in schema["$id"]
+    analyzers = schema["$defs"][schema["properties"]["analyzers"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(analyzers["properties"]) == set(ALL_NAMES)
+    served = client.post("/v1/analyze", json={"path": "clip.mp4", "analyzers": [*DEPLOYED, "audio_analysis"]})
+    assert served.status_code == 200, served.text
+    jsonschema.validate(served.json(), schema)
+    broken = served.json()
+    broken["analyzers"]["cut_analysis"]["status"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
 
 
 def test_upload_and_url_inputs(client, endpoint, media_root, file_server):
     clip = (media_root / "clip.mp4").read_bytes()
     upload = client.post("/v1/analyze", files={"file": ("my clip.mp4", clip)}, data={"analyzers": "cut_analysis"})
-    assert upload.status_code == 200, upload.text
-    assert upload.json()["source"] == "upload:my clip.mp4"
-    assert upload.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    uploaded = document(upload)
+    assert uploaded.source == "upload:my clip.mp4" and shot_count(uploaded) == 4
 
     fetched = httpx.post(f"{endpoint}/lan/v1/analyze", json={"url": f"{file_server}/clip.mp4"}, timeout=180)
-    assert fetched.status_code == 200, fetched.text
-    assert fetched.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    assert shot_count(document(fetched)) == 4
     missing = httpx.post(f"{endpoint}/lan/v1/analyze", json={"url": f"{file_server}/nothing.mp4"}, timeout=30)
     assert missing.status_code == 422 and "HTTP 404" in missing.json()["detail"]
 
@@ -309,13 +339,13 @@ def test_jobs_report_progress_and_the_result(client):
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["id"]
     seen, deadline = [], time.monotonic() + 180
-    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
-        seen.append(job["progress"])
+    while (job := Job.model_validate_json(client.get(f"/v1/jobs/{job_id}").text)).status not in ("done", "failed"):
+        seen.append(job.progress)
         assert time.monotonic() < deadline, job
         time.sleep(0.1)
-    assert job["status"] == "done" and job["progress"] == 1.0
+    assert job.status == "done" and job.progress == 1.0
     assert seen == sorted(seen) and any(0 < p < 1 for p in seen), seen
-    assert job["result"]["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    assert shot_count(job.result) == 4
 
     long_job = client.post("/v1/jobs", json={"path": "long.wav", "analyzers": ["cut_analysis"]})
     assert long_job.status_code == 202  # too long to answer synchronously, not for a job
@@ -334,12 +364,11 @@ def test_a_burst_gets_answers_or_503_and_the_service_stays_up(client):
     assert set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses, statuses
     for answer in answers:
         if answer.status_code == 200:
-            assert answer.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+            assert shot_count(document(answer)) == 4
         else:  # JSON like every other refusal, with when to come back
             assert answer.headers.get("content-type") == "application/json", (answer.status_code, answer.headers, answer.text)
             assert "retry later" in answer.json()["detail"] and int(answer.headers["retry-after"]) > 0
-    after = ask(None)
-    assert after.status_code == 200 and after.json()["status"] == "ok"
+    assert document(ask(None)).status == Status.ok
 
 
 def served_and_batches() -> tuple[float, float]:
@@ -371,7 +400,7 @@ def test_a_model_replica_killed_mid_request_loses_nothing(client):
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(client.post, "/v1/analyze", json=ask)
         deadline = time.monotonic() + 60
-        while not (busy := replica_pids("UltralyticsActor", busy=True)):
+        while not (busy := replica_pids("YoloActor", busy=True)):
             assert time.monotonic() < deadline and not pending.done(), "the YOLO replica never got a batch"
             time.sleep(0.02)
         for pid in busy:
@@ -380,15 +409,14 @@ def test_a_model_replica_killed_mid_request_loses_nothing(client):
         answer = pending.result()
     assert killed_mid_request
     # Serve starts a new replica and the ingress sends it the batch again: the document is whole.
-    assert answer.status_code == 200, answer.text
-    replaced = replica_pids("UltralyticsActor")
+    result = document(answer)
+    replaced = replica_pids("YoloActor")
     assert replaced and not set(replaced) & set(busy)
-    undisturbed = client.post("/v1/analyze", json=ask)
-    assert undisturbed.status_code == 200
+    undisturbed = document(client.post("/v1/analyze", json=ask))
     for name in ask["analyzers"]:
-        got, expected = answer.json()["analyzers"][name], undisturbed.json()["analyzers"][name]
-        assert got["status"] == "ok", got
-        assert got["segments"] == expected["segments"], name
+        got, expected = result.analyzers[name], undisturbed.analyzers[name]
+        assert got.status == Status.ok, got
+        assert got.segments == expected.segments, name
 
 
 def test_a_decoder_crash_costs_only_its_request(endpoint):
@@ -399,7 +427,7 @@ def test_a_decoder_crash_costs_only_its_request(endpoint):
         crashed, answered = crashing.result(), good.result()
     assert crashed.status_code == 422, crashed.text
     assert "the decoder's process died on this video" in crashed.json()["detail"]
-    assert answered.status_code == 200 and answered.json()["analyzers"]["cut_analysis"]["summary"]["shot_count"] == 4
+    assert shot_count(document(answered)) == 4
     job = httpx.post(f"{endpoint}/fragile/v1/jobs", json={"path": "magenta.mp4"}, timeout=60).json()
     deadline = time.monotonic() + 60
     while (state := httpx.get(f"{endpoint}/fragile/v1/jobs/{job['id']}", timeout=30).json())["status"] not in ("done", "failed"):
@@ -415,11 +443,11 @@ def test_a_video_that_cannot_be_decoded_is_a_422_and_a_failed_job(client):
     job = client.post("/v1/jobs", json={"path": "no-media.mp4", "analyzers": ["cut_analysis"]})
     assert job.status_code == 202, job.text  # its index reads as a 10 s video: accepted
     deadline = time.monotonic() + 60
-    while (state := client.get(f"/v1/jobs/{job.json()['id']}").json())["status"] not in ("done", "failed"):
+    while (state := Job.model_validate_json(client.get(f"/v1/jobs/{job.json()['id']}").text)).status not in ("done", "failed"):
         assert time.monotonic() < deadline, state
         time.sleep(0.2)
-    assert state["status"] == "failed" and "no frame or sample could be decoded" in state["error"]
-    assert state["result"]["status"] == "failed"  # the job's status is its document's
+    assert state.status == "failed" and "no frame or sample could be decoded" in state.error
+    assert state.result.status == Status.failed  # the job's status is its document's
 
 
 SERVE_SAYS = {  # where Serve's answer differs from the document's error: refused before decoding
@@ -440,6 +468,57 @@ def test_the_fault_corpus_over_http(endpoint, media_root, tmp_path):
         status, words = SERVE_SAYS.get(name, (200, None) if want is None else (422, want))
         assert answer.status_code == status, (name, answer.status_code, answer.text[:300])
         if status == 200:
-            assert answer.json()["status"] == "ok" and answer.json()["source"] == relative, name
+            result = document(answer)
+            assert result.status == Status.ok and result.source == relative, name
         else:
             assert words in answer.json()["detail"] and str(media_root) not in answer.json()["detail"], (name, answer.text)
+
+
+def test_application_arguments_are_the_settings(tmp_path, monkeypatch):
+    """`serve run serve_app:build_app k=v …` and serve_config.yaml's `args:` over REELSCOPE_*."""
+    monkeypatch.setenv("REELSCOPE_SERVE__MEDIA_ROOT", str(tmp_path))
+    monkeypatch.setenv("REELSCOPE_SERVE__MAX_JOBS", "5")
+    settings = app_settings(
+        {
+            "max_jobs": "8",
+            "analyzers": "cut_analysis, color_analysis",
+            "token": "s3cret",
+            "models_dir": str(tmp_path / "models"),
+            "gpu_memory_gb": 40,
+            "text_overlay.reader": "rapidocr",
+            "speech_emotion": {"window_s": 4, "hop_s": 2},
+            "serve": {"max_upload_mb": 200},
+        }
+    )
+    assert settings.serve.media_root == str(tmp_path)  # from the environment
+    assert settings.serve.max_jobs == 8  # the argument over the environment
+    assert settings.serve.analyzers == ["cut_analysis", "color_analysis"]
+    assert settings.serve.token == "s3cret" and settings.serve.max_bytes == 200_000_000
+    assert settings.models_dir == tmp_path / "models" and settings.gpu_memory_gb == 40
+    assert settings.text_overlay.reader == "rapidocr" and settings.speech_emotion.hop_s == 2
+    assert app_settings().serve.max_jobs == 5
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"max_jobs": "many"}, "setting serve.max_jobs (REELSCOPE_SERVE__MAX_JOBS) (got 'many')"),
+        ({"max_upload_mb": -1}, "setting serve.max_upload_mb (REELSCOPE_SERVE__MAX_UPLOAD_MB) (got -1)"),
+        ({"max_uploads_mb": 2}, "unknown setting max_uploads_mb; known here: media_root, analyzers"),
+        ({"analyzers": "cut_analysis,nope"}, "unknown analyzer(s): nope; known: cut_analysis"),
+        ({"gpu_memory_gb": 0}, "setting gpu_memory_gb (REELSCOPE_GPU_MEMORY_GB) (got 0)"),
+        ({"text_overlay.reader": "tesseract"}, "Input should be 'auto', 'rapidocr' or 'easyocr'"),
+        ({"text_overlay": {"engine": "x"}}, "unknown setting text_overlay.engine; known here: reader"),
+        ({"serve": {"max_job": 3}}, "unknown setting serve.max_job; known here: media_root"),
+    ],
+)
+def test_a_bad_setting_refuses_the_app_in_one_line(args, words):
+    with pytest.raises(SettingsError) as refused:
+        build_app(args)
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_the_old_token_variable_is_refused_with_its_new_name(monkeypatch):
+    monkeypatch.setenv("REELSCOPE_API_TOKEN", "s3cret")
+    with pytest.raises(SettingsError, match="REELSCOPE_API_TOKEN is no longer read: set REELSCOPE_SERVE__TOKEN instead"):
+        build_app({"analyzers": "cut_analysis"})
