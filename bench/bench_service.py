@@ -2,9 +2,10 @@
 
     python bench/bench_service.py [--videos N] [--requests M] [--concurrency K] [--quick]
 
-The CPU analyzers are every analyzer that needs no model weights: the run points
-$REELSCOPE_MODELS_DIR at an empty directory (driver and Ray workers) and keeps what
-`Plan.build(None, weights_here=True)` keeps (`--analyzers` chooses others).
+The CPU analyzers are every analyzer that needs no model weights: the run's settings point
+models_dir at an empty directory (the plan carries them to every Ray worker, and the Serve
+app is built with them) and keep what `Plan.build(None, settings=…, weights_here=True)` keeps
+(`--analyzers` chooses others).
 
 Backfill: a manifest of N videos (distinct-named hardlinks of the built-in 10 s sample clip and,
 when --media has it, PySceneDetect's testvideo.mp4, alternating) through
@@ -124,15 +125,21 @@ def main() -> None:
         atexit.register(shutil.rmtree, work, ignore_errors=True)
     models = work / "models"  # empty: only analyzers that need no weights can run, on every worker
     models.mkdir()
-    os.environ["REELSCOPE_MODELS_DIR"] = str(models)
     media = work / "media"
     media.mkdir()
 
-    from pipeline.cli import requested_analyzers
-    from pipeline.engine import Plan, VideoRequest, run_local
+    from pipeline.engine import Plan, VideoRequest
+    from pipeline.registry import parse_names
+    from pipeline.runners.local import run_local
     from pipeline.sample import SAMPLE, write_clip
+    from pipeline.settings import Settings
 
-    plan = Plan.build(requested_analyzers(args.analyzers), weights_here=True)
+    try:
+        names = parse_names(args.analyzers)
+    except ValueError as exc:
+        parser.error(str(exc))
+    settings = Settings.load(models_dir=models)
+    plan = Plan.build(names, settings=settings, weights_here=True)
     analyzers = [a.name for a in plan.analyzers]
     log(f"analyzers ({len(analyzers)}): {', '.join(analyzers)}")
 
@@ -168,7 +175,6 @@ def main() -> None:
     from pipeline.backfill import backfill
 
     log("ray.init")
-    env = {k: v for k, v in os.environ.items() if k.startswith("REELSCOPE_")}
     ray_init_s, _ = timed(
         lambda: ray.init(
             address="local",  # a Ray of this process's own, never another user's cluster
@@ -176,7 +182,6 @@ def main() -> None:
             include_dashboard=False,
             logging_level=logging.WARNING,
             log_to_driver=False,
-            runtime_env={"env_vars": env},
         )
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -185,7 +190,7 @@ def main() -> None:
 
     def run_backfill(source: Path, output: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()):
-            backfill(source, output, analyzers, weights_here=True)
+            backfill(source, output, analyzers, settings=settings, weights_here=True)
 
     cold_video = media / "cold.mp4"
     link_or_copy(sample, cold_video)
@@ -217,6 +222,7 @@ def main() -> None:
             {
                 "media_root": str(media),
                 "analyzers": ",".join(analyzers),
+                "models_dir": str(models),
                 "ingress_cpus": 1,
                 "max_ongoing_requests": 4,
                 "max_queued_requests": 64,
@@ -255,7 +261,7 @@ def main() -> None:
         # What each run_local call spends setting its analyzers up, which Serve's replicas did once.
         from pipeline.engine import AnalyzerStage, DecodeStage
 
-        setup_s, _ = timed(lambda: (DecodeStage(plan), [AnalyzerStage(stage) for stage in plan.stages]))
+        setup_s, _ = timed(lambda: (DecodeStage(plan), [AnalyzerStage(stage, settings=settings) for stage in plan.stages]))
         concurrent_s = None
         if args.concurrency > 0:
             log(f"serve: {args.requests} requests from {args.concurrency} concurrent clients")

@@ -57,12 +57,18 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="reelscope-soak-"))
     cases = corpus(root / "corpus")
     clip = Path(write_clip(str(root / "sample.mp4"), SAMPLE)).read_bytes()
-    os.environ["REELSCOPE_MODELS_DIR"] = str(root / "no-models")
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR")
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(
-        build_app({"media_root": str(root), "analyzers": "cut_analysis,audio_analysis,color_analysis", "max_jobs": 4}),
+        build_app(
+            {
+                "media_root": str(root),
+                "analyzers": "cut_analysis,audio_analysis,color_analysis",
+                "max_jobs": 4,
+                "models_dir": str(root / "no-models"),  # none needed: every worker gets these settings in its plan
+            }
+        ),
         name="soak",
         route_prefix="/",
     )
