@@ -27,8 +27,7 @@ is read (on real video only changed frames are); Qwen2-VL generates its max_new_
 window (a trained model stops at the end of its sentence: sooner).
 
 Imports neither Ray nor PyAV. Needs torch, transformers, numpy, opencv and pydantic; a family
-whose library is missing (ultralytics, easyocr) is reported and skipped. pipeline.analyzers.yolo
-imports pipeline.decode, hence PyAV: without it the YOLO analyzers are skipped too.
+whose library is missing (ultralytics, easyocr) is reported and skipped.
 """
 
 from __future__ import annotations
@@ -118,10 +117,12 @@ def write_weights(name: str, models: Path, cls) -> None:
     """The analyzer's weights at full size, unless they are in `models` already."""
     import model_factory as factory
 
+    from actors import yolo
+
     if all(w.present() for w in cls.weights):
         return
-    if cls.family == "ultralytics":
-        factory.write_yolo(models, cls.task, "full")
+    if name in yolo.TASKS:
+        factory.write_yolo(models, yolo.TASKS[name], "full")
     elif name == "age_estimation":
         factory.write_age_classifier(models, "full")
     elif name == "eye_tracking":
