@@ -29,20 +29,20 @@ def main() -> int:
     from helpers import run_video
 
     from pipeline.sample import portrait_captions, write_clip
+    from pipeline.settings import Settings
 
     scratch = Path(tempfile.mkdtemp(prefix="reelscope-bench-ocr-"))
     models = link_models(scratch / "models", {f"easyocr/{n}": SHARED / "models" / "easyocr" / n for n in ("craft_mlt_25k.pth", "english_g2.pth")})
-    os.environ["REELSCOPE_MODELS_DIR"] = str(models)
     clips = [SHARED / "media" / "pyscenedetect" / "testvideo.mp4", Path(write_clip(str(scratch / "portrait.mp4"), portrait_captions()))]
     print(f"machine: {machine()}")
     per_second = {}
     for reader in ("rapidocr", "easyocr"):
-        os.environ["REELSCOPE_OCR"] = reader
-        run_video(clips[1], "text_overlay")  # imports and first-use compilation, paid once
+        settings = Settings(models_dir=models, text_overlay={"reader": reader})
+        run_video(clips[1], "text_overlay", settings)  # imports and first-use compilation, paid once
         wall = seconds = 0.0
         for clip in clips:
             start = time.perf_counter()
-            result = run_video(clip, "text_overlay")
+            result = run_video(clip, "text_overlay", settings)
             wall += time.perf_counter() - start
             seconds += result.video.duration_s
         per_second[reader] = wall / seconds

@@ -14,36 +14,51 @@ import pytest
 from helpers import run_video
 from model_factory import EASYOCR_READS, easyocr_md5s
 
+from actors import ocr
+from actors.ocr import EASYOCR_WEIGHTS, OcrRuntime
 from pipeline.analyzer import Context, FrameBatch, Partials
-from pipeline.analyzers import text_overlay
-from pipeline.analyzers.text_overlay import EASYOCR_WEIGHTS, OCR_ENV, TextOverlay
+from pipeline.analyzers.text_overlay import EASYOCR_GPU_GB, TextOverlay, TextOverlaySegment, TextOverlaySummary
 from pipeline.analyzers.text_tracks import Line, same_text
-from pipeline.models import MODELS_DIR_ENV, sha256
+from pipeline.models import sha256
 from pipeline.sample import ClipSpec, Shot, write_clip
-from pipeline.schema import Status, VideoInfo
+from pipeline.schema import Status, VideoInfo, VideoResult
+from pipeline.settings import Settings, SettingsError
 
 NAME = "text_overlay"
 READ_AS = EASYOCR_READS  # what the generated EasyOCR recognizer reads anywhere
 
 
 @pytest.fixture
-def rapidocr(monkeypatch):
-    """The offline default, whatever weights the developer's models directory holds."""
-    monkeypatch.setenv(OCR_ENV, "rapidocr")
+def rapidocr(tmp_path) -> Settings:
+    """The offline default, whatever weights a models directory holds."""
+    return Settings(models_dir=tmp_path / "models", text_overlay={"reader": "rapidocr"})
+
+
+class Worker:
+    """text_overlay set up as a worker sets it up: the ocr family's runtime loaded for it, each
+    batch read by the runtime, then analysed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.analyzer = TextOverlay(settings)
+        self.runtime = OcrRuntime(settings)
+        self.runtime.load(self.analyzer)
+        self.analyzer.setup()
+
+    def process_frames(self, batch: FrameBatch):
+        return self.analyzer.process_frames(batch, self.runtime.predict(batch, frozenset({NAME})))
+
+    def finalize(self, partials: Partials, context: Context):
+        return self.analyzer.finalize(partials, context)
 
 
 @pytest.fixture(scope="module")
-def reader():
+def reader(tmp_path_factory) -> Worker:
     """One set-up analyzer (rapidocr) for the tests that call process_frames directly."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(OCR_ENV, "rapidocr")
-        analyzer = TextOverlay()
-        analyzer.setup()
-    return analyzer
+    return Worker(Settings(models_dir=tmp_path_factory.mktemp("models"), text_overlay={"reader": "rapidocr"}))
 
 
-def analyse(path):
-    result = run_video(path, NAME)
+def analyse(path, settings: Settings):
+    result = run_video(path, NAME, settings)
     text = result.analyzers[NAME]
     assert text.status == Status.ok, (text.error, text.reason)
     return result, text
@@ -52,41 +67,42 @@ def analyse(path):
 def check_well_formed(result, duration_s):
     for s in result.segments:
         assert 0.0 <= s.start_s < s.end_s <= duration_s + 1e-3
-        assert isinstance(s.data["text"], str) and s.data["text"]
+        assert isinstance(s.data, TextOverlaySegment)
+        assert isinstance(s.data.text, str) and s.data.text
         assert 0.0 <= s.confidence <= 1.0
-        x0, y0, x1, y1 = s.data["box"]
+        x0, y0, x1, y1 = s.data.box
         assert 0.0 <= x0 <= x1 <= 1.0 and 0.0 <= y0 <= y1 <= 1.0
-        assert s.data["position"] in ("top", "centre", "caption_band")
+        assert s.data.position in ("top", "centre", "caption_band")
 
 
 # --- truth: text known to be in the pictures ------------------------------------------------
 
 
 def test_reads_the_copyright_line_of_testvideo(media, rapidocr):
-    video, result = analyse(media / "pyscenedetect" / "testvideo.mp4")
+    video, result = analyse(media / "pyscenedetect" / "testvideo.mp4", rapidocr)
     duration = video.video.duration_s
-    assert result.summary["backend"] == "rapidocr"
+    assert result.summary.backend == "rapidocr"
     for wanted in ("Copyright", "bcastell.com"):
-        [track] = [s for s in result.segments if wanted in s.data["text"]]
+        [track] = [s for s in result.segments if wanted in s.data.text]
         # Burned in from the first picture after the opening black to the end.
         assert track.start_s <= 1.0 and track.end_s == pytest.approx(duration, abs=1e-3)
-        assert track.data["position"] == "caption_band"
+        assert track.data.position == "caption_band"
         # On screen all along: a credit, not a caption.
-        assert track.data["persistent"] and not track.data["is_caption"]
-    assert result.summary["persistent_texts"] and not result.summary["has_captions"]
+        assert track.data.persistent and not track.data.is_caption
+    assert result.summary.persistent_texts and not result.summary.has_captions
     # Change detection: only the samples that changed (new shots, fades) were read.
-    assert result.summary["frames_read"] < result.summary["frames_sampled"] / 2
+    assert result.summary.frames_read < result.summary.frames_sampled / 2
     check_well_formed(result, duration)
 
 
 def test_counter_numbers_agree_with_frame_times(media, rapidocr):
     # Frame n (from 1) of this 10 fps clip shows "Frame = n" and "PTS = (n-1)/10 s".
-    video, result = analyse(media / "pyscenedetect" / "counter.mp4")
+    video, result = analyse(media / "pyscenedetect" / "counter.mp4", rapidocr)
     frames, stamps = {}, {}
     for s in result.segments:
-        if m := re.fullmatch(r"Frame\s*=\s*(\d+)", s.data["text"]):
+        if m := re.fullmatch(r"Frame\s*=\s*(\d+)", s.data.text):
             frames[int(m.group(1))] = s
-        elif m := re.fullmatch(r"PTS\s*=\s*(\d+\.\d)s", s.data["text"]):
+        elif m := re.fullmatch(r"PTS\s*=\s*(\d+\.\d)s", s.data.text):
             stamps[float(m.group(1))] = s
     # 2 fps over 3 s: the samples at 0, 0.5, ... 2.5 s show frames 1, 6, ... 26; every one changed.
     assert sorted(frames) == [1, 6, 11, 16, 21, 26]
@@ -96,8 +112,8 @@ def test_counter_numbers_agree_with_frame_times(media, rapidocr):
         assert track.end_s == pytest.approx(track.start_s + 0.5, abs=0.01)  # the next sample
     for pts, track in stamps.items():
         assert track.start_s == pytest.approx(pts, abs=0.01)
-    assert result.summary["frames_read"] == result.summary["frames_sampled"] == 6
-    assert not result.summary["has_captions"]  # each number lasts one sample: half a second
+    assert result.summary.frames_read == result.summary.frames_sampled == 6
+    assert not result.summary.has_captions  # each number lasts one sample: half a second
     check_well_formed(result, video.video.duration_s)
 
 
@@ -110,14 +126,14 @@ def test_finds_a_burned_in_caption_with_its_shot_times(tmp_path, rapidocr):
         ),
         audio=None,
     )
-    video, result = analyse(write_clip(str(tmp_path / "caption.mp4"), spec))
+    video, result = analyse(write_clip(str(tmp_path / "caption.mp4"), spec), rapidocr)
     [caption] = result.segments
-    assert same_text(caption.data["text"], "LINK IN BIO")
+    assert same_text(caption.data.text, "LINK IN BIO")
     assert (caption.start_s, caption.end_s) == (pytest.approx(2.0, abs=0.02), pytest.approx(4.0, abs=0.02))
-    assert caption.data["position"] == "caption_band" and caption.data["is_caption"]
-    assert not caption.data["persistent"]
-    assert result.summary["caption_track_count"] == 1 and result.summary["has_captions"]
-    assert result.summary["caption_coverage"] == pytest.approx(2.0 / spec.duration_s, abs=0.01)
+    assert caption.data.position == "caption_band" and caption.data.is_caption
+    assert not caption.data.persistent
+    assert result.summary.caption_track_count == 1 and result.summary.has_captions
+    assert result.summary.caption_coverage == pytest.approx(2.0 / spec.duration_s, abs=0.01)
 
 
 # --- odd inputs ------------------------------------------------------------------------------
@@ -125,18 +141,18 @@ def test_finds_a_burned_in_caption_with_its_shot_times(tmp_path, rapidocr):
 
 def test_a_video_without_text_gives_an_empty_result(tmp_path, rapidocr):
     spec = ClipSpec(shots=(Shot(1.5, (200, 80, 40), "pan", seed=1), Shot(1.0, (50, 80, 200), seed=2)), audio=None)
-    _, result = analyse(write_clip(str(tmp_path / "plain.mp4"), spec))
+    _, result = analyse(write_clip(str(tmp_path / "plain.mp4"), spec), rapidocr)
     assert result.segments == []
-    assert result.summary["text_track_count"] == 0 and result.summary["texts"] == []
-    assert result.summary["text_coverage"] == 0.0 and not result.summary["has_captions"]
+    assert result.summary.text_track_count == 0 and result.summary.texts == []
+    assert result.summary.text_coverage == 0.0 and not result.summary.has_captions
 
 
 def test_a_one_frame_video(tmp_path, rapidocr):
     spec = ClipSpec(shots=(Shot(1 / 30, text="HELLO"),), audio=None)
-    video, result = analyse(write_clip(str(tmp_path / "one.mp4"), spec))
-    assert result.summary["frames_sampled"] == 1
+    video, result = analyse(write_clip(str(tmp_path / "one.mp4"), spec), rapidocr)
+    assert result.summary.frames_sampled == 1
     [track] = result.segments
-    assert same_text(track.data["text"], "HELLO")
+    assert same_text(track.data.text, "HELLO")
     assert (track.start_s, track.end_s) == (0.0, pytest.approx(video.video.duration_s, abs=1e-3))
 
 
@@ -192,11 +208,11 @@ def test_batches_give_the_same_tracks_however_the_video_is_split(reader):
     one = reader.finalize(Partials(frames=[whole]), context)
     two = reader.finalize(Partials(frames=split), context)
     assert one.segments == two.segments
-    assert [(s.data["text"], s.start_s, s.end_s) for s in one.segments] == [
+    assert [(s.data.text, s.start_s, s.end_s) for s in one.segments] == [
         ("HELLO WORLD", 0.5, 2.0),
         ("GOODBYE", 2.0, 3.0),
     ]
-    assert one.summary["frames_read"] == 2 and two.summary["frames_read"] == 2
+    assert one.summary.frames_read == 2 and two.summary.frames_read == 2
 
 
 def test_one_changed_letter_on_a_still_picture_is_read_again(reader):
@@ -219,23 +235,23 @@ def test_tracks_join_readings_of_one_text_and_split_different_texts():
         [Line("Copyright © 2014", 0.9, bottom)],  # another year: another text
     ]
     findings = finalize(np.arange(5) * 0.5, frames, 3.0)
-    got = [(s.data["text"], s.start_s, s.end_s, s.data["position"], s.data["samples"]) for s in findings.segments]
+    got = [(s.data.text, s.start_s, s.end_s, s.data.position, s.data.samples) for s in findings.segments]
     assert got == [  # in order of appearance, top to bottom
         ("@handle", 0.0, 2.0, "top", 3),
         ("Copyright © 2013", 0.0, 2.0, "caption_band", 4),
         ("Copyright © 2014", 2.0, 3.0, "caption_band", 1),  # the last sample's text lasts to the end
     ]
     assert findings.segments[1].confidence == pytest.approx((0.9 + 0.7 + 0.9 + 0.9) / 4)
-    assert [s.data["is_caption"] for s in findings.segments] == [False, True, True]
-    assert findings.summary["backend"] == "test"
-    assert findings.summary["caption_coverage"] == 1.0 and findings.summary["text_coverage"] == 1.0
+    assert [s.data.is_caption for s in findings.segments] == [False, True, True]
+    assert findings.summary.backend == "test"
+    assert findings.summary.caption_coverage == 1.0 and findings.summary.text_coverage == 1.0
 
 
 def test_a_text_gone_for_two_samples_starts_a_new_track():
     line = Line("HELLO", 0.9, (0.4, 0.45, 0.6, 0.55))
     frames = [[line], [], [], [line]]
     findings = finalize(np.arange(4) * 0.5, frames, 2.0)
-    got = [(s.start_s, s.end_s, s.data["position"]) for s in findings.segments]
+    got = [(s.start_s, s.end_s, s.data.position) for s in findings.segments]
     assert got == [(0.0, 0.5, "centre"), (1.5, 2.0, "centre")]
 
 
@@ -251,7 +267,7 @@ def test_same_text():
 
 
 @pytest.fixture
-def tiny_easyocr(vision_models_dir, monkeypatch):
+def tiny_easyocr(vision_models_dir, monkeypatch) -> Settings:
     """The session's models directory, whose EasyOCR weights are random but for their last layers
     (tests/model_factory.py: CRAFT finds the whole frame, the recognizer reads READ_AS).
     Both checks of the file are pointed at these generated files, in this process only (the
@@ -260,13 +276,12 @@ def tiny_easyocr(vision_models_dir, monkeypatch):
     downloads disabled, and has no switch for it) to their MD5. Real weights need neither."""
     from easyocr.config import detection_models, recognition_models
 
-    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
     pinned = tuple(replace(w, sha256=sha256(vision_models_dir / w.name)) for w in EASYOCR_WEIGHTS)
-    monkeypatch.setattr(text_overlay, "EASYOCR_WEIGHTS", pinned)
+    monkeypatch.setattr(ocr, "EASYOCR_WEIGHTS", pinned)
     md5s = easyocr_md5s(vision_models_dir)
     monkeypatch.setitem(detection_models["craft"], "md5sum", md5s["craft"])
     monkeypatch.setitem(recognition_models["gen2"]["english_g2"], "md5sum", md5s["english_g2"])
-    monkeypatch.delenv(OCR_ENV, raising=False)  # the default: EasyOCR, since its weights are here
+    return Settings(models_dir=vision_models_dir)  # the default reader: EasyOCR, since its weights are here
 
 
 def test_easyocr_is_the_default_when_its_weights_are_present(tmp_path, tiny_easyocr):
@@ -274,30 +289,29 @@ def test_easyocr_is_the_default_when_its_weights_are_present(tmp_path, tiny_easy
         shots=(Shot(1.0, (230, 220, 80), text="LINK IN BIO", seed=4), Shot(1.0, (60, 140, 220), "pan", seed=2)),
         audio=None,
     )
-    video, result = analyse(write_clip(str(tmp_path / "clip.mp4"), spec))
-    assert result.summary["backend"] == "easyocr"
+    video, result = analyse(write_clip(str(tmp_path / "clip.mp4"), spec), tiny_easyocr)
+    assert result.summary.backend == "easyocr"
     # The static first shot is read once, each sample of the pan again.
-    assert (result.summary["frames_sampled"], result.summary["frames_read"]) == (4, 3)
+    assert (result.summary.frames_sampled, result.summary.frames_read) == (4, 3)
     check_well_formed(result, video.video.duration_s)
     # The generated models find the whole frame and read it as READ_AS, in every sample: one
     # track over the whole video.
     [track] = result.segments
-    assert track.data["text"] == READ_AS and track.data["samples"] == 4
+    assert track.data.text == READ_AS and track.data.samples == 4
     assert (track.start_s, track.end_s) == (0.0, pytest.approx(video.video.duration_s, abs=1e-3))
-    assert track.data["box"] == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=0.05)
-    assert track.data["position"] == "centre" and track.data["persistent"]
+    assert track.data.box == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=0.05)
+    assert track.data.position == "centre" and track.data.persistent
     assert [(m.id, m.backend, m.device, m.dtype) for m in result.models] == [
         ("craft_mlt_25k.pth", "easyocr", "cpu", "float32"),
         ("english_g2.pth", "easyocr", "cpu", "float32"),
     ]
-    assert [m.sha256 for m in result.models] == [w.sha256 for w in text_overlay.EASYOCR_WEIGHTS]
+    assert [m.sha256 for m in result.models] == [w.sha256 for w in ocr.EASYOCR_WEIGHTS]
 
 
-def test_easyocr_weights_other_than_the_published_ones_fail_naming_both_digests(vision_models_dir, monkeypatch, sample_clip):
+def test_easyocr_weights_other_than_the_published_ones_fail_naming_both_digests(vision_models_dir, sample_clip):
     # The generated files under the real pin: what a user gets from a wrong or corrupted download.
-    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))
-    monkeypatch.setenv(OCR_ENV, "easyocr")
-    result = run_video(sample_clip, NAME).analyzers[NAME]
+    settings = Settings(models_dir=vision_models_dir, text_overlay={"reader": "easyocr"})
+    result = run_video(sample_clip, NAME, settings).analyzers[NAME]
     assert result.status == Status.failed
     craft = vision_models_dir / EASYOCR_WEIGHTS[0].name
     assert f"at {craft}:" in result.error and "\n" not in result.error
@@ -305,30 +319,55 @@ def test_easyocr_weights_other_than_the_published_ones_fail_naming_both_digests(
     assert "reelscope models download --analyzers text_overlay" in result.error
 
 
-def test_missing_easyocr_weights_skip_with_the_path(tmp_path, monkeypatch, sample_clip):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "empty"))
-    monkeypatch.setenv(OCR_ENV, "easyocr")
-    result = run_video(sample_clip, NAME).analyzers[NAME]
+def test_missing_easyocr_weights_skip_with_the_path(tmp_path, sample_clip):
+    settings = Settings(models_dir=tmp_path / "empty", text_overlay={"reader": "easyocr"})
+    result = run_video(sample_clip, NAME, settings).analyzers[NAME]
     assert result.status == Status.skipped
     assert "craft_mlt_25k" in result.reason and str(tmp_path / "empty") in result.reason
 
 
-def test_a_hub_archive_in_place_of_the_model_skips_saying_how_to_unpack_it(tmp_path, monkeypatch, sample_clip):
+def test_a_hub_archive_in_place_of_the_model_skips_saying_how_to_unpack_it(tmp_path, sample_clip):
     # EasyOCR's hub serves each model as a zip holding the file: saved as is under the model's name,
     # EasyOCR would fail on its MD5.
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
-    monkeypatch.setenv(OCR_ENV, "easyocr")
     for weights in EASYOCR_WEIGHTS:
         path = tmp_path / weights.name
         path.parent.mkdir(exist_ok=True)
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr(path.name, b"model")
-    result = run_video(sample_clip, NAME).analyzers[NAME]
+    settings = Settings(models_dir=tmp_path, text_overlay={"reader": "easyocr"})
+    result = run_video(sample_clip, NAME, settings).analyzers[NAME]
     assert result.status == Status.skipped
     assert "zip archive" in result.reason and "unzip" in result.reason
 
 
-def test_an_unknown_backend_is_an_error(monkeypatch, sample_clip):
-    monkeypatch.setenv(OCR_ENV, "tesseract")
-    result = run_video(sample_clip, NAME).analyzers[NAME]
-    assert result.status == Status.failed and "REELSCOPE_OCR" in result.error
+def test_an_unknown_reader_is_refused_at_start_naming_the_setting():
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(text_overlay={"reader": "tesseract"})
+    message = str(refused.value)
+    assert "setting text_overlay.reader (REELSCOPE_TEXT_OVERLAY__READER)" in message and "\n" not in message
+    assert "'auto', 'rapidocr' or 'easyocr'" in message
+
+
+# --- what a worker reserves, and the document read back ----------------------------------------
+
+
+def test_gpu_memory_is_reserved_only_for_the_reader_that_runs_on_a_gpu(tmp_path, vision_models_dir):
+    def gpu_gb(models_dir, reader):
+        return TextOverlay.resources_for(Settings(models_dir=models_dir, text_overlay={"reader": reader})).gpu_memory_gb
+
+    empty = tmp_path / "empty"
+    assert gpu_gb(empty, "rapidocr") == gpu_gb(vision_models_dir, "rapidocr") == 0.0  # onnxruntime on the CPU
+    assert gpu_gb(empty, "easyocr") == gpu_gb(vision_models_dir, "easyocr") == EASYOCR_GPU_GB
+    assert gpu_gb(empty, "auto") == 0.0  # no EasyOCR weights: rapidocr reads
+    assert gpu_gb(vision_models_dir, "auto") == EASYOCR_GPU_GB  # its weights are here: EasyOCR reads
+    assert TextOverlay.resources_for(Settings()).cpus == 1.0
+
+
+def test_the_document_reads_back_typed(tmp_path, rapidocr):
+    spec = ClipSpec(shots=(Shot(1.5, (230, 220, 80), "static", text="LINK IN BIO", seed=4),), audio=None)
+    video, result = analyse(write_clip(str(tmp_path / "caption.mp4"), spec), rapidocr)
+    again = VideoResult.model_validate_json(video.to_json())
+    read_back = again.analyzers[NAME]
+    assert read_back == result
+    assert type(read_back.summary) is TextOverlaySummary and read_back.segments
+    assert all(type(s.data) is TextOverlaySegment for s in read_back.segments)

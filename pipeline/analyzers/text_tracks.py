@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.analyzers.shots import rounded
+
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the frame
 
 
@@ -64,7 +66,7 @@ def join_rows(lines: list[Line], width: int, height: int) -> list[Line]:
 
 
 def _next_on_row(left: Line, right: Line, width: int, height: int) -> bool:
-    (lx0, ly0, lx1, ly1), (rx0, ry0, rx1, ry1) = left.box, right.box
+    (_, ly0, lx1, ly1), (rx0, ry0, _, ry1) = left.box, right.box
     lh, rh = (ly1 - ly0) * height, (ry1 - ry0) * height
     shared = (min(ly1, ry1) - max(ly0, ry0)) * height
     if min(lh, rh) <= 0 or shared < ROW_OVERLAP * min(lh, rh):
@@ -176,7 +178,7 @@ class Track:
 
     def box(self) -> Box:
         boxes = np.array([r.box for r in self.readings])
-        return tuple(round(float(v), 4) for v in np.median(boxes, axis=0))  # type: ignore[return-value]
+        return tuple(rounded(v) for v in np.median(boxes, axis=0))  # type: ignore[return-value]
 
 
 def follow(per_frame: list[list[Line]], pts: np.ndarray, ends: np.ndarray) -> list[Track]:
