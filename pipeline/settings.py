@@ -68,7 +68,11 @@ class TextOverlaySettings(Section):
 
 class Qwen2VLSettings(Section):
     frames_per_window: int = Field(4, ge=1, le=64, description="frames per described window (4 at 2 fps: 2 s windows)")
-    max_pixels: int = Field(448 * 448, ge=28 * 28, description="pixels per frame at most, after resizing")
+    max_pixels: int = Field(
+        144 * 28 * 28,
+        ge=28 * 28,
+        description="pixels per frame at most, after resizing (144 merged 28 px patches: a 448x252 frame as it is)",
+    )
     windows_per_generate: int = Field(8, ge=1, le=256, description="windows one generate call may take")
     max_new_tokens: int = Field(48, ge=1, le=1024, description="length limit of one description, in tokens")
     quantize: Literal["none", "8bit", "4bit"] = Field(
