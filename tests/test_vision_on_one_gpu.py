@@ -1,7 +1,7 @@
 """The seven vision analyzers together on the test session's local Ray with one logical GPU: the
 four model families' actor pools are placed on that GPU at once, by the fractions their declared
-memory gives, and run the tiny random models of tests/model_factory.py (text with rapidocr: see
-`local_ray`), with the same results as in process. A plan whose models cannot share the GPU is
+memory gives, and run the tiny random models of tests/model_factory.py (text with rapidocr, on the
+CPU: see `vision_settings`), with the same results as in process. A plan whose models cannot share the GPU is
 refused before anything starts."""
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import pytest
 from model_factory import YUNET_CELL
 
 from pipeline import ray_runner
-from pipeline.analyzers.text_overlay import OCR_ENV
-from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MODELS_DIR_ENV
+from pipeline.engine import Plan, VideoRequest, run_local, stage_name
 from pipeline.sample import ClipSpec, Shot, render_frames
 from pipeline.schema import Status
 
@@ -76,25 +74,30 @@ def wait_for_whole_gpu(ray, timeout_s: float = 20.0) -> None:
 
 def comparable(result) -> dict:
     return {
-        name: (analyzed.segments, {k: v for k, v in analyzed.summary.items() if k not in TIMINGS})
+        name: (analyzed.segments, analyzed.summary.model_dump(exclude=TIMINGS))
         for name, analyzed in result.analyzers.items()
     }
 
 
-def test_declared_gpu_memory_of_every_vision_model_fits_the_budget():
-    plan = Plan.build(VISION)
-    declared = {a.name: a.resources.gpu_memory_gb for a in plan.analyzers if a.name in VISION}
+def test_declared_gpu_memory_of_every_vision_model_fits_the_budget(vision_settings):
+    plan = Plan.build(VISION, settings=vision_settings)
+    declared = {a.name: a.resources_for(vision_settings).gpu_memory_gb for a in plan.analyzers if a.name in VISION}
     assert set(declared) == set(VISION)
     assert sum(declared.values()) <= GPU_BUDGET_GB, declared
 
 
-def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, vision_models_dir, clip, monkeypatch):
-    plan = Plan.build(VISION)
+def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, vision_settings, clip):
+    plan = Plan.build(VISION, settings=vision_settings)
     stages = plan.stages
-    fractions = ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=MEMORY_GB)
-    assert sorted(a.family for stage in stages for a in stage) == sorted(a.family for a in plan.analyzers if a.name in VISION)
-    assert {stage[0].family for stage in stages} == FAMILIES and len(stages) == len(FAMILIES)  # a stage per family
-    assert all(fraction > 0 for fraction in fractions) and sum(fractions) <= 1.0
+    fractions = ray_runner.stage_gpus(stages, cluster_gpus=1, memory_gb=MEMORY_GB, settings=vision_settings)
+    assert sorted(a.name for stage in stages for a in stage) == sorted(VISION)  # every vision analyzer in a model stage
+    assert {stage_name(stage) for stage in stages} == FAMILIES and len(stages) == len(FAMILIES)  # a stage per family
+    declared = [sum(a.resources_for(vision_settings).gpu_memory_gb for a in stage) for stage in stages]
+    assert fractions == [pytest.approx(gb / MEMORY_GB, abs=1e-4) for gb in declared] and sum(fractions) <= 1.0
+    # Every model stage holds a share of the GPU but the OCR's: rapidocr reads on the CPU and reserves none.
+    assert {stage_name(stage): fraction > 0 for stage, fraction in zip(stages, fractions)} == {
+        family: family != "ocr" for family in FAMILIES
+    }
 
     # While the run goes on, how much of the GPU is free, as Ray's scheduler accounts it.
     wait_for_whole_gpu(local_ray)
@@ -114,7 +117,7 @@ def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, v
     finally:
         running.clear()
         watcher.join()
-    # Every pool held its share at one moment: no subset of the four fractions adds up to all of them.
+    # Every pool held its share at one moment: no subset of the three non-zero fractions adds up to all of them.
     assert lowest[0] == pytest.approx(1.0 - sum(fractions), abs=1e-6)
     wait_for_whole_gpu(local_ray)  # and all gave it back when the run ended
 
@@ -122,13 +125,11 @@ def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, v
     for name in VISION:
         analyzed = distributed.analyzers[name]
         assert analyzed.status == Status.ok, (name, analyzed.reason or analyzed.error)
-    assert distributed.analyzers["text_overlay"].summary["backend"] == "rapidocr"
+    assert distributed.analyzers["text_overlay"].summary.backend == "rapidocr"
     [aged] = [s for s in distributed.analyzers["age_estimation"].segments if s.label == "face"]
-    assert aged.data["crops"] == 2  # one every 0.5 s of the 1 s the face is on screen: the model ran
+    assert aged.data.crops == 2  # one every 0.5 s of the 1 s the face is on screen: the model ran
 
-    monkeypatch.setenv(MODELS_DIR_ENV, str(vision_models_dir))  # what the workers read
-    monkeypatch.setenv(OCR_ENV, "rapidocr")
-    (local,) = run_local([VideoRequest("clip", clip)], plan)
+    (local,) = run_local([VideoRequest("clip", clip)], plan)  # the workers read the plan's settings too
     assert comparable(distributed) == comparable(local)
 
 
@@ -136,13 +137,14 @@ def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, v
     "memory_gb, message",
     [
         (4, "qwen2_vl_temporal need 8 GB of GPU memory; the GPU has 4 GB"),
-        (12, "the model stages need 1.25 GPUs at once"),
+        (12, "the model stages need 1.08 GPUs at once"),  # 13 GB: 3 ultralytics, 2 faces, 8 Qwen2-VL, OCR on the CPU
     ],
     ids=["one model too big", "together too big"],
 )
-def test_a_plan_that_cannot_fit_is_refused_before_starting(local_ray, clip, memory_gb, message):
+def test_a_plan_that_cannot_fit_is_refused_before_starting(local_ray, vision_settings, clip, memory_gb, message):
     wait_for_whole_gpu(local_ray)
-    results = ray_runner.run([VideoRequest("clip", clip)], Plan.build(VISION), memory_gb=memory_gb, cluster_gpus=1)
+    plan = Plan.build(VISION, settings=vision_settings)
+    results = ray_runner.run([VideoRequest("clip", clip)], plan, memory_gb=memory_gb, cluster_gpus=1)
     with pytest.raises(ray_runner.PlacementError) as refused:
         next(results)
     assert message in str(refused.value) and "\n" not in str(refused.value)
