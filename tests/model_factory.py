@@ -85,10 +85,10 @@ def write_yolo(models: Path, task: str, size: str = "tiny", adjust: Callable | N
     """YOLO11n for `task` (detect | pose | segment), saved by ultralytics as the file its analyzer
     loads. `adjust(network)` may change the built network before it is saved."""
     _check(size)
-    from pipeline.analyzers import yolo
+    from actors import yolo
 
-    analyzer = {"detect": yolo.ObjectDetection, "pose": yolo.BodyPose, "segment": yolo.BackgroundSegmentation}[task]
-    yolo._configure_ultralytics()  # before ultralytics is imported: offline, settings out of $HOME
+    weights = yolo.WEIGHTS[task]
+    yolo.configure_ultralytics()  # before ultralytics is imported: offline, settings out of $HOME
     import torch
     import yaml
     from ultralytics import YOLO
@@ -107,10 +107,10 @@ def write_yolo(models: Path, task: str, size: str = "tiny", adjust: Callable | N
         adjust(model.model)
     coco = yaml.safe_load((ROOT / "cfg" / "datasets" / "coco.yaml").read_text())["names"]
     model.model.names = {0: "person"} if cfg["nc"] == 1 else dict(coco)
-    path = models / analyzer.weights[0].name
+    path = models / weights.name
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
-    analyzer.weights[0].accept_local(path)  # not the pinned release: accepted as a user's own would be
+    weights.accept_local(path)  # not the pinned release: accepted as a user's own would be
     return path
 
 
