@@ -64,6 +64,8 @@ class BackgroundSegmentationSegment(SegmentData):
 
 
 class BackgroundShare(BaseModel):
+    """How the shots' time divides by what their background did."""
+
     model_config = ConfigDict(extra="forbid")
 
     static: float = Field(..., description="share of shot time with a static background (0-1)")

@@ -93,6 +93,8 @@ class BodyPoseSegment(SegmentData):
 
 
 class GestureFigures(BaseModel):
+    """One gesture over the video."""
+
     model_config = ConfigDict(extra="forbid")
 
     count: int = Field(..., description="gesture segments (count)")

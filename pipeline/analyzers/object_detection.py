@@ -57,7 +57,9 @@ class ObjectDetectionSegment(SegmentData):
     )
 
 
-class ClassFigures(BaseModel):
+class ObjectClassFigures(BaseModel):
+    """One COCO class over the video."""
+
     model_config = ConfigDict(extra="forbid")
 
     tracks: int = Field(..., description="tracks of the class (count)")
@@ -69,7 +71,7 @@ class ObjectDetectionSummary(Summary):
     model_config = ConfigDict(extra="forbid")
 
     track_count: int = Field(..., description="object tracks in the video (count)")
-    classes: dict[str, ClassFigures] = Field(..., description="per COCO class seen, its tracks and screen time")
+    classes: dict[str, ObjectClassFigures] = Field(..., description="per COCO class seen, its tracks and screen time")
     max_simultaneous_objects: int = Field(..., description="the most tracked objects in one sample (count)")
     frames_analysed: int = Field(..., description="samples the model read (count)")
     frames_with_objects: int = Field(..., description="samples with a tracked object (count)")
@@ -148,7 +150,7 @@ class ObjectDetection(YoloAnalyzer):
 
         most = _max_per_sample(samples, labels)
         summary_classes = {
-            label: ClassFigures(
+            label: ObjectClassFigures(
                 tracks=sum(1 for t in tracks if label_of[t.index] == label),
                 max_simultaneous=most[label],
                 screen_time_s=rounded(sum(t.end_s - t.first_s for t in tracks if label_of[t.index] == label), 3),
