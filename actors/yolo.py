@@ -15,7 +15,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -229,5 +229,5 @@ class YoloRuntime(Runtime):
 
 class YoloActor(ModelActor):
     family = "ultralytics"
-    runtime: ClassVar[type[Runtime]] = YoloRuntime
+    runtime = YoloRuntime
     serves = tuple(TASKS)
