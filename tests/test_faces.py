@@ -1,10 +1,9 @@
-"""age_estimation and eye_tracking: the offline detector against real truth (obama.jpg), the model
-loaders on tiny random models and a YuNet stand-in (tests/model_factory.py), and the tracking /
-aggregation rules on constructed inputs."""
+"""age_estimation and eye_tracking through the pipeline: the offline detector against real truth
+(obama.jpg), the tiny random classifiers and a YuNet stand-in (tests/model_factory.py); face
+tracks (pipeline/analyzers/faces.py) on constructed detections."""
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,18 +11,16 @@ import av
 import cv2
 import numpy as np
 import pytest
-from model_factory import AGE_LABELS, YUNET_STAND_IN
+from model_factory import AGE_LABELS, YUNET_STAND_IN, write_age_classifier, write_eye_state_classifier, write_yunet_stand_in
 
-from pipeline.analyzer import FrameBatch
-from pipeline.analyzers import face_detection
-from pipeline.analyzers.face_age import AGE_MODEL, age_estimate
-from pipeline.analyzers.face_detection import FACES, face_detector
-from pipeline.analyzers.face_tracks import link_tracks
-from pipeline.analyzers.faces import EYE_STATE_MODEL, EyeTracking, facing_camera, stares_and_blinks
+from actors.faces import AGE_MODEL, EYE_STATE_MODEL, Detections
+from pipeline.analyzers.age_estimation import AgeEstimationSegment, AgeEstimationSummary
+from pipeline.analyzers.eye_tracking import EyeTrackingSegment, EyeTrackingSummary
+from pipeline.analyzers.faces import link_tracks
 from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MODELS_DIR_ENV
 from pipeline.sample import ClipSpec, Shot, write_clip
-from pipeline.schema import Status
+from pipeline.schema import Status, VideoResult
+from pipeline.settings import Settings
 
 OBAMA_BOX = (349, 142, 617, 409)  # x1, y1, x2, y2 from face_recognition's (top, right, bottom, left)
 BOTH = ["age_estimation", "eye_tracking"]
@@ -77,20 +74,22 @@ def videos(tmp_path_factory, obama) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory, vision_models_dir) -> dict[str, Path]:
+def face_settings(tmp_path_factory) -> dict[str, Settings]:
     """empty: no weights at all; tiny: the age and eye-state classifiers; yunet: those and the
-    YuNet stand-in (all of them from the session's vision models)."""
+    YuNet stand-in."""
     root = tmp_path_factory.mktemp("face_models")
-    empty, tiny = root / "empty", root / "tiny"
-    for folder in (empty, tiny):
+    empty, tiny, yunet = root / "empty", root / "tiny", root / "yunet"
+    for folder in (empty, tiny, yunet):
         folder.mkdir()
-    for name in (AGE_MODEL.name, EYE_STATE_MODEL.name):
-        (tiny / name).symlink_to(vision_models_dir / name)
-    return {"empty": empty, "tiny": tiny, "yunet": vision_models_dir}
+    for folder in (tiny, yunet):
+        write_age_classifier(folder)
+        write_eye_state_classifier(folder)
+    write_yunet_stand_in(yunet)
+    return {name: Settings(models_dir=folder) for name, folder in (("empty", empty), ("tiny", tiny), ("yunet", yunet))}
 
 
-def run(path: Path, names: list[str]):
-    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build(names))
+def run(path: Path, names: list[str], settings: Settings) -> VideoResult:
+    [result] = run_local([VideoRequest(path.stem, str(path))], Plan.build(names, settings=settings))
     assert result.status == Status.ok, result.error
     return result
 
@@ -108,105 +107,109 @@ def assert_well_formed(result, duration: float) -> None:
 # Through the pipeline
 
 
-def test_obama_one_face_both_analyzers(videos, model_dirs, monkeypatch):
+def test_obama_one_face_both_analyzers(videos, face_settings):
     """The offline detector finds exactly the one face of obama.jpg on every frame; both analyzers
     share its detections; the tiny age model yields a well-formed range, the tiny eye model a
-    measured eye state."""
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["tiny"]))
-    video = run(videos["obama"], BOTH)
+    measured eye state. The document read back from JSON has both analyzers' types."""
+    video = run(videos["obama"], BOTH, face_settings["tiny"])
     age, eyes = video.analyzers["age_estimation"], video.analyzers["eye_tracking"]
     assert age.status == Status.ok, age.reason or age.error
     assert eyes.status == Status.ok, eyes.reason or eyes.error
-    assert eyes.summary["detector"].startswith("lbp_cascade") and "YuNet weights not found" in eyes.summary["detector"]
+    assert eyes.summary.detector.startswith("lbp_cascade") and "YuNet weights not found" in eyes.summary.detector
 
     [track] = labelled(eyes, "face")
-    assert track.data["frames"] == 10
-    assert iou(in_pixels(track.data["box"], 910, 1136), OBAMA_BOX) >= 0.5
+    assert track.data.frames == 10
+    assert iou(in_pixels(track.data.box, 910, 1136), OBAMA_BOX) >= 0.5
     assert (track.start_s, track.end_s) == pytest.approx((0.0, 1.0), abs=0.02)
-    assert eyes.summary["face_share"] == eyes.summary["facing_share"] == 1.0  # the cascade finds frontal faces only
-    assert eyes.summary["eye_state"] == EYE_STATE_MODEL.source
-    assert 0.0 <= track.data["eyes_closed_share"] <= 1.0 and track.data["blinks"] >= 0
+    assert eyes.summary.face_share == eyes.summary.facing_share == 1.0  # the cascade finds frontal faces only
+    assert eyes.summary.eye_state == EYE_STATE_MODEL.source
+    assert 0.0 <= track.data.eyes_closed_share <= 1.0 and track.data.blinks >= 0
     assert_well_formed(eyes, video.video.duration_s)
 
     [aged] = labelled(age, "face")
-    assert aged.data["box"] == track.data["box"]  # one detection pass for both
-    assert aged.data["crops"] == 2  # first frame of each 0.5 s
-    assert aged.data["age_bucket"] in AGE_LABELS
-    assert aged.data["range_probability"] >= 0.8 - 1e-3
-    positions = [AGE_LABELS.index(label) for label in aged.data["range_buckets"]]
+    assert aged.data.box == track.data.box  # one detection pass for both
+    assert aged.data.crops == 2  # first frame of each 0.5 s
+    assert aged.data.age_bucket in AGE_LABELS
+    assert aged.data.range_probability >= 0.8 - 1e-3
+    positions = [AGE_LABELS.index(label) for label in aged.data.range_buckets]
     assert positions == list(range(positions[0], positions[0] + len(positions)))  # neighbouring buckets
-    low, high = aged.data["range_low"], aged.data["range_high"]
-    assert aged.data["age_range"] == (f"{low}-{high}" if high is not None else f"{low}+")
-    assert sum(aged.data["distribution"].values()) == pytest.approx(1.0, abs=0.01)
-    assert age.summary["face_tracks"] == age.summary["estimated_tracks"] == 1
-    assert age.summary["model"] == AGE_MODEL.source
+    low, high = aged.data.range_low, aged.data.range_high
+    assert aged.data.age_range == (f"{low}-{high}" if high is not None else f"{low}+")
+    assert sum(aged.data.distribution.values()) == pytest.approx(1.0, abs=0.01)
+    assert age.summary.face_tracks == age.summary.estimated_tracks == 1
+    assert age.summary.model == AGE_MODEL.source
     assert_well_formed(age, video.video.duration_s)
 
+    again = VideoResult.model_validate_json(video.to_json())
+    assert again == video
+    age, eyes = again.analyzers["age_estimation"], again.analyzers["eye_tracking"]
+    assert isinstance(age.summary, AgeEstimationSummary) and isinstance(age.segments[0].data, AgeEstimationSegment)
+    assert isinstance(eyes.summary, EyeTrackingSummary)
+    assert all(isinstance(s.data, EyeTrackingSegment) for s in eyes.segments)
 
-def test_clip_without_faces_is_empty(tmp_path, model_dirs, monkeypatch):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["tiny"]))
+
+def test_clip_without_faces_is_empty(tmp_path, face_settings):
     clip = ClipSpec(shots=(Shot(1.0, seed=1), Shot(1.0, (60, 140, 220), "pan", seed=2)), fps=10, audio=None)
-    video = run(Path(write_clip(str(tmp_path / "no_faces.mp4"), clip)), BOTH)
+    video = run(Path(write_clip(str(tmp_path / "no_faces.mp4"), clip)), BOTH, face_settings["tiny"])
     age, eyes = video.analyzers["age_estimation"], video.analyzers["eye_tracking"]
     assert age.status == eyes.status == Status.ok
-    assert age.segments == [] and age.summary["face_tracks"] == 0 and age.summary["age_distribution"] is None
+    assert age.segments == [] and age.summary.face_tracks == 0 and age.summary.age_distribution is None
     shots = labelled(eyes, "shot")
-    assert len(shots) == 2 and eyes.summary["shots_from"] == "cut_analysis"
-    assert all(s.data["face_share"] == s.data["eye_contact_share"] == 0.0 and s.data["frames"] == 10 for s in shots)
+    assert len(shots) == 2 and eyes.summary.shots_from == "cut_analysis"
+    assert all(s.data.face_share == s.data.eye_contact_share == 0.0 and s.data.frames == 10 for s in shots)
     assert labelled(eyes, "face") == labelled(eyes, "stare") == []
-    assert eyes.summary["face_tracks"] == eyes.summary["stare_count"] == 0 and eyes.summary["longest_stare_s"] is None
+    assert eyes.summary.face_tracks == eyes.summary.stare_count == 0 and eyes.summary.longest_stare_s is None
 
 
-def test_one_frame_video_and_missing_weights(videos, model_dirs, monkeypatch):
+def test_one_frame_video_and_missing_weights(videos, face_settings):
     """One frame is enough for a track; without weights age is skipped naming the path, and eye
     tracking runs on the offline detector, saying eye state was not measured and why."""
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["empty"]))
-    video = run(videos["obama_one_frame"], BOTH)
+    empty = face_settings["empty"].models_dir
+    video = run(videos["obama_one_frame"], BOTH, face_settings["empty"])
     age, eyes = video.analyzers["age_estimation"], video.analyzers["eye_tracking"]
     assert age.status == Status.skipped
-    assert str(model_dirs["empty"] / AGE_MODEL.name) in age.reason and "reelscope models download" in age.reason
+    assert str(empty / AGE_MODEL.name) in age.reason and "reelscope models download" in age.reason
     assert eyes.status == Status.ok, eyes.error
     [track] = labelled(eyes, "face")
-    assert iou(in_pixels(track.data["box"], 910, 1136), OBAMA_BOX) >= 0.5
-    assert eyes.summary["eye_state"].startswith("not measured")
-    assert str(model_dirs["empty"] / EYE_STATE_MODEL.name) in eyes.summary["eye_state"]
-    assert track.data["eyes_closed_share"] is None and eyes.summary["blinks"] is None
-    assert eyes.summary["stare_count"] == 0  # one frame is no stare
+    assert iou(in_pixels(track.data.box, 910, 1136), OBAMA_BOX) >= 0.5
+    assert eyes.summary.eye_state.startswith("not measured")
+    assert str(empty / EYE_STATE_MODEL.name) in eyes.summary.eye_state
+    assert track.data.eyes_closed_share is None and eyes.summary.blinks is None
+    assert eyes.summary.stare_count == 0  # one frame is no stare
     assert_well_formed(eyes, video.video.duration_s)
 
 
-def test_4k_portrait_frame(videos, model_dirs, monkeypatch):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["empty"]))
-    eyes = run(videos["portrait_4k"], ["eye_tracking"]).analyzers["eye_tracking"]
+def test_4k_portrait_frame(videos, face_settings):
+    eyes = run(videos["portrait_4k"], ["eye_tracking"], face_settings["empty"]).analyzers["eye_tracking"]
     [track] = labelled(eyes, "face")
     face = (170 + 349 * 2, 400 + 142 * 2, 170 + 617 * 2, 400 + 409 * 2)  # the truth box scaled 2x and moved
-    assert iou(in_pixels(track.data["box"], 2160, 3840), face) >= 0.5
-
-    # A raw frame of odd size straight into process_frames (no decoder in between).
-    analyzer = EyeTracking()
-    analyzer.setup()
-    odd = np.zeros((1, 3841, 2161, 3), np.uint8)
-    partial = analyzer.process_frames(FrameBatch(spec=FACES, index=0, pts_s=np.array([0.0]), frames=odd))
-    assert partial.faces.box.shape == (0, 4) and partial.values.shape == (0,)
+    assert iou(in_pixels(track.data.box, 2160, 3840), face) >= 0.5
 
 
-def test_yunet_loads_and_decodes(tmp_path, model_dirs, monkeypatch):
+def test_yunet_loads_and_decodes(tmp_path, face_settings):
     """With YuNet's file present it is the detector; a generated YuNet-shaped model that fires on
     one white cell puts one frontal face there, in the video's coordinates."""
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["yunet"]))
     frame = np.zeros((384, 640, 3), np.uint8)
     frame[128:160, 320:352] = 255  # cell (column 10, row 4) at stride 32
-    video = run(write_video(tmp_path / "cell.mp4", [frame] * 10), ["eye_tracking"])
+    video = run(write_video(tmp_path / "cell.mp4", [frame] * 10), ["eye_tracking"], face_settings["yunet"])
     eyes = video.analyzers["eye_tracking"]
-    assert eyes.summary["detector"] == f"yunet ({YUNET_STAND_IN})"
+    assert eyes.summary.detector == f"yunet ({YUNET_STAND_IN})"
     [track] = labelled(eyes, "face")
-    box = in_pixels(track.data["box"], 640, 384)
+    box = in_pixels(track.data.box, 640, 384)
     assert box == pytest.approx((304, 112, 368, 176), abs=2)  # 64 px centred on the cell
-    assert track.data["facing_share"] == 1.0 and track.data["frames"] == 10
+    assert track.data.facing_share == 1.0 and track.data.frames == 10
 
 
 # ---------------------------------------------------------------------------------------------
-# Rules on constructed inputs
+# Tracks on constructed detections
+
+
+def detections(times: np.ndarray, frame: list[int], boxes) -> Detections:
+    """Faces at `boxes` (fractions) on frames of 1000 x 1000 px, scored 1 as the cascade's are."""
+    m = len(frame)
+    box = np.array(boxes, np.float32).reshape(-1, 4)
+    marks = np.full((m, 5, 2), np.nan, np.float32)
+    return Detections("test", (1000, 1000), times, np.array(frame, np.int64), box, marks, np.ones(m, np.float32))
 
 
 def test_tracks_follow_faces_within_a_shot():
@@ -218,7 +221,7 @@ def test_tracks_follow_faces_within_a_shot():
         for box in pair if f % 2 else pair[::-1]:
             frame.append(f)
             boxes.append(box)
-    track = link_tracks(times, np.array(frame), np.array(boxes, np.float32), shot)
+    track = link_tracks(detections(times, frame, boxes), shot, 0.1)
     left = track[np.array(boxes)[:, 0] < 0.5]
     right = track[np.array(boxes)[:, 0] >= 0.5]
     assert len(set(left)) == len(set(right)) == 1 and set(left) != set(right)
@@ -226,76 +229,26 @@ def test_tracks_follow_faces_within_a_shot():
 
 
 def test_tracks_break_at_gaps_and_shots_and_drop_flickers():
-    box = np.array([0.2, 0.2, 0.5, 0.6], np.float32)
+    box = [0.2, 0.2, 0.5, 0.6]
     times = np.arange(30) * 0.1
     shot = (times >= 2.0).astype(np.int64)  # a cut at 2.0 s
-    frames = [0, 1, 2, 3, 15, 16, 17, 19, 20, 21, 25]  # gap 0.3 -> 1.5 s is over TRACK_GAP_S; cut between 19 and 20
-    track = link_tracks(times, np.array(frames), np.tile(box, (len(frames), 1)), shot)
+    frames = [0, 1, 2, 3, 15, 16, 17, 19, 20, 21, 25]  # gap 0.3 -> 1.5 s is over LOST_TRACK_S; cut between 19 and 20
+    track = link_tracks(detections(times, frames, [box] * len(frames)), shot, 0.1)
     assert list(track) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
     other = [0.7, 0.7, 0.9, 0.9]
-    flicker = link_tracks(times, np.array([0, 1, 2, 12]), np.array([box, box, box, other], np.float32), shot)
+    flicker = link_tracks(detections(times, [0, 1, 2, 12], [box, box, box, other]), shot, 0.1)
     assert list(flicker) == [0, 0, 0, -1]  # seen once in a 20-frame shot
-    single = link_tracks(np.array([0.0]), np.array([0]), box[None], np.array([0]))
+    twice = link_tracks(detections(times, [0, 1, 2, 12, 13], [box, box, box, other, other]), shot, 0.1)
+    assert list(twice) == [0, 0, 0, -1, -1]  # ByteTrack confirms it; under MIN_TRACK_FRAMES it is a flicker
+    single = link_tracks(detections(np.array([0.0]), [0], [box]), np.array([0]), 0.1)
     assert list(single) == [0]  # a one-frame video: its one frame is enough
 
 
-def test_age_estimate_ranges():
-    labels = ("20-29", "0-2", "more than 70", "30-39", "3-9", "10-19", "40-49", "50-59", "60-69")  # out of order
-    probs = dict.fromkeys(labels, 0.0) | {"20-29": 0.35, "30-39": 0.3, "40-49": 0.2, "10-19": 0.1, "0-2": 0.05}
-    estimate = age_estimate(np.array([probs[label] for label in labels]), labels)
-    assert estimate["age_bucket"] == "20-29" and estimate["bucket_probability"] == 0.35
-    assert estimate["age_range"] == "20-49" and estimate["range_probability"] == pytest.approx(0.85)
-    assert estimate["range_buckets"] == ["20-29", "30-39", "40-49"]
-    assert list(estimate["distribution"])[:3] == ["0-2", "3-9", "10-19"]  # by age
-
-    old = age_estimate(np.array([0.0] * 7 + [0.15, 0.85]), AGE_LABELS)
-    assert (old["age_range"], old["range_low"], old["range_high"]) == ("70+", 70, None)
-
-    unnamed = age_estimate(np.array([0.5, 0.4, 0.1]), ("young", "adult", "senior"))
-    assert unnamed["age_range"] == "young / adult" and unnamed["range_low"] is None
-
-
-def test_stares_and_blinks():
-    times = np.round(np.arange(41) * 0.1, 3)  # 0.0 .. 4.0 s at 10 fps
-    facing = np.ones(41, bool)
-    closed = np.zeros(41, bool)
-    closed[20:22] = True  # a 0.2 s blink
-    stares, blinks = stares_and_blinks(times, facing, closed, 0.1)
-    assert blinks == 1
-    assert stares == [(0.0, pytest.approx(2.0))]  # 2.2 .. 4.1 s is 1.9 s: not a stare
-
-    closed[:] = False
-    closed[20:27] = True  # 0.7 s closed: longer than a blink
-    assert stares_and_blinks(times, facing, closed, 0.1)[1] == 0
-
-    closed[:] = False
-    closed[:2] = closed[-2:] = True  # closed as the face turns in or out: no open frame on one side
-    assert stares_and_blinks(times, facing, closed, 0.1)[1] == 0
-
-    closed[:] = False
-    dropped = np.delete(np.arange(41), 10)  # one frame without the face breaks the run
-    stares, blinks = stares_and_blinks(times[dropped], facing[dropped], closed[dropped], 0.1)
-    assert stares == [(pytest.approx(1.1), pytest.approx(4.1))] and blinks == 0
-
-
-def test_facing_from_landmarks():
-    size = (640, 360)
-    eyes = [(0.4, 0.4), (0.5, 0.4)]
-    frontal = eyes + [(0.45, 0.5), (0.42, 0.6), (0.48, 0.6)]
-    turned = eyes + [(0.48, 0.5), (0.42, 0.6), (0.48, 0.6)]  # nose 0.3 inter-ocular distances off centre
-    unknown = [(np.nan, np.nan)] * 5
-    marks = np.array([frontal, turned, unknown], np.float32)
-    assert list(facing_camera(marks, size)) == [True, False, True]
-
-
-def test_detection_runs_once_per_batch(obama, model_dirs, monkeypatch):
-    """Both analyzers of the family read the same batch: the second reuses the first's faces."""
-    monkeypatch.setenv(MODELS_DIR_ENV, str(model_dirs["empty"]))
-    frames = np.stack([cv2.resize(obama, (512, 640))] * 2)
-    batch = FrameBatch(spec=FACES, index=0, pts_s=np.array([0.0, 0.1]), frames=frames)
-    detector = face_detector("eye_tracking")
-    first = face_detection.detect_faces(batch, detector)
-    assert face_detection.detect_faces(batch, detector) is first
-    copy = FrameBatch(spec=FACES, index=0, pts_s=batch.pts_s, frames=frames.copy())
-    assert face_detection.detect_faces(copy, detector) is not first
-    assert len(first.frame) == 2 and os.environ[MODELS_DIR_ENV] in first.detector
+def test_no_track_in_a_transition():
+    """A sample in a dissolve is in no shot (tracking.shot_of_samples): its face is in no track,
+    as objects there are in none."""
+    box = [0.2, 0.2, 0.5, 0.6]
+    times = np.arange(10) * 0.1
+    shot = np.array([0, 0, 0, 0, -1, -1, 1, 1, 1, 1])
+    track = link_tracks(detections(times, list(range(10)), [box] * 10), shot, 0.1)
+    assert list(track) == [0, 0, 0, 0, -1, -1, 1, 1, 1, 1]
