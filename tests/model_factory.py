@@ -140,7 +140,7 @@ def write_vit_classifier(folder: Path, labels: tuple[str, ...], size: str = "tin
 
 
 def write_age_classifier(models: Path, size: str = "tiny") -> Path:
-    from pipeline.analyzers.face_age import AGE_MODEL
+    from actors.faces import AGE_MODEL
 
     return write_vit_classifier(models / AGE_MODEL.name, AGE_LABELS, size, seed=0)
 
@@ -174,7 +174,7 @@ def write_colour_age_classifier(models: Path) -> Path:
     import torch
     from transformers import ViTConfig, ViTForImageClassification
 
-    from pipeline.analyzers.face_age import AGE_MODEL
+    from actors.faces import AGE_MODEL
 
     names = {"id2label": dict(enumerate(AGE_LABELS)), "label2id": {label: i for i, label in enumerate(AGE_LABELS)}}
     config = ViTConfig(
@@ -209,7 +209,7 @@ def write_colour_age_classifier(models: Path) -> Path:
 
 
 def write_eye_state_classifier(models: Path, size: str = "tiny") -> Path:
-    from pipeline.analyzers.faces import EYE_STATE_MODEL
+    from actors.faces import EYE_STATE_MODEL
 
     return write_vit_classifier(models / EYE_STATE_MODEL.name, EYE_LABELS, size, seed=1)
 
@@ -230,7 +230,7 @@ def write_yunet_stand_in(models: Path, eyes_apart: float = 0.5) -> Path:
     """A face detector OpenCV loads as YuNet that puts one frontal face on every white 32 px cell
     of the stride-32 grid: faces where a test or benchmark wants them. Not the real network: its
     cost is not YuNet's. eyes_apart: in cells; eye_tracking reads the eyes only where EYE_CROP
-    times their distance reaches EYE_MIN_PX (faces.py): from 0.625 cells apart."""
+    times their distance reaches EYE_MIN_PX (pipeline/analyzers/eye_tracking.py): from 0.625 cells apart."""
     # Eyes, nose tip, mouth corners, in cells from the cell's corner.
     keypoints = [(0.5 - eyes_apart / 2, 0.3), (0.5 + eyes_apart / 2, 0.3), (0.5, 0.55), (0.3, 0.8), (0.7, 0.8)]
     nodes, weights = [], []
