@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -54,10 +54,21 @@ class Section(BaseModel):
 
 
 class SpeechTranscriptionSettings(Section):
+    # The models actors/whisper.py knows by name (a test keeps the two lists equal).
+    NAMED_MODELS: ClassVar[tuple[str, ...]] = ("large-v3", "large-v3-turbo", "distil-large-v3", "tiny.en")
+
     model: str = Field(
         "large-v3",
         description="Whisper model: large-v3, large-v3-turbo, distil-large-v3, tiny.en, or a CTranslate2 hub id",
     )
+
+    @field_validator("model")
+    @classmethod
+    def _named_or_hub_id(cls, model: str) -> str:
+        owner, slash, name = model.partition("/")
+        if model in cls.NAMED_MODELS or (slash and owner and name and "/" not in name):
+            return model
+        raise ValueError(f"must be one of {', '.join(cls.NAMED_MODELS)} or a CTranslate2 Whisper hub id (owner/name)")
 
 
 class TextOverlaySettings(Section):
@@ -83,7 +94,7 @@ class Qwen2VLSettings(Section):
 class AudioClassifierSettings(Section):
     window_s: float = Field(3.0, gt=0, le=30, description="seconds of audio per classified window")
     hop_s: float = Field(1.5, gt=0, le=30, description="seconds between window starts (at most window_s)")
-    max_batch: int = Field(16, ge=1, le=512, description="windows in one forward pass (the GPU memory declared assumes 16)")
+    max_batch: int = Field(16, ge=1, le=512, description="windows in one forward pass (the GPU memory declared grows with it)")
 
     @field_validator("hop_s")
     @classmethod
@@ -92,6 +103,12 @@ class AudioClassifierSettings(Section):
         if window is not None and hop > window:
             raise ValueError(f"hop_s ({hop:g}) must not exceed window_s ({window:g}): audio between windows would go unheard")
         return hop
+
+
+class AudioEnvironmentSettings(AudioClassifierSettings):
+    # Its own class, so that a window_s set alone keeps this hop (a CPU run's full AST forward
+    # takes seconds per window).
+    hop_s: float = Field(1.0, gt=0, le=30, description="seconds between window starts (at most window_s)")
 
 
 class ServeSettings(Section):
@@ -153,7 +170,7 @@ class Settings(BaseSettings):
     text_overlay: TextOverlaySettings = TextOverlaySettings()
     qwen2_vl_temporal: Qwen2VLSettings = Qwen2VLSettings()
     speech_emotion: AudioClassifierSettings = AudioClassifierSettings()
-    audio_environment: AudioClassifierSettings = AudioClassifierSettings(hop_s=1.0)
+    audio_environment: AudioEnvironmentSettings = AudioEnvironmentSettings()
     serve: ServeSettings = ServeSettings()
 
     @classmethod
