@@ -4,9 +4,9 @@ per wall second, on real speech.
     python bench/bench_whisper.py [--repeats N] [AUDIO ...]
         (default: ../shared/media/faster-whisper/jfk.flac, stereo_diarization.wav, pyannote/sample.wav)
 
-Per file: the model alone (process_audio on the decoded track: VAD, batched decode, word
-alignment; for a stereo file with two speakers, both channels) and decode + model + finalize,
-best of N warm runs; the model's load (setup) is printed once. The models directory is a temporary one of symbolic links: nothing is copied.
+Per file: the model alone (the whisper runtime's pass and process_audio on the decoded track:
+VAD, batched decode, word alignment; for a stereo file with two speakers, both channels) and
+decode + model + finalize, best of N warm runs; the model's load is printed once. The models directory is a temporary one of symbolic links: nothing is copied.
 """
 
 from __future__ import annotations
@@ -47,32 +47,39 @@ def main() -> None:
     if not model_dir.is_dir():
         sys.exit(f"Whisper tiny.en not found at {model_dir}")
 
-    from pipeline.analyzers.whisper import MODEL_ENV, MODELS
+    os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may reach a hub
+
+    from actors.whisper import MODELS, WhisperRuntime
+    from pipeline.analyzer import Context, Partials
+    from pipeline.analyzers.whisper import SpeechTranscription
+    from pipeline.decode import Decoder
+    from pipeline.settings import Settings
 
     links = Path(tempfile.mkdtemp(prefix="bench-whisper-"))
-    (links / MODELS["tiny.en"][0].name).symlink_to(model_dir)
-    os.environ.update({"REELSCOPE_MODELS_DIR": str(links), MODEL_ENV: "tiny.en", "HF_HUB_OFFLINE": "1"})
+    (links / MODELS["tiny.en"].weights.name).symlink_to(model_dir)
+    settings = Settings(models_dir=links, speech_transcription={"model": "tiny.en"})
 
-    from pipeline.analyzers.whisper import SpeechTranscription
-    from pipeline.analyzer import Context, Partials
-    from pipeline.decode import Decoder
-
-    analyzer = SpeechTranscription()
+    analyzer = SpeechTranscription(settings)
+    runtime = WhisperRuntime(settings)
     start = time.perf_counter()
-    analyzer.setup()
+    runtime.load(analyzer)
     load = time.perf_counter() - start
-    [used] = analyzer.models_used[:1]
+    [used] = runtime.models_used[analyzer.name][:1]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.platform()}")
-    print(f"model: {used.id} on {used.device} ({used.dtype}); setup {load:.2f} s (load, digests checked)")
+    print(f"model: {used.id} on {used.device} ({used.dtype}); load {load:.2f} s (digests checked)")
+
+    def transcribe(track):
+        return analyzer.process_audio(track, runtime.predict(track, frozenset({analyzer.name})))
+
     for path in args.audio:
         [track] = list(Decoder(str(path), [], True))
-        heard = analyzer.process_audio(track)
-        model_s = best_of(lambda: analyzer.process_audio(track), args.repeats)
+        heard = transcribe(track)
+        model_s = best_of(lambda: transcribe(track), args.repeats)
 
         def whole() -> None:
             decoder = Decoder(str(path), [], True)
             [track] = list(decoder)
-            analyzer.finalize(Partials(audio=analyzer.process_audio(track)), Context(decoder.info, {}))
+            analyzer.finalize(Partials(audio=transcribe(track)), Context(decoder.info, {}))
 
         whole_s = best_of(whole, args.repeats)
         seconds = track.duration_s

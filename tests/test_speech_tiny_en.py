@@ -16,18 +16,19 @@ import soundfile
 from conftest import link_models
 from helpers import analyse
 
+from actors.whisper import MODELS
 from pipeline.analyzers.speech_flow import DISCOURSE_MARKERS, HESITATIONS
-from pipeline.analyzers.whisper import MODEL_ENV, MODELS
+from pipeline.analyzers.whisper import Word
 from pipeline.decode import Decoder
 from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MODELS_DIR_ENV
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status
+from pipeline.settings import Settings
 
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 LEFT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
 RIGHT = "The horizon seems extremely distant."
-TINY_EN = MODELS["tiny.en"][0]
+TINY_EN = MODELS["tiny.en"].weights
 RATE = 16_000
 
 
@@ -36,21 +37,23 @@ def bare(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def words_of(result: AnalyzerResult, speaker: str | None = None) -> list[dict]:
-    return [w for s in result.segments if s.data["speaker"] == speaker for w in s.data["words"]]
+def words_of(result: AnalyzerResult, speaker: str | None = None) -> list[Word]:
+    return [w for s in result.segments if s.data.speaker == speaker for w in s.data.words]
 
 
 def said(result: AnalyzerResult, speaker: str | None = None) -> list[str]:
-    return bare(" ".join(w["word"] for w in words_of(result, speaker)))
+    return bare(" ".join(w.word for w in words_of(result, speaker)))
+
+
+def tiny_en_settings(models_dir) -> Settings:
+    return Settings(models_dir=models_dir, speech_transcription={"model": "tiny.en"})
 
 
 @pytest.fixture
-def tiny_en(shared_models, tmp_path, monkeypatch):
-    """A models directory linking the real tiny.en, chosen by $REELSCOPE_WHISPER_MODEL."""
+def tiny_en(shared_models, tmp_path) -> Settings:
+    """Settings choosing tiny.en, in a models directory linking the real one."""
     models = link_models(tmp_path / "models", {TINY_EN.name: shared_models / "faster-whisper-tiny.en"})
-    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
-    monkeypatch.setenv(MODEL_ENV, "tiny.en")
-    return models
+    return tiny_en_settings(models)
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +77,17 @@ def delayed(samples: np.ndarray, seconds: float, length: int) -> np.ndarray:
 
 
 def test_jfk_text_language_and_times(tiny_en, media):
-    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription", tiny_en)
     assert result.status == Status.ok, result.error
     summary = result.summary
-    assert said(result) == bare(JFK) and bare(summary["text"]) == bare(JFK)
-    assert summary["language"] == "en" and summary["model"] == TINY_EN.source
-    americans = [w for w in words_of(result) if bare(w["word"]) == ["americans"]]
-    assert len(americans) == 1 and americans[0]["start_s"] < 1.8 < americans[0]["end_s"]
-    assert summary["speech_start_s"] < 1.0 and 10.0 <= summary["speech_end_s"] <= 11.0
+    assert said(result) == bare(JFK) and bare(summary.text) == bare(JFK)
+    assert summary.language == "en" and summary.model == TINY_EN.source
+    americans = [w for w in words_of(result) if bare(w.word) == ["americans"]]
+    assert len(americans) == 1 and americans[0].start_s < 1.8 < americans[0].end_s
+    assert summary.speech_start_s < 1.0 and 10.0 <= summary.speech_end_s <= 11.0
     # jfk.flac is stereo whose channels carry the one voice: transcribed as the mono mix.
-    assert (summary["channels"], summary["speakers"]) == ("mixed", None)
-    assert summary["channel_correlation"] > 0.99
+    assert (summary.channels, summary.speakers) == ("mixed", None)
+    assert summary.channel_correlation > 0.99
     [whisper, vad] = result.models
     assert (whisper.id, whisper.backend, (whisper.device, whisper.dtype)) == (
         TINY_EN.source, "ctranslate2", ("cpu", "int8") if whisper.device == "cpu" else ("cuda", "float16"))  # fmt: skip
@@ -108,21 +111,21 @@ def no_speech(kind: str, tmp_path):
 
 @pytest.mark.parametrize("kind", ["silence", "chord", "clicks"])
 def test_no_speech_no_words(tiny_en, tmp_path, kind):
-    result = analyse(no_speech(kind, tmp_path), "speech_transcription")
+    result = analyse(no_speech(kind, tmp_path), "speech_transcription", tiny_en)
     assert result.status == Status.ok, result.error
-    assert result.segments == [] and result.summary["word_count"] == 0 and result.summary["text"] == ""
+    assert result.segments == [] and result.summary.word_count == 0 and result.summary.text == ""
 
 
 def test_two_microphones_two_speakers(tiny_en, media):
     """stereo_diarization.wav: a different sentence on each channel, partly at once."""
-    result = analyse(media / "faster-whisper" / "stereo_diarization.wav", "speech_transcription")
+    result = analyse(media / "faster-whisper" / "stereo_diarization.wav", "speech_transcription", tiny_en)
     assert result.status == Status.ok, result.error
     summary = result.summary
-    assert (summary["channels"], summary["speakers"]) == ("separate", ["left", "right"])
+    assert (summary.channels, summary.speakers) == ("separate", ["left", "right"])
     assert said(result, "left") == bare(LEFT)
     assert said(result, "right") == bare(RIGHT)
     assert said(result, None) == []
-    assert summary["word_count"] == len(bare(LEFT)) + len(bare(RIGHT))
+    assert summary.word_count == len(bare(LEFT)) + len(bare(RIGHT))
 
 
 @pytest.mark.parametrize("crosstalk", [0.1, 0.3])
@@ -135,12 +138,12 @@ def test_crosstalk_is_not_a_second_copy(tiny_en, media, jfk_mono, tmp_path, cros
     path = write_stereo(
         tmp_path / "interview.wav", a + crosstalk * delayed(b, 0.002, length), b + crosstalk * delayed(a, 0.002, length)
     )
-    result = analyse(path, "speech_transcription")
+    result = analyse(path, "speech_transcription", tiny_en)
     assert result.status == Status.ok, result.error
-    assert (result.summary["channels"], result.summary["speakers"]) == ("separate", ["left", "right"])
+    assert (result.summary.channels, result.summary.speakers) == ("separate", ["left", "right"])
     assert said(result, "left") == bare(JFK)
     assert said(result, "right") == bare(RIGHT)
-    assert all(s.start_s >= 11.5 for s in result.segments if s.data["speaker"] == "right")
+    assert all(s.start_s >= 11.5 for s in result.segments if s.data.speaker == "right")
 
 
 @pytest.mark.parametrize("stereo", ["identical", "panned", "spaced pair"])
@@ -150,37 +153,38 @@ def test_one_voice_in_stereo_is_one_speaker(tiny_en, jfk_mono, tmp_path, stereo)
     other = {"identical": jfk_mono, "panned": 0.5 * jfk_mono}.get(stereo)
     if other is None:
         other = 0.5 * delayed(jfk_mono, 0.0015, len(jfk_mono))
-    result = analyse(write_stereo(tmp_path / "one-voice.wav", jfk_mono, other), "speech_transcription")
+    result = analyse(write_stereo(tmp_path / "one-voice.wav", jfk_mono, other), "speech_transcription", tiny_en)
     assert result.status == Status.ok, result.error
-    assert (result.summary["channels"], result.summary["speakers"]) == ("mixed", None)
-    assert {s.data["speaker"] for s in result.segments} == {None}
+    assert (result.summary.channels, result.summary.speakers) == ("mixed", None)
+    assert {s.data.speaker for s in result.segments} == {None}
     if stereo == "spaced pair":
         # The delay comb-filters the mono mix, and tiny.en loses a word or two of it; never a
         # second copy of any.
-        assert 0.9 * len(bare(JFK)) <= result.summary["word_count"] <= len(bare(JFK))
+        assert 0.9 * len(bare(JFK)) <= result.summary.word_count <= len(bare(JFK))
     else:
         assert said(result) == bare(JFK)
 
 
 def test_rate_and_fillers_from_the_real_transcript(tiny_en, media):
     path = media / "faster-whisper" / "jfk.flac"
-    [video] = run_local([VideoRequest("jfk", str(path))], Plan.build(["speech_rate", "speech_flow", "speech_transcription"]))
+    plan = Plan.build(["speech_rate", "speech_flow", "speech_transcription"], settings=tiny_en)
+    [video] = run_local([VideoRequest("jfk", str(path))], plan)
     rate, flow = video.analyzers["speech_rate"], video.analyzers["speech_flow"]
     assert rate.status == flow.status == Status.ok
     truth = bare(JFK)
     # Words per minute: the truth's 22 words over the transcript's span (first word's start to
     # last word's end), which the truth bounds: speech starts under 1 s and ends in 10-11 s.
     summary = rate.summary
-    assert summary["method"] == "transcript" and summary["word_count"] == len(truth) == 22
-    assert summary["words_per_minute"] == pytest.approx(60 * len(truth) / summary["span_s"], abs=0.01)
-    assert 60 * len(truth) / 11.0 <= summary["words_per_minute"] <= 60 * len(truth) / 9.0
-    assert summary["articulation_words_per_minute"] >= summary["words_per_minute"]
+    assert summary.method == "transcript" and summary.word_count == len(truth) == 22
+    assert summary.words_per_minute == pytest.approx(60 * len(truth) / summary.span_s, abs=0.01)
+    assert 60 * len(truth) / 11.0 <= summary.words_per_minute <= 60 * len(truth) / 9.0
+    assert summary.articulation_words_per_minute >= summary.words_per_minute
     # Fillers: the hesitations and discourse markers the truth holds (none: "you, ask" is not
     # "you know").
     expected = sum(w in HESITATIONS for w in truth)
     expected += sum(tuple(truth[i : i + len(m)]) == m for m in DISCOURSE_MARKERS for i in range(len(truth)))
-    assert flow.summary["fillers_from"] == "transcript"
-    assert flow.summary["filler_count"] == expected == 0 and flow.summary["filler_words"] == {}
+    assert flow.summary.fillers_from == "transcript"
+    assert flow.summary.filler_count == expected == 0 and flow.summary.filler_words == {}
     [vad] = flow.models
     assert vad.id.startswith("silero-vad") and vad.backend == "onnxruntime" and len(vad.sha256) == 64
 
@@ -199,7 +203,7 @@ def test_pinned_digests_are_the_published_ones(shared_models):
 
 
 @pytest.mark.parametrize("wrong", ["no tokenizer.json", "another vocabulary.txt"])
-def test_a_wrong_tiny_en_folder_fails_in_one_line(shared_models, tmp_path, monkeypatch, media, wrong):
+def test_a_wrong_tiny_en_folder_fails_in_one_line(shared_models, tmp_path, media, wrong):
     """The real model beside a missing tokenizer (faster-whisper would fetch one) or an edited
     vocabulary: failed, one line naming the folder and what is wrong; never loaded."""
     folder = tmp_path / "models" / TINY_EN.name
@@ -212,9 +216,7 @@ def test_a_wrong_tiny_en_folder_fails_in_one_line(shared_models, tmp_path, monke
         with open(folder / "vocabulary.txt", "a") as extra:
             extra.write("<|extra|>\n")
         (folder / "tokenizer.json").symlink_to(shared_models / "faster-whisper-tiny.en" / "tokenizer.json")
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "models"))
-    monkeypatch.setenv(MODEL_ENV, "tiny.en")
-    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription")
+    result = analyse(media / "faster-whisper" / "jfk.flac", "speech_transcription", tiny_en_settings(tmp_path / "models"))
     assert result.status == Status.failed and "\n" not in result.error
     expected = "has no tokenizer.json" if wrong == "no tokenizer.json" else "vocabulary.txt: expected sha256 ff7758"
     assert f"{folder}: {expected}" in result.error and "reelscope models download" in result.error

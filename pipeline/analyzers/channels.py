@@ -1,7 +1,8 @@
 """Two channels, two microphones: whether a stereo track's channels carry different speakers,
 and which words on one channel are the other speaker leaking into its microphone. The rules are
-in speech_transcription's docstring ("Channels"); the transcripts here are its partials (each
-with `segments` of windows holding `words` as (text, start, end, probability))."""
+in speech_transcription's docstring ("Channels"); the transcripts here are what Whisper heard
+on each channel (actors.whisper.Heard: `segments` of windows holding `words` as (text, start,
+end, probability))."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """speech_transcription: what is said, word by word, and in which language, with Whisper
-large-v3 on CTranslate2 (faster-whisper).
+large-v3 on CTranslate2 (faster-whisper; the model runs in actors/whisper.py).
 
 How: the decoded 16 kHz mono track (or each channel: "Channels" below) goes straight to
-faster-whisper's BatchedInferencePipeline (never re-read from the file). Its Silero VAD (the ONNX model inside the faster-whisper wheel)
-finds the speech, pads each stretch by 0.4 s and packs the stretches into windows of at most
+faster-whisper's BatchedInferencePipeline (never re-read from the file). Its Silero VAD (the
+ONNX model inside the faster-whisper wheel) finds the speech, pads each stretch by 0.4 s and packs the stretches into windows of at most
 30 s with the silences between them cut out; BATCH_SIZE windows go through the model per
 forward (beam search of BEAM_SIZE), then every word is timed by aligning the text with the
 decoder's cross-attention (dynamic time warping). The language is detected once, on the first
@@ -54,99 +54,86 @@ channels ("mono", "mixed" or "separate"), channel_swing_db and channel_correlati
 a mono track), speakers (the channels that spoke, when separate; else None),
 crosstalk_words_dropped.
 
-Model: $REELSCOPE_WHISPER_MODEL picks another faster-whisper model (a MODELS name, e.g.
-"large-v3-turbo", "distil-large-v3", "tiny.en", or any CTranslate2 Whisper hub id); default
-large-v3. setup() reads it again, so a worker (or a test) may choose after import; the GPU
-memory reserved is the one of the model named at import.
+Model: settings.speech_transcription.model picks another faster-whisper model (a MODELS name
+in actors/whisper.py, e.g. "large-v3-turbo", "distil-large-v3", "tiny.en", or any CTranslate2
+Whisper hub id); default large-v3. The GPU memory reserved is the chosen model's
+(`resources_for`).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Literal
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from actors.whisper import DEFAULT_MODEL, MODELS, Hearing, configured_model
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Resources, Skip
-from pipeline.analyzers.channels import SAME_CORRELATION, SPEAKERS, SWING_DB, channel_measures, drop_crosstalk, union
-from pipeline.models import Weights, sha256
-from pipeline.schema import Segment
+from pipeline.analyzers.channels import SPEAKERS, drop_crosstalk, union
+from pipeline.analyzers.shots import rounded
+from pipeline.models import Weights
+from pipeline.schema import Segment, SegmentData, Summary
+from pipeline.settings import Settings
 
-SAMPLE_RATE = 16_000  # the decoder's rate, and Whisper's
-BATCH_SIZE = 8  # 30 s windows per forward
-BEAM_SIZE = 5
 # Whisper's rule for a window it heard no speech in (openai/whisper transcribe.py).
 NO_SPEECH_PROB = 0.6
 SILENT_LOGPROB = -1.0
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 SPLIT_PAUSE_S = 1.0
 
-
-# The files faster-whisper reads; large-v3's layout keeps its 128 mel bins in preprocessor_config.json
-# (without it faster-whisper would assume 80), tiny.en's older one needs none.
-LARGE_V3_FILES = ("model.bin", "tokenizer.json", "vocabulary.json", "preprocessor_config.json")
-# Hub revisions: the commits public projects pin for these repositories (not checked against the
-# hub from here: no machine of this project reaches it).
-# name -> (weights, GPU memory in GB at BATCH_SIZE in fp16). large-v3 has large-v2's size:
-# faster-whisper's README measured large-v2, fp16, beam 5, batch_size=8 at 6,090 MB. The
-# smaller two are estimates: their unbatched fp16 peak (~2.5 GB) plus the same batch overhead;
-# tiny.en (39 M parameters, 75 MB of fp16 weights) is an estimate with the same overhead.
-MODELS = {
-    "large-v3": (
-        Weights(
-            "faster-whisper-large-v3",
-            "Systran/faster-whisper-large-v3",
-            files=LARGE_V3_FILES,
-            revision="edaa852ec7e145841d8ffdb056a99866b5f0a478",
-        ),
-        6.5,
-    ),
-    "large-v3-turbo": (
-        Weights(
-            "faster-whisper-large-v3-turbo",
-            "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
-            files=LARGE_V3_FILES,
-            revision="0a363e9161cbc7ed1431c9597a8ceaf0c4f78fcf",
-        ),
-        4.0,
-    ),
-    "distil-large-v3": (
-        Weights(
-            "faster-distil-whisper-large-v3",
-            "Systran/faster-distil-whisper-large-v3",
-            files=LARGE_V3_FILES,
-            revision="c3058b475261292e64a0412df1d2681c06260fab",
-        ),
-        4.0,
-    ),
-    "tiny.en": (
-        Weights(
-            "faster-whisper-tiny.en",
-            "Systran/faster-whisper-tiny.en",
-            revision="0d3d19a32d3338f10357c0889762bd8d64bbdeba",
-            files=("model.bin", "tokenizer.json", "vocabulary.txt"),
-            known_sha256=(
-                ("config.json", "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
-                ("model.bin", "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
-                ("tokenizer.json", "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
-                ("vocabulary.txt", "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
-            ),
-        ),
-        1.0,
-    ),
-}
-MODEL_ENV = "REELSCOPE_WHISPER_MODEL"
+Channels = Literal["mono", "mixed", "separate"]
 
 
-def configured_model() -> tuple[Weights, float]:
-    """The model $REELSCOPE_WHISPER_MODEL names (large-v3 when unset) and its GPU memory. Any other
-    hub id must hold a model and its tokenizer (faster-whisper would fetch a missing one)."""
-    choice = os.environ.get(MODEL_ENV) or "large-v3"
-    if choice in MODELS:
-        return MODELS[choice]
-    return Weights(choice.rsplit("/", 1)[-1], choice, files=("model.bin", "tokenizer.json")), MODELS["large-v3"][1]
+class Word(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    word: str = Field(..., description="the word as Whisper wrote it, punctuation included, without spaces")
+    start_s: float = Field(..., description="start, from the decoder's cross-attention alignment (s)")
+    end_s: float = Field(..., description="end (s)")
+    probability: float = Field(..., description="the model's probability for the word (0-1)")
+
+
+class SpeechTranscriptionSegment(SegmentData):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(..., description="the sentence's text")
+    words: list[Word] = Field(..., description="its words in time order (empty: a window without word times)")
+    avg_logprob: float = Field(..., description="mean token log-probability of the window it came from")
+    no_speech_prob: float = Field(..., description="the model's no-speech probability for that window (0-1)")
+    speaker: Literal["left", "right"] | None = Field(
+        ..., description="the channel it was heard on, for a two-microphone track; else None (no diarization)"
+    )
+
+
+class SpeechTranscriptionSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(..., description="hub id of the Whisper model that heard the track")
+    language: str | None = Field(..., description="detected language code (None: no speech heard)")
+    language_probability: float | None = Field(
+        ..., description="the model's probability for that language (0-1; None: not detected)"
+    )
+    language_detected: bool = Field(..., description="a multilingual model detected the language on speech")
+    text: str = Field(..., description="the whole transcript, windows joined by spaces")
+    word_count: int = Field(..., description="words in the segments")
+    segment_count: int = Field(..., description="sentences (segments)")
+    speech_start_s: float | None = Field(..., description="first transcribed time (s; None: nothing transcribed)")
+    speech_end_s: float | None = Field(..., description="last transcribed time (s)")
+    vad_start_s: float | None = Field(..., description="start of the first VAD stretch Whisper was given (s)")
+    vad_end_s: float | None = Field(..., description="end of the last VAD stretch (s)")
+    vad_speech_s: float = Field(..., description="seconds of VAD speech Whisper was given, 0.4 s padding included (s)")
+    vad_stretches: int = Field(..., description="VAD speech stretches (both channels' joined when separate)")
+    dropped_silent_segments: int = Field(..., description="windows dropped by Whisper's own no-speech rule")
+    channels: Channels = Field(
+        ..., description="mono track; mixed: two channels of one mix; separate: two microphones, each transcribed"
+    )
+    channel_swing_db: float | None = Field(
+        ..., description="P90 - P10 of the left-right level balance over sounding frames (dB; None: mono)"
+    )
+    channel_correlation: float | None = Field(..., description="correlation of the two channels (-1..1; None: mono)")
+    speakers: list[str] | None = Field(..., description="the channels that spoke, when separate; else None")
+    crosstalk_words_dropped: int = Field(..., description="words dropped as the other microphone's speaker leaking in")
 
 
 @dataclass
@@ -170,42 +157,34 @@ class Transcript:
 class SpeechTranscription(Analyzer):
     name = "speech_transcription"
     audio = True
-    resources = Resources(cpus=1, gpu_memory_gb=configured_model()[1])
-    weights = (configured_model()[0],)
+    summary_type = SpeechTranscriptionSummary
+    segment_type = SpeechTranscriptionSegment
+    weights = (MODELS[DEFAULT_MODEL].weights,)  # the default's; a run loads weights_for(its settings)
 
-    def setup(self) -> None:
-        weights, _ = configured_model()  # this worker's choice, which may differ from the import's
-        self.weights = (weights,)
-        path = weights.require(self.name)  # WeightsError names a missing tokenizer.json, for one
-        import ctranslate2
-        import faster_whisper
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
-        from faster_whisper.utils import get_assets_path
-        from faster_whisper.vad import get_vad_model
+    @classmethod
+    def weights_for(cls, settings: Settings) -> tuple[Weights, ...]:
+        """The weights this run loads: the model its settings name."""
+        return (configured_model(settings).weights,)
 
-        on_gpu = ctranslate2.get_cuda_device_count() > 0  # CTranslate2's own CUDA, not torch's
-        device, compute_type = ("cuda", "float16") if on_gpu else ("cpu", "int8")
-        model = WhisperModel(str(path), device=device, compute_type=compute_type)
-        self.multilingual = model.model.is_multilingual
-        self.pipeline = BatchedInferencePipeline(model)
-        get_vad_model()  # the VAD loads from the wheel: fail here, not on the first video
-        self.record_model(weights, backend="ctranslate2", device=device, dtype=compute_type)
-        vad = Path(get_assets_path()) / "silero_vad_v6.onnx"
-        self.record_model(
-            f"faster-whisper {faster_whisper.__version__}: {vad.name}", backend="onnxruntime", device="cpu",
-            dtype="float32", sha256=sha256(vad),
-        )  # fmt: skip
+    @classmethod
+    def resources_for(cls, settings: Settings) -> Resources:
+        return Resources(cpus=1, gpu_memory_gb=configured_model(settings).gpu_memory_gb)
 
-    def process_audio(self, audio: AudioTrack) -> Transcript:
-        if audio.sample_rate != SAMPLE_RATE:
-            raise ValueError(f"Whisper expects {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
-        if audio.channels is None:
-            return self._transcribe(audio.samples, audio.start_s)
-        swing, correlation = channel_measures(audio.channels, audio.sample_rate)
-        measures = {"channel_swing_db": swing, "channel_correlation": correlation}
-        if swing is None or swing < SWING_DB or correlation >= SAME_CORRELATION:
-            return replace(self._transcribe(audio.samples, audio.start_s), channels="mixed", **measures)
-        heard = [self._transcribe(ch, audio.start_s, side) for ch, side in zip(audio.channels, SPEAKERS)]
+    def process_audio(self, audio: AudioTrack, predicted: Hearing) -> Transcript:
+        measures = {"channel_swing_db": predicted.channel_swing_db, "channel_correlation": predicted.channel_correlation}
+        if predicted.channels != "separate":
+            [mix] = predicted.heard
+            return Transcript(
+                duration_s=mix.duration_s,
+                stretches=mix.stretches,
+                language=mix.language,
+                language_probability=mix.language_probability,
+                segments=mix.segments,
+                model=predicted.model,
+                channels=predicted.channels,
+                **measures,
+            )
+        heard = predicted.heard
         dropped = drop_crosstalk(heard, audio.channels, audio.start_s, audio.sample_rate)
         spoke_most = max(heard, key=lambda t: sum(end - start for start, end in t.stretches))
         return Transcript(
@@ -214,48 +193,10 @@ class SpeechTranscription(Analyzer):
             language=spoke_most.language,
             language_probability=spoke_most.language_probability,
             segments=sorted(heard[0].segments + heard[1].segments, key=lambda s: s["start"]),
-            model=self.weights[0].source,
+            model=predicted.model,
             channels="separate",
             crosstalk_words_dropped=dropped,
             **measures,
-        )
-
-    def _transcribe(self, samples: np.ndarray, offset: float, speaker: str | None = None) -> Transcript:
-        found, info = self.pipeline.transcribe(
-            np.ascontiguousarray(samples), batch_size=BATCH_SIZE, beam_size=BEAM_SIZE, word_timestamps=True,
-            vad_filter=True,
-        )  # fmt: skip
-        found = list(found)  # a generator: the model runs here
-        # The VAD's stretches, in samples, as the pipeline used them.
-        stretches = [
-            (offset + s["start"] / SAMPLE_RATE, offset + s["end"] / SAMPLE_RATE)
-            for s in info.transcription_options.clip_timestamps or []
-        ]
-        heard = bool(stretches)
-        segments = [
-            {
-                "text": s.text.strip(),
-                "start": offset + float(s.start),
-                "end": offset + float(s.end),
-                "avg_logprob": float(s.avg_logprob),
-                "no_speech_prob": float(s.no_speech_prob),
-                "speaker": speaker,
-                "words": [
-                    (w.word, offset + float(w.start), offset + float(w.end), float(w.probability))
-                    for w in s.words or []
-                    if w.word.strip()
-                ],
-            }
-            for s in found
-        ]
-        return Transcript(
-            duration_s=len(samples) / SAMPLE_RATE,
-            stretches=stretches,
-            # With no speech the pipeline still "detects" a language on a dummy frame: not a finding.
-            language=info.language if heard else None,
-            language_probability=float(info.language_probability) if heard and self.multilingual else None,
-            segments=segments,
-            model=self.weights[0].source,
         )
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
@@ -268,32 +209,32 @@ class SpeechTranscription(Analyzer):
             lo, hi = heard.stretches[0][0], heard.stretches[-1][1]
             segments = [_segment(part, window, lo, hi) for window in kept for part in _sentences(window["words"])]
             segments.sort(key=lambda s: s.start_s)  # two channels' sentences interleave
-        words = [w for s in segments for w in s.data["words"]]
+        words = [w for s in segments for w in s.data.words]
         stretch_seconds = sum(end - start for start, end in heard.stretches)
         separate = heard.channels == "separate"
         return Findings(
             segments=segments,
-            summary={
-                "model": heard.model,
-                "language": heard.language,
-                "language_probability": _round(heard.language_probability, 4),
-                "language_detected": heard.language_probability is not None,
-                "text": " ".join(window["text"] for window in kept if window["text"]),
-                "word_count": len(words),
-                "segment_count": len(segments),
-                "speech_start_s": min(s.start_s for s in segments) if segments else None,
-                "speech_end_s": max(s.end_s for s in segments) if segments else None,
-                "vad_start_s": _round(heard.stretches[0][0]) if heard.stretches else None,
-                "vad_end_s": _round(heard.stretches[-1][1]) if heard.stretches else None,
-                "vad_speech_s": round(stretch_seconds, 3),
-                "vad_stretches": len(heard.stretches),
-                "dropped_silent_segments": len(heard.segments) - len(kept),
-                "channels": heard.channels,
-                "channel_swing_db": _round(heard.channel_swing_db, 1),
-                "channel_correlation": _round(heard.channel_correlation, 3),
-                "speakers": sorted({s.data["speaker"] for s in segments}, key=SPEAKERS.index) if separate else None,
-                "crosstalk_words_dropped": heard.crosstalk_words_dropped,
-            },
+            summary=SpeechTranscriptionSummary(
+                model=heard.model,
+                language=heard.language,
+                language_probability=rounded(heard.language_probability, 4),
+                language_detected=heard.language_probability is not None,
+                text=" ".join(window["text"] for window in kept if window["text"]),
+                word_count=len(words),
+                segment_count=len(segments),
+                speech_start_s=min(s.start_s for s in segments) if segments else None,
+                speech_end_s=max(s.end_s for s in segments) if segments else None,
+                vad_start_s=rounded(heard.stretches[0][0], 3) if heard.stretches else None,
+                vad_end_s=rounded(heard.stretches[-1][1], 3) if heard.stretches else None,
+                vad_speech_s=rounded(stretch_seconds, 3),
+                vad_stretches=len(heard.stretches),
+                dropped_silent_segments=len(heard.segments) - len(kept),
+                channels=heard.channels,
+                channel_swing_db=rounded(heard.channel_swing_db, 1),
+                channel_correlation=rounded(heard.channel_correlation, 3),
+                speakers=sorted({s.data.speaker for s in segments}, key=SPEAKERS.index) if separate else None,
+                crosstalk_words_dropped=heard.crosstalk_words_dropped,
+            ),
         )
 
 
@@ -318,7 +259,7 @@ def _segment(words: list[tuple], window: dict, lo: float, hi: float) -> Segment:
     """A sentence of `window` (all of it when `words` is empty), times clipped to [lo, hi]."""
 
     def clip(t: float) -> float:
-        return round(min(max(t, lo), hi), 3)
+        return rounded(min(max(t, lo), hi), 3)
 
     if words:
         start, end = words[0][1], words[-1][2]
@@ -331,19 +272,15 @@ def _segment(words: list[tuple], window: dict, lo: float, hi: float) -> Segment:
         start_s=clip(start),
         end_s=clip(end),
         label="speech",
-        confidence=round(min(max(confidence, 0.0), 1.0), 4),
-        data={
-            "text": text,
-            "words": [
-                {"word": word.strip(), "start_s": clip(t0), "end_s": clip(t1), "probability": round(prob, 4)}
+        confidence=rounded(min(max(confidence, 0.0), 1.0), 4),
+        data=SpeechTranscriptionSegment(
+            text=text,
+            words=[
+                Word(word=word.strip(), start_s=clip(t0), end_s=clip(t1), probability=rounded(prob, 4))
                 for word, t0, t1, prob in words
             ],
-            "avg_logprob": round(window["avg_logprob"], 4),
-            "no_speech_prob": round(window["no_speech_prob"], 4),
-            "speaker": window.get("speaker"),
-        },
+            avg_logprob=rounded(window["avg_logprob"], 4),
+            no_speech_prob=rounded(window["no_speech_prob"], 4),
+            speaker=window.get("speaker"),
+        ),
     )
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
