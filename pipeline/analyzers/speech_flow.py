@@ -34,11 +34,17 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
-from pipeline.schema import AnalyzerResult, Segment
+from pipeline.analyzers.shots import rounded
+from pipeline.schema import AnalyzerResult, Segment, SegmentData, Summary
+
+if TYPE_CHECKING:
+    from pipeline.analyzers.whisper import Word
 
 VAD_RATE = 16_000  # the decoder's rate, and one the model takes natively
 VAD_WINDOW = 512  # samples per speech probability at 16 kHz (fixed by the model)
@@ -47,6 +53,45 @@ MIN_PAUSE_S = 0.3
 TURN_PAUSE_S = 1.0  # a long pause, by the usual convention of fluency research
 HESITATIONS = frozenset({"um", "umm", "uhm", "uh", "uhh", "er", "erm", "ah", "hmm"})
 DISCOURSE_MARKERS = (("you", "know"), ("i", "mean"), ("like",))
+
+
+class SpeechFlowSegment(SegmentData):
+    """speech, pause, turn or filler: the fields of the other labels are None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: float | None = Field(None, description="speech, pause, turn: its length (s)")
+    speaker: str | None = Field(None, description="turn: always None (no diarization model runs)")
+    utterances: int | None = Field(None, description="turn: speech segments in it")
+    word: str | None = Field(None, description="filler: the filler, lower case ('um', 'you know')")
+    kind: Literal["hesitation", "discourse_marker"] | None = Field(None, description="filler: which kind")
+
+
+class SpeechFlowSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    speech_share: float = Field(..., description="speech seconds / track seconds (0-1)")
+    speech_seconds: float = Field(..., description="seconds of speech (s)")
+    segment_count: int = Field(..., description="speech segments (utterances)")
+    mean_segment_s: float | None = Field(..., description="mean speech segment length (s; None: no speech)")
+    longest_segment_s: float | None = Field(..., description="longest speech segment (s)")
+    pause_count: int = Field(..., description="pauses between speech segments")
+    pause_seconds: float = Field(..., description="seconds of pauses (s)")
+    mean_pause_s: float | None = Field(..., description="mean pause length (s; None: no pause)")
+    longest_pause_s: float | None = Field(..., description="longest pause (s)")
+    first_speech_s: float | None = Field(..., description="start of the first speech (s; None: no speech)")
+    last_speech_end_s: float | None = Field(..., description="end of the last speech (s)")
+    min_pause_s: float = Field(..., description="the shortest gap counted as a pause (s)")
+    turn_count: int = Field(..., description="turns: speech between pauses of turn_pause_s or more")
+    turn_pause_s: float = Field(..., description="the pause that ends a turn (s)")
+    turn_basis: str = Field(..., description="what a turn is here, in words")
+    fillers_from: Literal["transcript"] | None = Field(
+        ..., description="where fillers were counted (None: no transcript, no filler figures)"
+    )
+    filler_count: int | None = Field(..., description="filler words and phrases (a lower bound)")
+    hesitation_count: int | None = Field(..., description="of them, hesitations (um, uh ...)")
+    fillers_per_speech_minute: float | None = Field(..., description="fillers per minute of speech (1/min)")
+    filler_words: dict[str, int] | None = Field(..., description="count of each filler")
 
 
 @dataclass
@@ -62,6 +107,8 @@ class SpeechFlow(Analyzer):
     audio = True
     in_decoder = True  # ~3 ms of CPU per second of audio: cheaper than shipping the track
     uses = ("speech_transcription",)
+    summary_type = SpeechFlowSummary
+    segment_type = SpeechFlowSegment
 
     def setup(self) -> None:
         try:
@@ -125,25 +172,30 @@ class SpeechFlow(Analyzer):
 
         segments = [
             Segment(
-                start_s=round(start, 3),
-                end_s=round(end, 3),
+                start_s=rounded(start, 3),
+                end_s=rounded(end, 3),
                 label="speech",
-                confidence=round(prob, 3),
-                data={"duration_s": round(end - start, 3)},
+                confidence=rounded(prob, 3),
+                data=SpeechFlowSegment(duration_s=rounded(end - start, 3)),
             )
             for start, end, prob in utterances
         ]
         segments += [
-            Segment(start_s=round(start, 3), end_s=round(end, 3), label="pause", data={"duration_s": round(end - start, 3)})
+            Segment(
+                start_s=rounded(start, 3),
+                end_s=rounded(end, 3),
+                label="pause",
+                data=SpeechFlowSegment(duration_s=rounded(end - start, 3)),
+            )
             for start, end in pauses
         ]
         turns = _turns(utterances)
         segments += [
             Segment(
-                start_s=round(start, 3),
-                end_s=round(end, 3),
+                start_s=rounded(start, 3),
+                end_s=rounded(end, 3),
                 label="turn",
-                data={"speaker": None, "utterances": count, "duration_s": round(end - start, 3)},
+                data=SpeechFlowSegment(speaker=None, utterances=count, duration_s=rounded(end - start, 3)),
             )
             for start, end, count in turns
         ]
@@ -157,35 +209,35 @@ class SpeechFlow(Analyzer):
         speech_seconds = sum(speech_lengths, 0.0)
         filler_words: dict[str, int] = {}
         for filler in fillers:
-            filler_words[filler.data["word"]] = filler_words.get(filler.data["word"], 0) + 1
+            filler_words[filler.data.word] = filler_words.get(filler.data.word, 0) + 1
         has_fillers = transcript is not None
         return Findings(
             segments=segments,
-            summary={
-                "speech_share": round(speech_seconds / heard.duration_s, 4) if heard.duration_s else 0.0,
-                "speech_seconds": round(speech_seconds, 3),
-                "segment_count": len(utterances),
-                "mean_segment_s": _mean(speech_lengths),
-                "longest_segment_s": _longest(speech_lengths),
-                "pause_count": len(pauses),
-                "pause_seconds": round(sum(pause_lengths, 0.0), 3),
-                "mean_pause_s": _mean(pause_lengths),
-                "longest_pause_s": _longest(pause_lengths),
-                "first_speech_s": round(utterances[0][0], 3) if utterances else None,
-                "last_speech_end_s": round(utterances[-1][1], 3) if utterances else None,
-                "min_pause_s": MIN_PAUSE_S,
-                "turn_count": len(turns),
-                "turn_pause_s": TURN_PAUSE_S,
-                "turn_basis": f"speech between pauses of {TURN_PAUSE_S:g} s or more; no speaker identity "
+            summary=SpeechFlowSummary(
+                speech_share=rounded(speech_seconds / heard.duration_s, 4) if heard.duration_s else 0.0,
+                speech_seconds=rounded(speech_seconds, 3),
+                segment_count=len(utterances),
+                mean_segment_s=_mean(speech_lengths),
+                longest_segment_s=_longest(speech_lengths),
+                pause_count=len(pauses),
+                pause_seconds=rounded(sum(pause_lengths, 0.0), 3),
+                mean_pause_s=_mean(pause_lengths),
+                longest_pause_s=_longest(pause_lengths),
+                first_speech_s=rounded(utterances[0][0], 3) if utterances else None,
+                last_speech_end_s=rounded(utterances[-1][1], 3) if utterances else None,
+                min_pause_s=MIN_PAUSE_S,
+                turn_count=len(turns),
+                turn_pause_s=TURN_PAUSE_S,
+                turn_basis=f"speech between pauses of {TURN_PAUSE_S:g} s or more; no speaker identity "
                 "(the mono mix, no diarization model)",
-                "fillers_from": "transcript" if has_fillers else None,
-                "filler_count": len(fillers) if has_fillers else None,
-                "hesitation_count": sum(f.data["kind"] == "hesitation" for f in fillers) if has_fillers else None,
-                "fillers_per_speech_minute": round(60.0 * len(fillers) / speech_seconds, 2)
+                fillers_from="transcript" if has_fillers else None,
+                filler_count=len(fillers) if has_fillers else None,
+                hesitation_count=sum(f.data.kind == "hesitation" for f in fillers) if has_fillers else None,
+                fillers_per_speech_minute=rounded(60.0 * len(fillers) / speech_seconds, 2)
                 if has_fillers and speech_seconds
                 else None,
-                "filler_words": filler_words if has_fillers else None,
-            },
+                filler_words=filler_words if has_fillers else None,
+            ),
         )
 
 
@@ -216,8 +268,8 @@ def _turns(utterances: list[tuple[float, float, float]]) -> list[tuple[float, fl
 
 def _fillers(transcript: AnalyzerResult) -> list[Segment]:
     """Hesitations, and discourse markers set off by a comma, among the transcript's words."""
-    words = sorted((w for s in transcript.segments for w in s.data.get("words", [])), key=lambda w: w["start_s"])
-    bare = [re.sub(r"[^\w']+", "", w["word"].lower()) for w in words]
+    words = sorted((w for s in transcript.segments for w in s.data.words), key=lambda w: w.start_s)
+    bare = [re.sub(r"[^\w']+", "", w.word.lower()) for w in words]
     found = []
     i = 0
     while i < len(words):
@@ -236,25 +288,25 @@ def _fillers(transcript: AnalyzerResult) -> list[Segment]:
     return found
 
 
-def _set_off(words: list[dict], first: int, end: int) -> bool:
+def _set_off(words: list[Word], first: int, end: int) -> bool:
     """A comma right before the phrase or at its end."""
-    before = first > 0 and words[first - 1]["word"].rstrip().endswith(",")
-    return before or words[end - 1]["word"].rstrip().endswith(",")
+    before = first > 0 and words[first - 1].word.rstrip().endswith(",")
+    return before or words[end - 1].word.rstrip().endswith(",")
 
 
-def _filler(words: list[dict], text: str, kind: str) -> Segment:
+def _filler(words: list[Word], text: str, kind: str) -> Segment:
     return Segment(
-        start_s=words[0]["start_s"],
-        end_s=words[-1]["end_s"],
+        start_s=words[0].start_s,
+        end_s=words[-1].end_s,
         label="filler",
-        confidence=round(sum(w["probability"] for w in words) / len(words), 4),
-        data={"word": text, "kind": kind},
+        confidence=rounded(sum(w.probability for w in words) / len(words), 4),
+        data=SpeechFlowSegment(word=text, kind=kind),
     )
 
 
 def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 3) if values else None
+    return rounded(sum(values) / len(values), 3) if values else None
 
 
 def _longest(values: list[float]) -> float | None:
-    return round(max(values), 3) if values else None
+    return rounded(max(values), 3) if values else None

@@ -39,13 +39,19 @@ duration_s, syllables_per_second). Times: seconds of the video.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
 from pipeline.analyzers.audio import SILENCE_DBFS, _runs
+from pipeline.analyzers.shots import rounded
 from pipeline.analyzers.speech_flow import MIN_PAUSE_S
-from pipeline.schema import AnalyzerResult, Segment
+from pipeline.schema import AnalyzerResult, Segment, SegmentData, Summary
+
+if TYPE_CHECKING:
+    from pipeline.analyzers.whisper import Word
 
 BAND_HZ = (300.0, 2500.0)
 FRAME_S = 0.04
@@ -55,6 +61,48 @@ PEAK_DIP_DB = 2.0  # their minimum dip between peaks
 MIN_NUCLEUS_GAP_S = 0.1  # no one articulates more than 10 syllables a second
 PITCH_HZ = (60.0, 400.0)
 VOICED_CORRELATION = 0.4
+
+
+class SpeechRateSegment(SegmentData):
+    """One sentence (transcript method) or one speech region (syllables method); the other
+    method's fields are None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: float = Field(..., description="the segment's span, pauses included (s)")
+    words: int | None = Field(None, description="transcript: words holding a letter or digit")
+    words_per_minute: float | None = Field(None, description="transcript: words / span (words per minute)")
+    articulation_words_per_minute: float | None = Field(
+        None, description="transcript: words / speaking time, pauses of pause_min_s or more left out (words per minute)"
+    )
+    syllables: int | None = Field(None, description="syllables: syllable nuclei counted in the region")
+    syllables_per_second: float | None = Field(None, description="syllables: nuclei / region length (syllables/s)")
+
+
+class SpeechRateSummary(Summary):
+    """The figures of the method that ran; the other method's fields are None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["transcript", "syllables"] = Field(
+        ..., description="transcript: Whisper's timed words; syllables: nuclei counted on the audio"
+    )
+    span_s: float = Field(..., description="first speech start to last speech end (s)")
+    speaking_s: float = Field(..., description="the span less its pauses (s)")
+    word_count: int | None = Field(None, description="transcript: words holding a letter or digit")
+    words_per_minute: float | None = Field(None, description="transcript: words / span (words per minute)")
+    articulation_words_per_minute: float | None = Field(
+        None, description="transcript: words / speaking time (words per minute)"
+    )
+    pause_min_s: float | None = Field(None, description="transcript: the shortest gap between words that is a pause (s)")
+    regions_from: Literal["speech_flow", "energy"] | None = Field(
+        None, description="syllables: speech regions from speech_flow's VAD, or from the sound's energy"
+    )
+    syllable_count: int | None = Field(None, description="syllables: nuclei inside the speech regions")
+    syllables_per_second: float | None = Field(None, description="syllables: nuclei / span (syllables/s)")
+    articulation_syllables_per_second: float | None = Field(
+        None, description="syllables: nuclei / speaking time (syllables/s)"
+    )
 
 
 @dataclass
@@ -71,6 +119,8 @@ class SpeechRate(Analyzer):
     audio = True
     in_decoder = True  # ~0.1 s of CPU per minute of audio: cheaper than shipping the track
     uses = ("speech_transcription", "speech_flow")
+    summary_type = SpeechRateSummary
+    segment_type = SpeechRateSegment
 
     def setup(self) -> None:
         import scipy.signal  # noqa: F401  seconds to import: here, not in the first video's time
@@ -136,57 +186,54 @@ def _voiced(samples: np.ndarray, centre: int, frame: int, rate: int) -> bool:
     return correlation[0] > 0 and correlation[lo : hi + 1].max() / correlation[0] >= VOICED_CORRELATION
 
 
-def _spoken(words: list[dict]) -> list[dict]:
-    return [w for w in words if any(ch.isalnum() for ch in w["word"])]
+def _spoken(words: list[Word]) -> list[Word]:
+    return [w for w in words if any(ch.isalnum() for ch in w.word)]
 
 
-def _timing(words: list[dict]) -> tuple[float, float]:
+def _timing(words: list[Word]) -> tuple[float, float]:
     """(span, speaking time) of time-ordered words: the span less the pauses between them."""
-    span = words[-1]["end_s"] - words[0]["start_s"]
-    pauses = sum(gap for a, b in zip(words, words[1:]) if (gap := b["start_s"] - a["end_s"]) >= MIN_PAUSE_S)
+    span = words[-1].end_s - words[0].start_s
+    pauses = sum(gap for a, b in zip(words, words[1:]) if (gap := b.start_s - a.end_s) >= MIN_PAUSE_S)
     return span, span - pauses
 
 
 def _per_minute(count: int, seconds: float) -> float | None:
-    return round(60.0 * count / seconds, 2) if seconds > 0 else None
+    return rounded(60.0 * count / seconds, 2) if seconds > 0 else None
 
 
 def _from_transcript(transcript: AnalyzerResult) -> Findings:
     segments = []
     for sentence in transcript.segments:
-        words = _spoken(sentence.data.get("words", []))
+        words = _spoken(sentence.data.words)
         if not words:
             continue
         span, speaking = _timing(words)
         segments.append(
             Segment(
-                start_s=words[0]["start_s"],
-                end_s=words[-1]["end_s"],
+                start_s=words[0].start_s,
+                end_s=words[-1].end_s,
                 label="speech",
-                data={
-                    "words": len(words),
-                    "duration_s": round(span, 3),
-                    "words_per_minute": _per_minute(len(words), span),
-                    "articulation_words_per_minute": _per_minute(len(words), speaking),
-                },
+                data=SpeechRateSegment(
+                    words=len(words),
+                    duration_s=rounded(span, 3),
+                    words_per_minute=_per_minute(len(words), span),
+                    articulation_words_per_minute=_per_minute(len(words), speaking),
+                ),
             )
         )
-    words = sorted(
-        (w for sentence in transcript.segments for w in _spoken(sentence.data.get("words", []))),
-        key=lambda w: w["start_s"],
-    )
+    words = sorted((w for sentence in transcript.segments for w in _spoken(sentence.data.words)), key=lambda w: w.start_s)
     span, speaking = _timing(words) if words else (0.0, 0.0)
     return Findings(
         segments=segments,
-        summary={
-            "method": "transcript",
-            "word_count": len(words),
-            "span_s": round(span, 3),
-            "speaking_s": round(speaking, 3),
-            "words_per_minute": _per_minute(len(words), span),
-            "articulation_words_per_minute": _per_minute(len(words), speaking),
-            "pause_min_s": MIN_PAUSE_S,
-        },
+        summary=SpeechRateSummary(
+            method="transcript",
+            word_count=len(words),
+            span_s=rounded(span, 3),
+            speaking_s=rounded(speaking, 3),
+            words_per_minute=_per_minute(len(words), span),
+            articulation_words_per_minute=_per_minute(len(words), speaking),
+            pause_min_s=MIN_PAUSE_S,
+        ),
     )
 
 
@@ -196,28 +243,28 @@ def _from_syllables(nuclei: list[float], regions: list[tuple[float, float]], reg
         count = sum(start <= t < end for t in nuclei)
         segments.append(
             Segment(
-                start_s=round(start, 3),
-                end_s=round(end, 3),
+                start_s=rounded(start, 3),
+                end_s=rounded(end, 3),
                 label="speech",
-                data={
-                    "syllables": count,
-                    "duration_s": round(end - start, 3),
-                    "syllables_per_second": round(count / (end - start), 3) if end > start else None,
-                },
+                data=SpeechRateSegment(
+                    syllables=count,
+                    duration_s=rounded(end - start, 3),
+                    syllables_per_second=rounded(count / (end - start), 3) if end > start else None,
+                ),
             )
         )
-    count = sum(s.data["syllables"] for s in segments)
+    count = sum(s.data.syllables for s in segments)
     span = regions[-1][1] - regions[0][0] if regions else 0.0
     speaking = sum((end - start for start, end in regions), 0.0)
     return Findings(
         segments=segments,
-        summary={
-            "method": "syllables",
-            "regions_from": regions_from,
-            "syllable_count": count,
-            "span_s": round(span, 3),
-            "speaking_s": round(speaking, 3),
-            "syllables_per_second": round(count / span, 3) if span > 0 else None,
-            "articulation_syllables_per_second": round(count / speaking, 3) if speaking > 0 else None,
-        },
+        summary=SpeechRateSummary(
+            method="syllables",
+            regions_from=regions_from,
+            syllable_count=count,
+            span_s=rounded(span, 3),
+            speaking_s=rounded(speaking, 3),
+            syllables_per_second=rounded(count / span, 3) if span > 0 else None,
+            articulation_syllables_per_second=rounded(count / speaking, 3) if speaking > 0 else None,
+        ),
     )
