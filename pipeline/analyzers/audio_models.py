@@ -1,13 +1,13 @@
 """speech_emotion and audio_environment: two pretrained audio classifiers (Hugging Face
-transformers, AutoFeatureExtractor + AutoModelForAudioClassification) run over fixed windows
-of the decoded 16 kHz mono track.
+transformers, AutoFeatureExtractor + AutoModelForAudioClassification, run by actors/audio_classifiers.py)
+over fixed windows of the decoded 16 kHz mono track.
 
-How both work. `process_audio` only sees the audio, so it cannot know where speech is: it
-cuts the whole track into windows of WINDOW_S every HOP_S (the last window is moved back to
+How both work. The model pass only sees the audio, so it cannot know where speech is: it
+cuts the whole track into windows of window_s every hop_s (the last window is moved back to
 end with the track, so every sample is covered and all windows have one length; a track
 shorter than a window is one window), skips windows whose RMS is below audio_analysis's
 silence floor (SILENCE_DBFS, -60 dBFS: no model call, marked silent), and classifies the rest
-in batches of at most MAX_BATCH windows of equal length per forward pass. The partial holds
+in batches of at most max_batch windows of equal length per forward pass. The partial holds
 every window's span and class probabilities (softmax for the single-label emotion model,
 sigmoid for the multi-label AudioSet model). `finalize` never needs the model: it turns
 windows into segments by time-overlap-weighted means of the window probabilities.
@@ -18,7 +18,7 @@ average about 4.5 s; 3 s is enough for the model and short enough to follow a sp
 When speech_flow ran (`uses`), one segment per speech segment it found, scored by the
 sounding windows overlapping it, weighted by the overlap; speech that only silent windows
 cover gets no segment (counted in the summary). Without speech_flow, the track is cut into
-HOP_S cells, each scored the same way, and runs of cells with the same top emotion are merged:
+hop_s cells, each scored the same way, and runs of cells with the same top emotion are merged:
 then music and other non-speech sound get emotions too. Segments: label = top emotion,
 confidence = its probability, data {scores: {emotion: probability}} (they sum to 1).
 Summary: dominant_emotion (most seconds on top), emotion_shares (seconds on top / classified
@@ -37,7 +37,7 @@ per window. Each window's probabilities are folded into broad classes by BROAD_C
 label belongs to the first class one of whose keywords appears in it as whole words; labels
 matching none are "other", which includes room acoustics such as "Inside, small room" and
 noises); a class's window score is the highest probability among its labels, and a silent
-window scores 1 for "silence" and 0 elsewhere. The track is cut into HOP_S cells, each cell
+window scores 1 for "silence" and 0 elsewhere. The track is cut into hop_s cells, each cell
 averages the windows overlapping it (overlap-weighted), and runs of cells with the same top
 class become segments: label = class, confidence = its score, data {class_scores, top_labels:
 [[AudioSet label, mean probability], ...]}. Summary: class_shares (seconds / track seconds,
@@ -46,35 +46,32 @@ of sound dominate each second or so (music vs speech vs crowd ...), and the Audi
 behind that. What it cannot: sounds quieter than what dominates, exact onsets (windows of 3 s),
 and anything the keyword map puts in the wrong broad class (it is approximate by design).
 
-Settings, read in the worker at setup (environment variables, else the class attributes):
-    REELSCOPE_SPEECH_EMOTION_WINDOW_S / _HOP_S        3.0 / 1.5 seconds
-    REELSCOPE_AUDIO_ENVIRONMENT_WINDOW_S / _HOP_S     3.0 / 1.0 seconds (a longer hop for CPU
-                                                      runs: full AST takes seconds per window there)
-    REELSCOPE_SPEECH_EMOTION_MAX_BATCH, REELSCOPE_AUDIO_ENVIRONMENT_MAX_BATCH
-                                                      the most windows in one forward pass (16;
-                                                      the GPU memory declared assumes it)
-The hop must not exceed the window. On a GPU the models run in float16, on CPU in float32.
-Random or untrained weights give well-formed nonsense.
+Settings (settings.speech_emotion / settings.audio_environment): window_s and hop_s (3.0 / 1.5
+and 3.0 / 1.0 seconds: a longer hop for audio_environment, whose full AST forward takes seconds
+per window on CPUs; the hop may not exceed the window) and max_batch (16 windows per forward
+pass; the GPU memory declared grows with it). Random or untrained weights give well-formed
+nonsense.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import time
-import warnings
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
+from actors.audio_classifiers import (
+    AUDIO_ENVIRONMENT_WEIGHTS,
+    MIN_AUDIO_S,
+    SPEECH_EMOTION_WEIGHTS,
+    WindowScores,
+)
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Resources, Skip
-from pipeline.analyzers.audio import SILENCE_DBFS
-from pipeline.models import Weights
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import rounded
+from pipeline.schema import Segment, SegmentData, Summary
+from pipeline.settings import Settings
 
-MIN_AUDIO_S = 0.1  # both models' first layers read 25 ms; under this there is nothing to classify
-EXTRACTOR = ("preprocessor_config.json",)  # the feature extractor's settings, beside config.json
 TOUCH_S = 1e-6  # spans closer than this are adjacent
 
 # IEMOCAP's abbreviations, as SER checkpoints name their classes; other labels are kept as they are.
@@ -130,119 +127,79 @@ OTHER = "other"
 CLASSES: tuple[str, ...] = (*BROAD_CLASSES, OTHER)
 
 
-@dataclass
-class WindowScores:
-    """The partial: every window of one audio track and the model's probabilities for it."""
+class WindowSummary(Summary):
+    """The window bookkeeping both classifiers report."""
 
-    duration_s: float  # of the audio track
-    start_s: float  # video time of its first sample
-    window_s: float
-    hop_s: float
-    labels: list[str]  # the model's classes, in the order of its outputs
-    spans: np.ndarray  # (n, 2) float64 [start_s, end_s) of each window, video time
-    silent: np.ndarray  # (n,) bool: below the silence floor, not classified
-    scores: np.ndarray  # (n, labels) float32 probabilities; zero rows for silent windows
-    forward_passes: int
-    infer_s: float  # seconds spent in feature extraction and forward passes
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="hub id of the classifier")
+    window_s: float = Field(..., description="seconds of audio per classified window (s)")
+    hop_s: float = Field(..., description="seconds between window starts (s)")
+    window_count: int = Field(..., description="windows over the track")
+    silent_window_count: int = Field(..., description="windows under the silence floor, not classified")
+    forward_passes: int = Field(..., description="model forward passes")
+    seconds_per_window: float | None = Field(
+        ..., description="feature extraction and inference time per classified window (s; None: none classified)"
+    )
+
+
+class SpeechEmotionSegment(SegmentData):
+    model_config = ConfigDict(extra="forbid")
+
+    scores: dict[str, float] = Field(..., description="probability of each emotion (0-1, summing to 1)")
+
+
+class SpeechEmotionSummary(WindowSummary):
+    segments_from: Literal["speech_flow", "windows"] = Field(
+        ..., description="segments are speech_flow's speech segments, or runs of hop_s cells of one top emotion"
+    )
+    unclassified_speech_segments: int = Field(..., description="speech segments only silent windows cover")
+    classified_seconds: float = Field(..., description="seconds the segments cover (s)")
+    dominant_emotion: str | None = Field(..., description="the emotion on top for the most seconds (None: nothing classified)")
+    emotion_shares: dict[str, float] = Field(..., description="seconds on top / classified seconds, per emotion (0-1)")
+    mean_scores: dict[str, float] | None = Field(
+        ..., description="duration-weighted mean probability of each emotion (0-1; None: nothing classified)"
+    )
+
+
+class AudioEnvironmentSegment(SegmentData):
+    model_config = ConfigDict(extra="forbid")
+
+    class_scores: dict[str, float] = Field(..., description="score of each broad class: its best label's mean probability (0-1)")
+    top_labels: list[tuple[str, float]] = Field(..., description="(AudioSet label, mean probability) pairs, highest first")
+
+
+class AudioEnvironmentSummary(WindowSummary):
+    classes: list[str] = Field(..., description="the broad classes, in the order ties are settled")
+    class_shares: dict[str, float] = Field(..., description="seconds on top / track seconds, per class (0-1, summing to 1)")
+    dominant_class: str | None = Field(..., description="the class on top for the most seconds (None: no audio)")
+    top_labels: list[tuple[str, float]] = Field(
+        ..., description="(AudioSet label, mean probability over the track) pairs, highest first"
+    )
 
 
 class WindowedAudioClassifier(Analyzer):
-    """The loading and windowed, batched inference both analyzers share."""
+    """What both analyzers share: the runtime's windows in, the window bookkeeping out."""
 
     audio = True
     in_decoder = False
-    WINDOW_S: float
-    HOP_S: float
-    MAX_BATCH: int
-    MULTI_LABEL = False  # sigmoid per class (AudioSet) instead of a softmax over classes
+    # A forward pass holds max_batch windows' activations: the GPU memory grows with it.
+    # Per-window figures are each model's activations at 16 windows, divided by 16.
+    GPU_BASE_GB: float
+    GPU_PER_WINDOW_GB: float
 
-    def setup(self) -> None:
-        path = self.weights[0].require(self.name)
-        self.window_s = float(self._setting("WINDOW_S", self.WINDOW_S))
-        self.hop_s = float(self._setting("HOP_S", self.HOP_S))
-        self.max_batch = max(1, int(self._setting("MAX_BATCH", self.MAX_BATCH)))
-        if not 0 < self.hop_s <= self.window_s:  # windows must leave no gaps between them
-            raise ValueError(f"{self.name}: need 0 < hop ({self.hop_s} s) <= window ({self.window_s} s)")
-        self.extractor, self.model = _load(path)
-        config = self.model.config
-        self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        self.record_model(
-            self.weights[0],
-            backend="transformers",
-            device=str(self.model.device),
-            dtype=str(self.model.dtype).removeprefix("torch."),
-        )
+    @classmethod
+    def resources_for(cls, settings: Settings) -> Resources:
+        batch = settings.section(cls.name).max_batch
+        return Resources(cpus=1, gpu_memory_gb=round(cls.GPU_BASE_GB + cls.GPU_PER_WINDOW_GB * batch, 2))
 
-    def _setting(self, name: str, default: float) -> float:
-        value = os.environ.get(f"REELSCOPE_{self.name.upper()}_{name}")
-        return float(value) if value else default
-
-    def process_audio(self, audio: AudioTrack) -> WindowScores:
-        start = time.perf_counter()
-        rate = audio.sample_rate
-        if rate != self.extractor.sampling_rate:
-            raise ValueError(f"{self.name} expects {self.extractor.sampling_rate} Hz audio, got {rate} Hz")
-        samples = audio.samples
-        if len(samples) < MIN_AUDIO_S * rate:
+    def process_audio(self, audio: AudioTrack, predicted: dict[str, WindowScores | None]) -> WindowScores:
+        heard = predicted[self.name]
+        if heard is None:
             raise Skip(f"audio stream too short to classify (under {MIN_AUDIO_S:g} s)")
-        bounds = window_bounds(len(samples), round(self.window_s * rate), round(self.hop_s * rate))
-        clips = [samples[a:b] for a, b in bounds]
-        silent = np.array([_rms_dbfs(clip) < SILENCE_DBFS for clip in clips], bool)
-        scores = np.zeros((len(clips), len(self.labels)), np.float32)
-        sounding = np.flatnonzero(~silent)
-        scores[sounding], passes = self._classify([clips[i] for i in sounding])
-        return WindowScores(
-            duration_s=len(samples) / rate,
-            start_s=audio.start_s,
-            window_s=self.window_s,
-            hop_s=self.hop_s,
-            labels=self.labels,
-            spans=np.asarray(bounds, np.float64).reshape(-1, 2) / rate + audio.start_s,
-            silent=silent,
-            scores=scores,
-            forward_passes=passes,
-            infer_s=time.perf_counter() - start,
-        )
+        return heard
 
-    def _classify(self, clips: list[np.ndarray]) -> tuple[np.ndarray, int]:
-        """Probabilities per clip; clips of one length share forward passes of at most max_batch."""
-        import torch
-
-        probabilities = np.zeros((len(clips), len(self.labels)), np.float32)
-        by_length: dict[int, list[int]] = {}
-        for i, clip in enumerate(clips):
-            by_length.setdefault(len(clip), []).append(i)
-        passes = 0
-        for indices in by_length.values():
-            for first in range(0, len(indices), self.max_batch):
-                chunk = indices[first : first + self.max_batch]
-                inputs = self.preprocess([clips[i] for i in chunk])
-                with torch.inference_mode():
-                    logits = self.model(**inputs).logits
-                probabilities[chunk] = self.postprocess(logits)
-                passes += 1
-        return probabilities, passes
-
-    def preprocess(self, clips: list[np.ndarray]) -> dict[str, Any]:
-        """Clips of one length (float32, -1..1, at the extractor's rate) -> the model's inputs, by
-        the snapshot's feature extractor (wav2vec 2.0: each clip to zero mean and unit variance;
-        AST: 128 log-mel bins over 1024 frames, normalised by the checkpoint's mean and std)."""
-        features = self.extractor(clips, sampling_rate=self.extractor.sampling_rate, return_tensors="pt")
-        return {
-            key: value.to(self.model.device, self.model.dtype) if value.is_floating_point() else value.to(self.model.device)
-            for key, value in features.items()
-        }
-
-    def postprocess(self, logits) -> np.ndarray:
-        """(clips, labels) logits in the order of config.id2label -> probabilities: a sigmoid per
-        label for the multi-label model, else a softmax over them."""
-        import torch
-
-        logits = logits.float()
-        scores = torch.sigmoid(logits) if self.MULTI_LABEL else torch.softmax(logits, dim=-1)
-        return scores.cpu().numpy()
-
-    def _window_summary(self, heard: WindowScores) -> dict[str, Any]:
+    def _window_summary(self, heard: WindowScores) -> dict:
         classified = int(np.count_nonzero(~heard.silent))
         return {
             "model": self.weights[0].source,
@@ -251,27 +208,21 @@ class WindowedAudioClassifier(Analyzer):
             "window_count": len(heard.silent),
             "silent_window_count": len(heard.silent) - classified,
             "forward_passes": heard.forward_passes,
-            "seconds_per_window": round(heard.infer_s / classified, 4) if classified else None,
+            "seconds_per_window": rounded(heard.infer_s / classified, 4) if classified else None,
         }
 
 
 class SpeechEmotion(WindowedAudioClassifier):
     name = "speech_emotion"
     uses = ("speech_flow",)
+    summary_type = SpeechEmotionSummary
+    segment_type = SpeechEmotionSegment
+    weights = (SPEECH_EMOTION_WEIGHTS,)
     # wav2vec 2.0 base in float16 (95 M parameters, 0.2 GB) plus a batch of 16 three-second
-    # windows: the first convolution's output (16 x 512 x 9600 halves) dominates, ~0.16 GB.
-    resources = Resources(cpus=1, gpu_memory_gb=0.6)
-    weights = (
-        Weights(
-            name="wav2vec2-base-superb-er",
-            source="superb/wav2vec2-base-superb-er",
-            revision="441a7599c3b22107314dcbd9166621c5c83f2cc5",  # as public projects pin it (not checked from here)
-            files=EXTRACTOR,
-        ),
-    )
-    WINDOW_S = 3.0
-    HOP_S = 1.5
-    MAX_BATCH = 16
+    # windows: the first convolution's output (16 x 512 x 9600 halves) dominates, ~0.16 GB,
+    # 0.01 GB a window; 0.6 GB in all at the default 16.
+    GPU_BASE_GB = 0.44
+    GPU_PER_WINDOW_GB = 0.01
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
         heard = _heard(partials)
@@ -291,11 +242,11 @@ class SpeechEmotion(WindowedAudioClassifier):
 
         segments = [
             Segment(
-                start_s=round(start, 3),
-                end_s=round(end, 3),
+                start_s=rounded(start, 3),
+                end_s=rounded(end, 3),
                 label=emotions[int(np.argmax(mean))],
-                confidence=round(float(mean.max()), 4),
-                data={"scores": {emotion: round(float(p), 4) for emotion, p in zip(emotions, mean)}},
+                confidence=rounded(float(mean.max()), 4),
+                data=SpeechEmotionSegment(scores={emotion: rounded(float(p), 4) for emotion, p in zip(emotions, mean)}),
             )
             for (start, end), mean in scored
         ]
@@ -307,37 +258,30 @@ class SpeechEmotion(WindowedAudioClassifier):
         mean_scores = (seconds[:, None] * np.array([m for _, m in scored])).sum(axis=0) / total if total else None
         return Findings(
             segments=segments,
-            summary={
+            summary=SpeechEmotionSummary(
                 **self._window_summary(heard),
-                "segments_from": "speech_flow" if speech is not None else "windows",
-                "unclassified_speech_segments": unclassified_speech,
-                "classified_seconds": round(total, 3),
-                "dominant_emotion": max(top_seconds, key=top_seconds.get) if total else None,
-                "emotion_shares": {e: round(s / total, 4) if total else 0.0 for e, s in top_seconds.items()},
-                "mean_scores": {e: round(float(p), 4) for e, p in zip(emotions, mean_scores)}
+                segments_from="speech_flow" if speech is not None else "windows",
+                unclassified_speech_segments=unclassified_speech,
+                classified_seconds=rounded(total, 3),
+                dominant_emotion=max(top_seconds, key=top_seconds.get) if total else None,
+                emotion_shares={e: rounded(s / total, 4) if total else 0.0 for e, s in top_seconds.items()},
+                mean_scores={e: rounded(float(p), 4) for e, p in zip(emotions, mean_scores)}
                 if mean_scores is not None
                 else None,
-            },
+            ),
         )
 
 
 class AudioEnvironment(WindowedAudioClassifier):
     name = "audio_environment"
+    summary_type = AudioEnvironmentSummary
+    segment_type = AudioEnvironmentSegment
+    weights = (AUDIO_ENVIRONMENT_WEIGHTS,)
     # AST base in float16 (87 M parameters, 0.17 GB) plus a batch of 16 windows of 1212 patch
-    # tokens through SDPA attention: a few hundred MB of activations.
-    resources = Resources(cpus=1, gpu_memory_gb=1.0)
-    weights = (
-        Weights(
-            name="ast-finetuned-audioset-10-10-0.4593",
-            source="MIT/ast-finetuned-audioset-10-10-0.4593",
-            revision="f826b80d28226b62986cc218e5cec390b1096902",  # as public projects pin it (not checked from here)
-            files=EXTRACTOR,
-        ),
-    )
-    WINDOW_S = 3.0
-    HOP_S = 1.0
-    MAX_BATCH = 16
-    MULTI_LABEL = True
+    # tokens through SDPA attention: a few hundred MB of activations, ~0.02 GB a window;
+    # 1.0 GB in all at the default 16.
+    GPU_BASE_GB = 0.68
+    GPU_PER_WINDOW_GB = 0.02
     TOP_LABELS = 5  # per segment
     SUMMARY_TOP_LABELS = 10
 
@@ -359,14 +303,14 @@ class AudioEnvironment(WindowedAudioClassifier):
             class_seconds[top] += end - start
             segments.append(
                 Segment(
-                    start_s=round(start, 3),
-                    end_s=round(end, 3),
+                    start_s=rounded(start, 3),
+                    end_s=rounded(end, 3),
                     label=top,
-                    confidence=round(float(classes.max()), 4),
-                    data={
-                        "class_scores": {c: round(float(p), 4) for c, p in zip(CLASSES, classes)},
-                        "top_labels": _top_labels(labels, heard.labels, self.TOP_LABELS),
-                    },
+                    confidence=rounded(float(classes.max()), 4),
+                    data=AudioEnvironmentSegment(
+                        class_scores={c: rounded(float(p), 4) for c, p in zip(CLASSES, classes)},
+                        top_labels=_top_labels(labels, heard.labels, self.TOP_LABELS),
+                    ),
                 )
             )
         total = sum(class_seconds.values())
@@ -376,29 +320,20 @@ class AudioEnvironment(WindowedAudioClassifier):
         )
         return Findings(
             segments=segments,
-            summary={
+            summary=AudioEnvironmentSummary(
                 **self._window_summary(heard),
-                "classes": list(CLASSES),
-                "class_shares": {c: round(s / total, 4) if total else 0.0 for c, s in class_seconds.items()},
-                "dominant_class": max(class_seconds, key=class_seconds.get) if total else None,
-                "top_labels": _top_labels(label_means, heard.labels, self.SUMMARY_TOP_LABELS)
+                classes=list(CLASSES),
+                class_shares={c: rounded(s / total, 4) if total else 0.0 for c, s in class_seconds.items()},
+                dominant_class=max(class_seconds, key=class_seconds.get) if total else None,
+                top_labels=_top_labels(label_means, heard.labels, self.SUMMARY_TOP_LABELS)
                 if label_means is not None
                 else [],
-            },
+            ),
         )
 
 
-def window_bounds(length: int, window: int, hop: int) -> list[tuple[int, int]]:
-    """[start, end) sample ranges: every `hop` samples, the last moved back to end at `length`,
-    all `window` long; one range over everything when the track is shorter than a window."""
-    if length <= window:
-        return [(0, length)] if length > 0 else []
-    starts = [*range(0, length - window, hop), length - window]
-    return [(a, a + window) for a in starts]
-
-
 def hop_cells(heard: WindowScores) -> list[tuple[float, float]]:
-    """The track cut into HOP_S cells from its first sample, the last one cut at its end."""
+    """The track cut into hop_s cells from its first sample, the last one cut at its end."""
     count = max(1, int(np.ceil(heard.duration_s / heard.hop_s - 1e-9)))
     end = heard.start_s + heard.duration_s
     return [(heard.start_s + k * heard.hop_s, min(heard.start_s + (k + 1) * heard.hop_s, end)) for k in range(count)]
@@ -465,34 +400,12 @@ def _normalised(text: str) -> str:
 _KEYWORDS = {name: tuple(_normalised(k) for k in keywords) for name, keywords in BROAD_CLASSES.items()}
 
 
-def _top_labels(means: np.ndarray, labels: list[str], count: int) -> list[list[Any]]:
+def _top_labels(means: np.ndarray, labels: list[str], count: int) -> list[tuple[str, float]]:
     order = np.argsort(-means, kind="stable")[:count]
-    return [[labels[i], round(float(means[i]), 4)] for i in order if means[i] > 0]
+    return [(labels[i], rounded(float(means[i]), 4)) for i in order if means[i] > 0]
 
 
 def _heard(partials: Partials) -> WindowScores:
     if partials.audio is None:
         raise Skip("no audio track was decoded")
     return partials.audio
-
-
-def _rms_dbfs(clip: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(clip, dtype=np.float64)))) if len(clip) else 0.0
-    return 20.0 * np.log10(max(rms, 1e-12))
-
-
-def _load(path):
-    """The feature extractor and the classifier from the snapshot at `path`, on the GPU when there is one."""
-    import torch
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-    cuda = torch.cuda.is_available()
-    with warnings.catch_warnings():
-        # AST's own 128 mel bins over a 512-point FFT leave a filter empty: a property of the
-        # checkpoint, reported on every load when torchaudio is absent.
-        warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
-        extractor = AutoFeatureExtractor.from_pretrained(path, local_files_only=True)
-    model = AutoModelForAudioClassification.from_pretrained(
-        path, local_files_only=True, dtype=torch.float16 if cuda else torch.float32
-    )
-    return extractor, model.to("cuda" if cuda else "cpu").eval()
