@@ -185,7 +185,7 @@ def document_schema() -> dict[str, Any]:
     for name in registry.ALL_NAMES:
         summary_type, data_type = output_types(name)
         title = "".join(part.title() for part in name.split("_"))
-        segment = create_model(f"{title}Segment", __base__=Segment, data=(data_type, Field(default_factory=data_type)))
+        segment = create_model(f"{title}SegmentRecord", __base__=Segment, data=(data_type, Field(default_factory=data_type)))
         result = create_model(
             f"{title}Result",
             __base__=AnalyzerResult,

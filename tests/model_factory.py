@@ -324,7 +324,7 @@ def write_easyocr(models: Path, size: str = "tiny") -> tuple[Path, Path]:
     from easyocr.model.vgg_model import Model
     from easyocr.utils import CTCLabelConverter
 
-    from pipeline.analyzers.text_overlay import EASYOCR_WEIGHTS
+    from actors.ocr import EASYOCR_WEIGHTS
 
     craft_file, english_file = (models / w.name for w in EASYOCR_WEIGHTS)
     craft_file.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +346,7 @@ def write_easyocr(models: Path, size: str = "tiny") -> tuple[Path, Path]:
 def easyocr_md5s(models: Path) -> dict[str, str]:
     """The MD5 of the generated CRAFT ("craft") and english_g2 ("english_g2") files: what
     EasyOCR's table (easyocr.config) must hold for it to load them."""
-    from pipeline.analyzers.text_overlay import EASYOCR_WEIGHTS
+    from actors.ocr import EASYOCR_WEIGHTS
 
     craft_file, english_file = (models / w.name for w in EASYOCR_WEIGHTS)
     return {

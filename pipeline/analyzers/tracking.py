@@ -146,6 +146,7 @@ def assign_tracks(found: Detections, shot_of: np.ndarray, interval: float) -> np
     from actors.yolo import configure_ultralytics
 
     configure_ultralytics()
+    from ultralytics.trackers.basetrack import TrackState
     from ultralytics.trackers.byte_tracker import BYTETracker
 
     track_of = np.full(len(found.conf), -1, np.int64)
@@ -159,6 +160,9 @@ def assign_tracks(found: Detections, shot_of: np.ndarray, interval: float) -> np
         for sample in np.flatnonzero(shot_of == shot):
             rows = np.arange(starts[sample], starts[sample + 1])
             tracker.update(_TrackerInput(found.boxes[rows], found.conf[rows], found.cls[rows]))
+            # ultralytics 8.4 keeps a track it removed in this update in its lost list one update
+            # longer, where it can be re-found after a gap past the track buffer: drop it now.
+            tracker.lost_stracks = [t for t in tracker.lost_stracks if t.state != TrackState.Removed]
             # After an update, tracked_stracks holds exactly the tracks that took a detection of this
             # sample, a new unconfirmed one included: its first detection belongs to it if it is
             # confirmed later.
