@@ -145,6 +145,12 @@ class Analyzer(ABC):
         """What one worker reserves under these settings (a backend on CPU needs no GPU memory)."""
         return cls.resources
 
+    @classmethod
+    def weights_for(cls, settings: Settings) -> tuple[Weights, ...]:
+        """What setup() loads under these settings (a chosen model size, say): what plans check and
+        `reelscope models` lists and fetches."""
+        return cls.weights
+
     def local(self, weights: Weights) -> Weights:
         """A weights entry in this run's models directory."""
         return weights.at(self.settings.models_dir)

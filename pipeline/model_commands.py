@@ -17,7 +17,7 @@ def analyzer_weights(names: list[str] | None, settings: Settings) -> Iterator[tu
     """(the analyzers that load it, weights in the models directory) for each distinct entry."""
     users: dict[Weights, list[str]] = {}
     for name in names or ALL_NAMES:
-        for weights in load(name).weights:
+        for weights in load(name).weights_for(settings):
             users.setdefault(weights, []).append(name)
     for weights, analyzers in users.items():
         yield ",".join(analyzers), weights.at(settings.models_dir)

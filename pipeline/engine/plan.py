@@ -62,7 +62,7 @@ class Plan:
                 try:
                     # Optional weights are judged in setup(), which knows whether they are used
                     # (EasyOCR's files are beside the default rapidocr; a broken YuNet fails there).
-                    for weights in analyzer.weights:
+                    for weights in analyzer.weights_for(settings):
                         if not weights.optional:
                             weights.at(settings.models_dir).require(analyzer.name)
                 except Skip as reason:
