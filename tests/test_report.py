@@ -23,10 +23,11 @@ import pytest
 from websockets.sync.client import connect
 
 from pipeline import cli, ray_runner
-from pipeline.analyzers.fusion import NAME
-from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.report import render
-from pipeline.schema import Status, VideoResult
+from pipeline.analyzers.fusion_timeline import NAME
+from pipeline.engine import Plan, VideoRequest
+from pipeline.report import render, write_report
+from pipeline.runners.local import run_local
+from pipeline.schema import AnalyzerResult, Status, VideoResult
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -175,7 +176,7 @@ def check_page(page: Page, html: Path, shots: int, keep_as: str) -> dict:
 def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_path, sample_clip, page, monkeypatch):
     # The same stages chained in this process instead of on Ray Data: what is under test is that
     # --report writes the page beside the JSON (test_cli.py runs `analyze` on a real Ray).
-    monkeypatch.setattr(cli, "start_ray", lambda address, num_gpus: None)
+    monkeypatch.setattr(ray_runner, "connect", lambda address, num_gpus: None)
     monkeypatch.setattr(ray_runner, "run", run_local)
     analyzers = f"{NAME},cut_analysis,audio_analysis"
     assert (
@@ -209,12 +210,18 @@ def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_pat
     assert any("text_overlay: not run" in t for t in text_lane), text_lane
 
 
-def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, media, page):
+@pytest.fixture(scope="module")
+def testvideo(media) -> VideoResult:
     [result] = run_local(
-        [VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))], Plan.build(["cut_analysis"])
+        [VideoRequest("testvideo", str(media / "pyscenedetect" / "testvideo.mp4"))], Plan.build(["cut_analysis", NAME])
     )
+    return result
+
+
+def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, testvideo, page):
+    result = testvideo
     cuts = result.analyzers["cut_analysis"]
-    assert cuts.status == Status.ok and NAME not in result.analyzers  # the report computes the fusion itself
+    assert cuts.status == Status.ok and result.analyzers[NAME].status == Status.ok  # the report reads the fusion
     saved = tmp_path / "testvideo.json"
     saved.write_text(result.to_json())
     run = subprocess.run(
@@ -225,10 +232,115 @@ def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, medi
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
-    shown = check_page(page, tmp_path / "page.html", shots=cuts.summary["shot_count"], keep_as="testvideo")
+    shown = check_page(page, tmp_path / "page.html", shots=cuts.summary.shot_count, keep_as="testvideo")
     assert shown["shots"] == 4
     assert shown["summary"][0].startswith("A 24 s horizontal video (1280x720, 29.97 fps) in 4 shots")
     assert "It has no audio track." in shown["summary"]
+
+
+def test_without_fusion_the_page_draws_the_lanes_and_says_why_there_is_no_summary(tmp_path, testvideo, page):
+    unfused = testvideo.model_copy(update={"analyzers": {n: r for n, r in testvideo.analyzers.items() if n != NAME}})
+    html = write_report(unfused, tmp_path / "unfused.html")
+
+    shown = check_page(page, html, shots=4, keep_as="testvideo-unfused")
+    assert shown["score"] == "n/a" and shown["summary"] == [] and shown.get("hook") is None
+    assert shown["lanes"][0] == "Shots" and shown["timelineWidth"] > 900
+    notes = page.evaluate("Array.from(document.querySelectorAll('.unfused')).map(p => p.textContent)")
+    assert notes and all(f"{NAME} not run" in note for note in notes), notes
+    assert page.evaluate("document.querySelectorAll('table.seconds').length") == 0
+
+
+def test_the_model_analyzers_lanes_draw_their_own_typed_segments(tmp_path, page):
+    # Results built by hand in each analyzer's own types (test_fusion.ok), the fusion run on them.
+    from test_fusion import fuse, ok, seg, video
+
+    info = video(duration_s=2.0)
+    results = {
+        "object_detection": ok(
+            "object_detection",
+            seg(0.0, 2.0, "person", 0.9, track=0),
+            seg(0.5, 1.2, "dog", 0.7, track=1),
+            seg(0.0, 2.0, "shot", shot=0),
+            classes={
+                "person": {"tracks": 1, "max_simultaneous": 1, "screen_time_s": 2.0},
+                "dog": {"tracks": 1, "max_simultaneous": 1, "screen_time_s": 0.7},
+            },
+        ),
+        "body_pose": ok(
+            "body_pose",
+            seg(0.0, 2.0, "person", track=0, activity="dancing"),
+            person_tracks=1,
+            max_people=1,
+            activity_share={"dancing": 1.0},
+        ),
+        "age_estimation": ok(
+            "age_estimation", seg(0.2, 0.9, "face", track=0, age_range="20-29"), dominant_age_bucket="20-29"
+        ),
+        "qwen2_vl_temporal": ok(
+            "qwen2_vl_temporal", seg(0.0, 2.0, "window", index=0, description="A person dances with a dog.")
+        ),
+        "speech_transcription": ok(
+            "speech_transcription",
+            seg(
+                1.0,
+                1.8,
+                "speech",
+                text="hi there",
+                words=[{"word": "hi", "start_s": 1.0, "end_s": 1.2, "probability": 0.9}],
+            ),
+            text="hi there",
+            language="en",
+        ),
+        "audio_environment": ok(
+            "audio_environment",
+            seg(0.0, 1.0, "music", 0.8),
+            seg(1.0, 2.0, "speech", 0.6),
+            class_shares={"music": 0.5, "speech": 0.5},
+        ),
+        "audio_analysis": ok(
+            "audio_analysis",
+            seg(0.0, 2.0, "music", mean_dbfs=-20.0),
+            music_share=1.0,
+            speech_share=0.0,
+            silence_share=0.0,
+            tempo_bpm=None,
+            loudness={"integrated_lufs_estimate": None, "curve": [[0.0, -20.0], [1.0, -20.0]]},
+        ),
+    }
+    fused = fuse(info, results)
+    result = VideoResult(
+        id="constructed",
+        source="constructed.mp4",
+        video=info,
+        analyzers={**results, NAME: AnalyzerResult(status=Status.ok, segments=fused.segments, summary=fused.summary)},
+    )
+    html = write_report(result, tmp_path / "constructed.html")
+
+    shown = check_page(page, html, shots=0, keep_as="constructed")
+    assert (
+        "Objects seen: person (1 track, 2 s on screen), dog (1 track, 0.7 s on screen). object_detection"
+        in (shown["summary"])
+    )
+    assert shown["info_after_hover"].startswith("1-2 s")
+    blocks = page.evaluate(
+        """Array.from(document.querySelectorAll('svg#timeline g[class]:not(.absent)')).map(g => [
+            g.getAttribute('class'), (g.querySelector(':scope > text') || {}).textContent || '', g.querySelector('title').textContent])"""
+    )
+    assert blocks == [
+        ["speech", "hi there", "1.00-1.80 s: hi there"],
+        ["description", "A person dances with a dog.", "0.00-2.00 s: A person dances with a dog."],
+        ["object", "person", "person (track 0) 0.00-2.00 s"],
+        ["object", "dog", "dog (track 1) 0.50-1.20 s"],
+        ["person", "dancing", "person track 0, dancing"],
+        ["person", "20-29", "face track 0 0.20-0.90 s"],
+        ["audio", "music", "music 0.00-1.00 s (0.80)"],
+        ["audio", "speech", "speech 1.00-2.00 s (0.60)"],
+        ["audio", "music", "music 0.00-2.00 s, -20.0 dBFS"],
+    ]
+    absent = page.evaluate(
+        "Array.from(document.querySelectorAll('svg#timeline g.absent title')).map(t => t.textContent)"
+    )
+    assert absent == ["cut_analysis: not run", "text_overlay: not run", "temporal_flow: not run"]
 
 
 def test_a_result_the_decoder_could_not_read_still_renders(tmp_path, page):

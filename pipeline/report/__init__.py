@@ -1,0 +1,42 @@
+"""One video's result as a self-contained HTML page: the written summary, the reconstruction
+score, the hook, and a timeline of lanes (shots, speech, on-screen text, model descriptions,
+objects, people and faces, audio classes, pace) drawn as inline SVG. Everything is inline (CSS,
+a few lines of JS, the data the JS reads): the page opens from disk with no network.
+
+    data.py       what the page shows, from the typed document (fusion's result read, never re-run)
+    lanes.py      what each lane of the timeline draws, from the analyzers' own segments
+    layout.py     where: the lanes in SVG units, colours, captions clipped to their blocks
+    templates/    report.html.j2 (the page, autoescaped), report.css, report.js
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from pipeline.report.data import report_data
+from pipeline.schema import VideoResult
+
+
+@functools.cache
+def _template():
+    environment = Environment(
+        loader=PackageLoader("pipeline.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2")
+
+
+def render(result: VideoResult) -> str:
+    return _template().render(report=report_data(result))
+
+
+def write_report(result: VideoResult, path: Path | str) -> Path:
+    path = Path(path)
+    path.write_text(render(result), encoding="utf-8")
+    return path
