@@ -205,3 +205,10 @@ def test_verify_finds_a_file_changed_after_it_was_added(models, shared_models, c
     capsys.readouterr()
     assert main(["models", "verify", "--analyzers", "eye_tracking"]) == 1
     assert "WRONG: expected sha256 ebafce4e" in capsys.readouterr().out
+
+
+def test_a_plan_checks_the_weights_of_the_chosen_model(models):
+    chosen = Settings(models_dir=models, speech_transcription={"model": "tiny.en"})
+    plan = Plan.build(["speech_transcription"], settings=chosen, weights_here=True)
+    assert "faster-whisper-tiny.en" in plan.unavailable["speech_transcription"]
+    assert "large-v3" not in plan.unavailable["speech_transcription"]
