@@ -14,6 +14,7 @@ import re
 from argparse import Namespace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pympi
 import pysrt
@@ -31,6 +32,7 @@ from pipeline.settings import Settings
 
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 SENTENCE_END = (".", "?", "!")
+RELEASE = "face_detection_yunet_2026may.onnx"  # the YuNet in ../shared/models
 
 
 def written(directory: Path, path: Path | str, names: list[str] | None, settings: Settings, name: str = "") -> Path:
@@ -111,6 +113,24 @@ def conversation_doc(folder, media, tiny_en) -> Path:
 def stereo_doc(folder, media, tiny_en) -> Path:
     """A different speaker on each channel."""
     return written(folder, media / "faster-whisper" / "stereo_diarization.wav", ["speech_transcription"], tiny_en)
+
+
+@pytest.fixture(scope="module")
+def faces_doc(folder, media, shared_models) -> Path:
+    """Two faces at once (obama.jpg and its mirror image side by side, 2 s), found by the real YuNet;
+    ages by the generated tiny ViT (its real weights are not here)."""
+    from model_factory import write_age_classifier
+    from test_faces import write_video
+
+    models = link_models(folder / "face-models", {RELEASE: shared_models / "yunet" / RELEASE})
+    write_age_classifier(models)
+    face = cv2.cvtColor(cv2.imread(str(media / "face_recognition" / "obama.jpg")), cv2.COLOR_BGR2RGB)
+    face = cv2.resize(face, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((480, 800, 3), np.uint8)  # each face about 107 px wide
+    h, w = face.shape[:2]
+    canvas[:h, :w], canvas[:h, 800 - w :] = face, face[:, ::-1]
+    video = write_video(folder / "two_faces.mp4", [canvas] * 20)
+    return written(folder, video, ["age_estimation", "eye_tracking"], Settings(models_dir=models))
 
 
 def ms(seconds: float) -> int:
@@ -336,6 +356,20 @@ def test_eaf_text_on_screen_at_once_spills_into_numbered_tiers(tmp_path, portrai
     [path] = exports.export(portrait_doc, "eaf", tmp_path / "portrait.eaf")
     eaf = assert_tiers_are_the_segments(path, read(portrait_doc))
     assert {"text_overlay text", "text_overlay text 2"} <= set(eaf.get_tier_names())
+
+
+def test_faces_seen_at_once_in_csv_and_eaf(tmp_path, faces_doc):
+    result = read(faces_doc)
+    faces = result.analyzers["age_estimation"]
+    assert faces.status == Status.ok, faces.reason or faces.error
+    [csv_path] = exports.export(faces_doc, "csv", tmp_path / "faces.csv")
+    assert_rows_are_the_segments(csv_path, result)
+    [eaf_path] = exports.export(faces_doc, "eaf", tmp_path / "faces.eaf")
+    eaf = assert_tiers_are_the_segments(eaf_path, result)
+    # Two faces on screen together: their annotations lie on two tiers, never on one.
+    tracks = faces.segments
+    assert len(tracks) == 2 and tracks[0].start_s < tracks[1].end_s and tracks[1].start_s < tracks[0].end_s
+    assert len([t for t in eaf.get_tier_names() if t.startswith("age_estimation")]) >= 2
 
 
 def test_eaf_of_speech_has_sentences_and_words(tmp_path, jfk_doc, stereo_doc):
