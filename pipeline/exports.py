@@ -370,7 +370,8 @@ def _mime(result: VideoResult) -> str:
 
 def export(document: Path, fmt: str, output: Path | None) -> list[Path]:
     """Write `document` as `fmt` to `output` (default: beside the document, its suffix replaced;
-    a folder: the document's name in it); the subtitle formats also write <stem>.captions.<fmt>.
+    a folder, or a path without a suffix: <document's stem>.<fmt> in it); the subtitle formats
+    also write <stem>.captions.<fmt> beside it.
     Returns the paths written. Raises DocumentError (one line) for what cannot be exported."""
     return _export(Path(document), fmt, output)[0]
 
@@ -380,7 +381,8 @@ def _export(document: Path, fmt: str, output: Path | None) -> tuple[list[Path], 
         raise DocumentError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
     result = read_document(document)
     target = Path(output) if output is not None else document.with_suffix(f".{fmt}")
-    if target.is_dir():
+    if target.is_dir() or not target.suffix:  # a folder: made if need be
+        target.mkdir(parents=True, exist_ok=True)
         target = target / f"{document.stem}.{fmt}"
     if fmt in SUBTITLES:
         captions = target.with_name(f"{target.stem}.captions.{fmt}")

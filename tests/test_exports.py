@@ -495,10 +495,18 @@ def test_a_file_that_is_not_a_document_is_one_line(tmp_path, sample_doc, capsys)
         exports.export(sample_doc, "docx", None)
 
 
-def test_output_beside_the_document_by_default(tmp_path, tone_doc):
+def test_where_the_files_go(tmp_path, tone_doc, capsys):
     document = tmp_path / "tone.json"
     document.write_text(tone_doc.read_text())
     assert exports.export(document, "srt", None) == [tmp_path / "tone.srt", tmp_path / "tone.captions.srt"]
     assert exports.export(document, "eaf", None) == [tmp_path / "tone.eaf"]
     (tmp_path / "tables").mkdir()
     assert exports.export(document, "csv", tmp_path / "tables") == [tmp_path / "tables" / "tone.csv"]
+    assert exports.export(document, "vtt", tmp_path / "new" / "subtitles") == [
+        tmp_path / "new" / "subtitles" / "tone.vtt",
+        tmp_path / "new" / "subtitles" / "tone.captions.vtt",
+    ]
+    assert exports.export(document, "vtt", tmp_path / "named.vtt")[1] == tmp_path / "named.captions.vtt"
+    (tmp_path / "a-file").write_text("")
+    code, out, err = run_command(document, "csv", tmp_path / "a-file" / "tone.csv", capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "Not a directory" in err
