@@ -16,7 +16,8 @@ every segment (CSV, for pandas / DuckDB / R), and an ELAN annotation file (EAF).
 
 What a document does not hold (the video failed, an analyzer skipped, no video track) makes a
 valid file with less or nothing in it, and `notes` says why in one line each (a NOTE block in
-WebVTT). A file that is not a reelscope document, or of a schema version this code does not
+WebVTT, a "reelscope note" header property in EAF; SRT and CSV have no comments: the command
+prints them). A file that is not a reelscope document, or of a schema version this code does not
 read, raises DocumentError: one line.
 """
 
