@@ -89,6 +89,12 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    from pipeline import exports
+
+    return exports.command(args)
+
+
 def schema(args: argparse.Namespace) -> int:
     from pipeline.schema import document_schema
 
@@ -137,6 +143,17 @@ def parser() -> argparse.ArgumentParser:
     page.add_argument("result", help="a <video>.json written by `reelscope analyze`")
     page.add_argument("-o", "--output", help="where to write the page (default: the result's path with .html)")
     page.set_defaults(handler=report)
+    table = commands.add_parser("export", help="write one result as subtitles (vtt, srt), a table (csv) or an ELAN file (eaf)")
+    table.add_argument("document", help="a <video>.json written by `reelscope analyze`")
+    table.add_argument(
+        "--format",
+        required=True,
+        choices=("vtt", "srt", "csv", "eaf"),
+        help="vtt, srt: the transcript, and the captions on screen in <stem>.captions.<format>; "
+        "csv: every segment, one row each; eaf: ELAN tiers, one per analyzer",
+    )
+    table.add_argument("-o", "--output", help="the file or folder to write (default: beside the document, its suffix replaced)")
+    table.set_defaults(handler=export)
     document = commands.add_parser("schema", help="print the document's JSON Schema (every analyzer's fields)")
     document.add_argument("-o", "--output", help="write it to this file instead")
     document.set_defaults(handler=schema)

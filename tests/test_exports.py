@@ -510,3 +510,12 @@ def test_where_the_files_go(tmp_path, tone_doc, capsys):
     (tmp_path / "a-file").write_text("")
     code, out, err = run_command(document, "csv", tmp_path / "a-file" / "tone.csv", capsys)
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and "Not a directory" in err
+
+
+def test_reelscope_export_runs_from_the_command_line(sample_doc, tmp_path):
+    from pipeline.cli import main
+
+    assert main(["export", str(sample_doc), "--format", "csv", "-o", str(tmp_path / "rows.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "rows.csv").open()))
+    assert {"cut_analysis", "text_overlay"} <= {row["analyzer"] for row in rows}
+    assert main(["export", str(tmp_path / "rows.csv"), "--format", "csv"]) == 2  # not a document: one line, no traceback
