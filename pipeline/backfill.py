@@ -100,12 +100,22 @@ def backfill(
     print(f"{len(sources)} videos in the manifest, {len(sources) - len(pending)} already done, {len(pending)} to analyse")
     failed = 0
     if pending:
+        from pipeline.progress import RunProgress
+
         plan = Plan.build(analyzers, settings=settings, weights_here=weights_here)
-        for done, result in enumerate(ray_runner.run(pending, plan), start=1):
-            write_atomically(output / "results" / f"{result.id}.json", result.to_json())
-            failed += result.status == Status.failed
-            state = "ok" if result.status == Status.ok else f"FAILED: {result.error}"
-            print(f"[{done}/{len(pending)}] {result.source}: {state}", flush=True)
+        names = {r.video_id: Path(r.path).name for r in pending}
+        # A job log is not a terminal: plain progress lines every few seconds, whatever the console.
+        with RunProgress(len(pending), live=False) as progress:
+
+            def advanced(video_id: str, seconds: float) -> None:
+                progress.advanced(video_id, names[video_id], seconds)
+
+            for done, result in enumerate(ray_runner.run(pending, plan, on_item=advanced), start=1):
+                write_atomically(output / "results" / f"{result.id}.json", result.to_json())
+                failed += result.status == Status.failed
+                state = "ok" if result.status == Status.ok else f"FAILED: {result.error}"
+                duration = result.video.duration_s if result.video else None
+                progress.finished(result.id, f"[{done}/{len(pending)}] {result.source}: {state}", duration)
     videos, segments = write_tables(output, ids)
     print(f"{videos} videos ({failed} failed in this run), {segments} segments: {output}/videos.parquet, segments.parquet")
     return 0

@@ -41,7 +41,7 @@ def analyze(args: argparse.Namespace) -> int:
     from pipeline.console import describe
     from pipeline.engine import Plan, VideoRequest
 
-    settings, names = _settings(args), _names(args)
+    settings, names_asked = _settings(args), _names(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = list(args.videos)
@@ -53,26 +53,46 @@ def analyze(args: argparse.Namespace) -> int:
     requests = VideoRequest.for_paths(paths)
 
     from pipeline import ray_runner
+    from pipeline.progress import RunProgress
 
-    ray_runner.connect(args.address, args.num_gpus)
+    durations = {r.video_id: _duration(r.path) for r in requests}
+    names = {r.video_id: Path(r.path).name for r in requests}
+    ray_runner.connect(args.address, args.num_gpus, verbose=args.verbose)
     started = time.perf_counter()
     failures = 0
-    plan = Plan.build(names, settings=settings, weights_here=not args.address)
-    try:
-        for done, result in enumerate(ray_runner.run(requests, plan), start=1):
-            (out / f"{result.id}.json").write_text(result.to_json())
-            if args.report:
-                from pipeline.report import write_report
+    plan = Plan.build(names_asked, settings=settings, weights_here=not args.address)
+    with RunProgress(len(requests)) as progress:
 
-                write_report(result, out / f"{result.id}.html")
-            failures += result.status == Status.failed
-            print(f"[{done}/{len(requests)}] {describe(result)}", flush=True)
-    except ray_runner.PlacementError as exc:
-        print(f"cannot place the models: {exc}", file=sys.stderr)
-        return 2
+        def advanced(video_id: str, seconds: float) -> None:
+            progress.advanced(video_id, names[video_id], seconds, durations[video_id])
+
+        try:
+            for done, result in enumerate(ray_runner.run(requests, plan, on_item=advanced), start=1):
+                (out / f"{result.id}.json").write_text(result.to_json())
+                if args.report:
+                    from pipeline.report import write_report
+
+                    write_report(result, out / f"{result.id}.html")
+                failures += result.status == Status.failed
+                duration = result.video.duration_s if result.video else None
+                progress.finished(result.id, f"[{done}/{len(requests)}] {describe(result)}", duration)
+        except ray_runner.PlacementError as exc:
+            print(f"cannot place the models: {exc}", file=sys.stderr)
+            return 2
     wall = time.perf_counter() - started
     print(f"{len(requests) - failures} of {len(requests)} videos analysed in {wall:.1f} s; results in {out}/")
     return 1 if failures else 0
+
+
+def _duration(path: str) -> float | None:
+    """The video's length for its progress line, when a quick look tells (else the line shows
+    seconds analysed alone); a file that cannot be read fails in the run, with its reason."""
+    from pipeline.decode import MediaError, probe
+
+    try:
+        return probe(path).duration_s
+    except (MediaError, OSError, ValueError):
+        return None
 
 
 def report(args: argparse.Namespace) -> int:
@@ -138,6 +158,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")
     run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
     run.add_argument("--report", action="store_true", help="also write <video>.html, a self-contained report, beside each JSON")
+    run.add_argument("--verbose", action="store_true", help="Ray's own log lines and Ray Data's operator bars too")
     run.set_defaults(handler=analyze)
     page = commands.add_parser("report", help="write a self-contained HTML report of one result")
     page.add_argument("result", help="a <video>.json written by `reelscope analyze`")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import ray
@@ -34,9 +34,11 @@ RUNNER = "ray_data"  # the `runner` tag of this runner's metrics
 STARTED = "started_at"  # column: when the item's video began decoding (time.time())
 
 
-def connect(address: str | None, num_gpus: float | None = None) -> None:
+def connect(address: str | None, num_gpus: float | None = None, verbose: bool = False) -> None:
     """Join the cluster at `address`, else start an embedded one here. Nothing is forwarded
-    through the environment: every worker gets the run's settings inside its plan."""
+    through the environment: every worker gets the run's settings inside its plan. verbose: Ray's
+    own log lines, its workers' output and Ray Data's operator bars (rows and blocks) on the
+    console; without it a healthy run shows only reelscope's progress, about videos."""
     import logging
     import os
     import sys
@@ -44,13 +46,13 @@ def connect(address: str | None, num_gpus: float | None = None) -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, loopback-only Ray needs no token
     if ray.is_initialized():
         return
+    level = logging.WARNING if verbose else logging.ERROR
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
+        ray.init(address=address, logging_level=level, log_to_driver=verbose)
     else:
-        ray.init(num_gpus=num_gpus, logging_level=logging.WARNING, include_dashboard=False)
-    # Ray Data's progress bars are the progress display on a terminal; in logs they are noise.
-    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+        ray.init(num_gpus=num_gpus, logging_level=level, log_to_driver=verbose, include_dashboard=False)
+    ray.data.DataContext.get_current().enable_progress_bars = verbose and sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 class PlacementError(ValueError):
@@ -182,8 +184,11 @@ def build_dataset(
     return ds
 
 
-def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoResult]:
-    """Analyse the videos on the connected Ray cluster; yield each result as its video completes."""
+def run(
+    requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None, **options
+) -> Iterator[VideoResult]:
+    """Analyse the videos on the connected Ray cluster; yield each result as its video completes.
+    on_item(video_id, seconds): called as each video's items arrive, with the video time they reach."""
     assembler = Assembler(plan)
     finished: set[str] = set()
     started: dict[str, float] = {}
@@ -194,6 +199,8 @@ def run(requests: list[VideoRequest], plan: Plan, **options) -> Iterator[VideoRe
         for item, began in zip(unpack(batch), batch[STARTED]):
             assembled += 1
             started.setdefault(item.video_id, float(began))
+            if on_item is not None and item.until_s:
+                on_item(item.video_id, item.until_s)
             result = assembler.add(item)
             if result is not None:
                 finished.add(result.id)
