@@ -10,10 +10,10 @@ import pytest
 from helpers import run_video, shots
 
 from pipeline.analyzer import Context, Partials
-from pipeline.analyzers.cuts import FRAMES, CutAnalysis
+from pipeline.analyzers.cuts import FRAMES, CutAnalysis, CutAnalysisSegment, CutAnalysisSummary
 from pipeline.decode import Decoder
 from pipeline.sample import ClipSpec, Shot, write_clip
-from pipeline.schema import Status
+from pipeline.schema import Status, VideoResult
 
 TESTVIDEO_FPS = 30000 / 1001
 
@@ -39,7 +39,7 @@ def assert_shots_tile(cuts, end_s):
     tiles = shots(cuts)
     assert tiles[0].start_s == 0.0 and tiles[-1].end_s == pytest.approx(end_s, abs=1e-3)
     assert all(a.end_s == b.start_s for a, b in zip(tiles, tiles[1:]))
-    assert [s.data["index"] for s in tiles] == list(range(len(tiles)))
+    assert [s.data.index for s in tiles] == list(range(len(tiles)))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def cut_clip(tmp_path_factory):
 def test_testvideo_reports_each_gradual_transition_once(testvideo):
     result, cuts = testvideo
     # Every abrupt change in this file is to or from black (frames 30, 180, 394): parts of fades.
-    assert cuts.summary["hard_cut_count"] == 0
+    assert cuts.summary.hard_cut_count == 0
     for first, last in [(15, 35), (185, 217), (364, 400)]:  # the fades of the README's truth
         window = (first / TESTVIDEO_FPS, last / TESTVIDEO_FPS)
         inside = [t for t in transitions(cuts) if t.start_s <= window[1] and t.end_s >= window[0]]
@@ -75,7 +75,7 @@ def test_testvideo_reports_each_gradual_transition_once(testvideo):
         assert len([b for b in boundaries(cuts) if window[0] <= b <= window[1]]) <= 1
     # Between two shots the boundary is the middle of the black, as ThresholdDetector's scene
     # starts 198 and 377 (its threshold differs a little from ours: allow two frames).
-    after_fades = [s.start_s * TESTVIDEO_FPS for s in shots(cuts)[1:] if s.data["transition_in"] == "fade"]
+    after_fades = [s.start_s * TESTVIDEO_FPS for s in shots(cuts)[1:] if s.data.transition_in == "fade"]
     assert after_fades == [pytest.approx(198, abs=2), pytest.approx(377, abs=2)]
     assert result.video.frame_count == 720
     assert_shots_tile(cuts, 720 / TESTVIDEO_FPS)
@@ -93,9 +93,20 @@ def test_testvideo_dissolve_and_closing_fade(testvideo):
     # fade-out 697 and AdaptiveDetector's cut 691 fall inside it): no shot starts there.
     closing = transitions(cuts)[4]
     assert closing.start_s * TESTVIDEO_FPS == pytest.approx(664, abs=1)
-    assert closing.data["from_shot"] == 3 and closing.data["to_shot"] is None
-    assert cuts.summary["shot_count"] == 4 and cuts.summary["gradual_count"] == 3
-    assert cuts.summary["opens_with_fade"] and cuts.summary["closes_with_fade"]
+    assert closing.data.from_shot == 3 and closing.data.to_shot is None
+    assert cuts.summary.shot_count == 4 and cuts.summary.gradual_count == 3
+    assert cuts.summary.opens_with_fade and cuts.summary.closes_with_fade
+
+
+def test_document_reads_back_typed(testvideo):
+    result, cuts = testvideo
+    again = VideoResult.model_validate_json(result.to_json()).analyzers["cut_analysis"]
+    assert isinstance(again.summary, CutAnalysisSummary) and again.summary == cuts.summary
+    assert all(isinstance(s.data, CutAnalysisSegment) for s in again.segments)
+    assert again.segments == cuts.segments
+    # A transition's data holds only what found it: a fade has no score, a shot no kind.
+    fade = next(s for s in again.segments if s.label == "fade")
+    assert fade.data.black_s > 0 and fade.data.score is None and fade.data.index is None
 
 
 def test_testvideo_costs_a_fraction_of_its_decode(testvideo):
@@ -106,7 +117,7 @@ def test_testvideo_costs_a_fraction_of_its_decode(testvideo):
 
 def test_fades_mp4_has_fades_and_no_cut(media):
     _, cuts = analyse_cuts(media / "pyscenedetect" / "fades.mp4")
-    assert cuts.summary["hard_cut_count"] == 0
+    assert cuts.summary.hard_cut_count == 0
     assert {t.label for t in transitions(cuts)} == {"fade_in", "fade", "fade_out"}
     # ThresholdDetector's scene starts [0, 84, 167] frames at 25 fps
     assert [b * 25 for b in boundaries(cuts)] == [pytest.approx(84, abs=1), pytest.approx(167, abs=1)]
@@ -128,7 +139,7 @@ def test_synthetic_hard_cuts_within_one_frame(cut_clip):
     assert [t.label for t in transitions(cuts)] == ["cut"] * len(spec.cut_times())
     assert boundaries(cuts) == pytest.approx(spec.cut_times(), abs=1 / spec.fps + 1e-6)
     assert [t.start_s for t in transitions(cuts)] == boundaries(cuts)
-    assert cuts.summary["cuts_per_minute"] == pytest.approx(3 / (spec.duration_s / 60), abs=0.01)
+    assert cuts.summary.cuts_per_minute == pytest.approx(3 / (spec.duration_s / 60), abs=0.01)
     assert_shots_tile(cuts, spec.duration_s)
 
 
@@ -149,8 +160,8 @@ def test_synthetic_dissolve_reported_once_as_gradual(tmp_path):
     assert dissolve.label == "dissolve" and 1.0 <= dissolve.start_s < dissolve_at < dissolve.end_s <= 2.0
     assert cut.label == "cut" and cut.start_s == pytest.approx(cut_at, abs=1 / spec.fps + 1e-6)
     assert boundaries(cuts)[0] == pytest.approx(dissolve_at, abs=3 / spec.fps)
-    assert [s.data["transition_in"] for s in shots(cuts)] == [None, "dissolve", "cut"]
-    assert cuts.summary["hard_cut_count"] == 1 and cuts.summary["gradual_count"] == 1
+    assert [s.data.transition_in for s in shots(cuts)] == [None, "dissolve", "cut"]
+    assert cuts.summary.hard_cut_count == 1 and cuts.summary.gradual_count == 1
 
 
 def test_builtin_sample_edits(sample_clip):
@@ -185,14 +196,14 @@ def test_single_frame_video_is_one_shot(tmp_path):
     spec = ClipSpec(shots=(Shot(1 / 30),), width=256, height=144, audio=None)
     result, cuts = analyse_cuts(write_clip(str(tmp_path / "one.mp4"), spec))
     assert result.video.frame_count == 1
-    assert cuts.summary["shot_count"] == 1 and transitions(cuts) == []
+    assert cuts.summary.shot_count == 1 and transitions(cuts) == []
     assert_shots_tile(cuts, 1 / 30)
 
 
 def test_static_video_is_one_shot(tmp_path):
     spec = ClipSpec(shots=(Shot(2.0, text="NOTHING HAPPENS"),), width=256, height=144, audio=None)
     _, cuts = analyse_cuts(write_clip(str(tmp_path / "static.mp4"), spec))
-    assert cuts.summary["shot_count"] == 1 and cuts.summary["cuts_per_minute"] == 0.0
+    assert cuts.summary.shot_count == 1 and cuts.summary.cuts_per_minute == 0.0
     assert transitions(cuts) == []
     assert_shots_tile(cuts, 2.0)
 

@@ -33,13 +33,15 @@ opens_with_fade, closes_with_fade.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, FrameSpec, Findings, Partials, Skip
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import rounded
+from pipeline.schema import Segment, SegmentData, Summary
 
 FRAME_SIZE = 256
 FRAMES = FrameSpec(fps=None, size=FRAME_SIZE)  # every frame; analyzers that read the same frames import this
@@ -102,19 +104,59 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
 
 
+Boundary = Literal["cut", "fade", "dissolve"]
+
+
+class CutAnalysisSegment(SegmentData):
+    """A "shot" or a transition ("cut", "dissolve", "fade", "fade_in", "fade_out"): the fields of
+    the other kind are None, and a transition has only the fields of what found it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int | None = Field(None, description="shot: its position among the shots, from 0")
+    transition_in: Boundary | None = Field(None, description="shot: how it begins (None: it opens the video, no fade)")
+    transition_out: Boundary | None = Field(None, description="shot: how it ends (None: it closes the video, no fade)")
+    kind: Boundary | None = Field(None, description="transition: cut, dissolve or fade (fade_in, fade_out: fade)")
+    from_shot: int | None = Field(None, description="transition: the shot it leaves (None: it opens the video)")
+    to_shot: int | None = Field(None, description="transition: the shot it enters (None: it closes the video)")
+    detected_by: Literal["content", "histogram"] | None = Field(
+        None, description="cut: the content score found it, or the histogram change across a hidden cut"
+    )
+    score: float | None = Field(None, description="content cut: mean |H, S, V| change from the frame before (0-255)")
+    ratio: float | None = Field(None, description="content cut: the score over its neighbours' mean (x, at most 255)")
+    change: float | None = Field(None, description="histogram cut: share of pixels whose colour bin changed (0-1)")
+    fade_out_s: float | None = Field(None, description="fade: the darkening into the black (s)")
+    black_s: float | None = Field(None, description="fade: the black frames (s)")
+    fade_in_s: float | None = Field(None, description="fade: the brightening out of the black (s)")
+
+
+class CutAnalysisSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    shot_count: int = Field(..., description="shots, tiling the video (count)")
+    hard_cut_count: int = Field(..., description="shot boundaries that are cuts (count)")
+    gradual_count: int = Field(..., description="shot boundaries that are fades or dissolves (count)")
+    cuts_per_minute: float = Field(..., description="every shot boundary, per minute of video (1/min)")
+    average_shot_length_s: float = Field(..., description="the video's span over its shots (s)")
+    opens_with_fade: bool = Field(..., description="the video fades in from black")
+    closes_with_fade: bool = Field(..., description="the video fades out to black")
+
+
 @dataclass
 class _Transition:
     kind: str  # cut | fade | fade_in | fade_out | dissolve
     first: int  # first frame of the transition (a cut: the new shot's first frame)
     end: int  # first frame after it: the incoming shot's first clean frame, or n
     boundary: int | None  # first frame of the incoming shot; None where no shot starts (fade_in, fade_out)
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # CutAnalysisSegment's fields of what found it
 
 
 class CutAnalysis(Analyzer):
     name = "cut_analysis"
     frames = FRAMES
     in_decoder = True
+    summary_type = CutAnalysisSummary
+    segment_type = CutAnalysisSegment
 
     def process_frames(self, batch: FrameBatch) -> dict[str, np.ndarray]:
         hsv = sampled_hsv(batch.frames)
@@ -158,7 +200,7 @@ def _cuts(content: np.ndarray, pts: np.ndarray, fades: list[_Transition]) -> lis
     last = -np.inf
     for i in np.flatnonzero((content >= CUT_MIN_SCORE) & (ratio >= CUT_RATIO) & ~in_fade):
         if pts[i] - last >= MIN_SHOT_S:
-            score, rise = round(float(content[i]), 2), round(float(min(ratio[i], 255.0)), 2)
+            score, rise = rounded(content[i], 2), rounded(min(ratio[i], 255.0), 2)
             data = {"detected_by": "content", "score": score, "ratio": rise}
             cuts.append(_Transition("cut", int(i), int(i), int(i), data))
             last = pts[i]
@@ -181,9 +223,9 @@ def _fades(brightness: np.ndarray, times: np.ndarray) -> list[_Transition]:
             end += 1
         kind = "fade_in" if start == 0 else "fade_out" if stop == n else "fade"
         data = {
-            "fade_out_s": round(float(times[start] - times[first]), 4),
-            "black_s": round(float(times[stop] - times[start]), 4),
-            "fade_in_s": round(float(times[end] - times[stop]), 4),
+            "fade_out_s": rounded(times[start] - times[first]),
+            "black_s": rounded(times[stop] - times[start]),
+            "fade_in_s": rounded(times[end] - times[stop]),
         }
         fades.append(_Transition(kind, first, end, (start + stop) // 2 if kind == "fade" else None, data))
     return fades
@@ -210,7 +252,7 @@ def _dissolves(hist: np.ndarray, lag: int, taken: list[_Transition]) -> list[_Tr
             found.append(_Transition("dissolve", first, end, (first + end) // 2))
         else:
             cut = r0 + int(np.argmax(to_after < to_before))
-            data = {"detected_by": "histogram", "change": round(float(to_before[-1]), 3)}
+            data = {"detected_by": "histogram", "change": rounded(to_before[-1], 3)}
             found.append(_Transition("cut", cut, cut, cut, data))
     return found
 
@@ -235,18 +277,18 @@ def _findings(transitions: list[_Transition], times: np.ndarray) -> Findings:
             starts.append(t.boundary)
             leaving.append(kind_of[t.kind])
             entering.append(kind_of[t.kind])
-        data = {"kind": kind_of[t.kind], **joins, **t.data}
-        span = {"start_s": _at(times, t.first), "end_s": _at(times, t.end)}
+        data = CutAnalysisSegment(kind=kind_of[t.kind], **joins, **t.data)
+        span = {"start_s": rounded(times[t.first]), "end_s": rounded(times[t.end])}
         transition_segments.append(Segment(**span, label=t.kind, data=data))
     leaving.append("fade" if any(t.kind == "fade_out" for t in transitions) else None)
 
     ends = starts[1:] + [n]
     shots = [
         Segment(
-            start_s=_at(times, start),
-            end_s=_at(times, end),
+            start_s=rounded(times[start]),
+            end_s=rounded(times[end]),
             label="shot",
-            data={"index": i, "transition_in": entering[i], "transition_out": leaving[i]},
+            data=CutAnalysisSegment(index=i, transition_in=entering[i], transition_out=leaving[i]),
         )
         for i, (start, end) in enumerate(zip(starts, ends))
     ]
@@ -254,17 +296,13 @@ def _findings(transitions: list[_Transition], times: np.ndarray) -> Findings:
     hard = sum(1 for t in transitions if t.kind == "cut")
     return Findings(
         segments=shots + transition_segments,
-        summary={
-            "shot_count": len(shots),
-            "hard_cut_count": hard,
-            "gradual_count": len(shots) - 1 - hard,
-            "cuts_per_minute": round((len(shots) - 1) / (duration / 60.0), 2) if duration > 0 else 0.0,
-            "average_shot_length_s": round(duration / len(shots), 3),
-            "opens_with_fade": entering[0] == "fade",
-            "closes_with_fade": leaving[-1] == "fade",
-        },
+        summary=CutAnalysisSummary(
+            shot_count=len(shots),
+            hard_cut_count=hard,
+            gradual_count=len(shots) - 1 - hard,
+            cuts_per_minute=rounded((len(shots) - 1) / (duration / 60.0), 2) if duration > 0 else 0.0,
+            average_shot_length_s=rounded(duration / len(shots), 3),
+            opens_with_fade=entering[0] == "fade",
+            closes_with_fade=leaving[-1] == "fade",
+        ),
     )
-
-
-def _at(times: np.ndarray, i: int) -> float:
-    return round(float(times[i]), 4)

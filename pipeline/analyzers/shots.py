@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
 from pipeline.schema import AnalyzerResult
 
 Span = tuple[float, float]  # (start_s, end_s)
+ShotsFrom = Literal["cut_analysis", "whole_video"]  # where a per-shot analyzer's shots came from
 
 TIME_SLACK_S = 1e-3  # cut_analysis rounds its times to 0.1 ms
 TRANSITIONS = ("dissolve", "fade", "fade_in", "fade_out")  # cut_analysis's spans that belong to no shot
@@ -86,7 +88,7 @@ def mean_db(values: list[float | None]) -> float | None:
     return 10 * math.log10(max(sum(powers) / len(powers), 1e-10)) if powers else None
 
 
-def loudness_per_second(curve: list[list[float]], seconds: int) -> list[float | None]:
+def loudness_per_second(curve: list[tuple[float, float]], seconds: int) -> list[float | None]:
     """Mean power, in dBFS, of audio_analysis's loudness windows starting in each second."""
     levels: list[list[float]] = [[] for _ in range(seconds)]
     for second, (_, db) in zip(second_of([start for start, _ in curve], seconds), curve):
