@@ -14,14 +14,32 @@ Summary: scene_count, shot_count, average_scene_length_s, shots_from ("cut_analy
 from __future__ import annotations
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES, colour_histograms, frame_times, sampled_hsv
-from pipeline.analyzers.shots import during, outside, shots_and_transitions
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import ShotsFrom, during, outside, rounded, shots_and_transitions
+from pipeline.schema import Segment, SegmentData, Summary
 
 SAME_LOOK = 0.6  # histogram intersection (0-1) from which two shots show the same place
 LOOKBACK_SHOTS = 3  # a shot may rejoin any of the three before it: A B A and A B C A are one scene
+
+
+class SceneSegmentationSegment(SegmentData):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(..., description="the scene's position among the scenes, from 0")
+    shot_indices: list[int] = Field(..., description="cut_analysis's shot indices in the scene, in order")
+    shot_count: int = Field(..., description="shots in the scene (count)")
+
+
+class SceneSegmentationSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    scene_count: int = Field(..., description="scenes (count)")
+    shot_count: int = Field(..., description="shots grouped (count)")
+    average_scene_length_s: float = Field(..., description="the shots' span over the scenes (s)")
+    shots_from: ShotsFrom = Field(..., description="where the shots came from: cut_analysis, or the whole video")
 
 
 class SceneSegmentation(Analyzer):
@@ -29,6 +47,8 @@ class SceneSegmentation(Analyzer):
     frames = FRAMES
     after = ("cut_analysis",)
     in_decoder = True
+    summary_type = SceneSegmentationSummary
+    segment_type = SceneSegmentationSegment
 
     def process_frames(self, batch: FrameBatch) -> dict[str, np.ndarray]:
         return {"pts": batch.pts_s, "hist": colour_histograms(sampled_hsv(batch.frames))}
@@ -50,19 +70,19 @@ class SceneSegmentation(Analyzer):
                 start_s=shots[members[0]][0],
                 end_s=shots[members[-1]][1],
                 label="scene",
-                data={"index": i, "shot_indices": members, "shot_count": len(members)},
+                data=SceneSegmentationSegment(index=i, shot_indices=members, shot_count=len(members)),
             )
             for i, members in enumerate(scenes)
         ]
         duration = shots[-1][1] - shots[0][0]
         return Findings(
             segments=segments,
-            summary={
-                "scene_count": len(scenes),
-                "shot_count": len(shots),
-                "average_scene_length_s": round(duration / len(scenes), 3),
-                "shots_from": "cut_analysis" if cuts is not None else "whole_video",
-            },
+            summary=SceneSegmentationSummary(
+                scene_count=len(scenes),
+                shot_count=len(shots),
+                average_scene_length_s=rounded(duration / len(scenes), 3),
+                shots_from="cut_analysis" if cuts is not None else "whole_video",
+            ),
         )
 
 
