@@ -7,6 +7,7 @@ any video is read), and calls the runners, the model commands and the presentati
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -37,6 +38,30 @@ def _names(args: argparse.Namespace) -> list[str] | None:
         raise UsageError(str(exc)) from None
 
 
+MEDIA_SUFFIXES = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .flv .ts .mts .3gp .wmv .mpg .mpeg .gif "
+    ".mp3 .m4a .aac .wav .flac .ogg .opus .wma".split()
+)
+
+
+def expand_inputs(given: list[str]) -> list[str]:
+    """Files as given; a directory as the media files under it (recursing, sorted); a glob as its
+    matches (sorted); an http(s) URL as is, streamed like the backfill's. A directory holding no
+    media and a glob matching nothing stay as given, so that they fail with their reason."""
+    paths: list[str] = []
+    for entry in given:
+        if entry.startswith(("http://", "https://")) or os.path.isfile(entry):
+            paths.append(entry)
+        elif os.path.isdir(entry):
+            found = sorted(str(p) for p in Path(entry).rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+            paths.extend(found or [entry])
+        elif any(c in entry for c in "*?["):
+            paths.extend(sorted(glob.glob(entry, recursive=True)) or [entry])
+        else:
+            paths.append(entry)
+    return list(dict.fromkeys(paths))
+
+
 def analyze(args: argparse.Namespace) -> int:
     from pipeline.console import describe
     from pipeline.engine import Plan, VideoRequest
@@ -44,7 +69,7 @@ def analyze(args: argparse.Namespace) -> int:
     settings, names_asked = _settings(args), _names(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = list(args.videos)
+    paths = expand_inputs(list(args.videos))
     if not paths:
         from pipeline.sample import SAMPLE, write_clip
 
@@ -152,7 +177,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reelscope", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("analyze", help="analyse videos into one JSON document each")
-    run.add_argument("videos", nargs="*", help="video or audio files (none: a built-in sample clip)")
+    run.add_argument(
+        "videos", nargs="*", help="video or audio files, folders (their media, recursively), globs, http(s) URLs (none: a sample clip)"
+    )
     run.add_argument("--analyzers", help=f"comma-separated subset of: {', '.join(ALL_NAMES)}")
     run.add_argument("--out", default="out", help="directory for <video>.json (default: out/)")
     run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")

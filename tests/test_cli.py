@@ -66,3 +66,22 @@ def test_no_arguments_analyses_the_built_in_sample(tmp_path):
     # Actor pools get small constructor arguments: Ray's start-up ERROR about restartable actors
     # with arguments in the object store is gone.
     assert "constructor arguments in the object store" not in run.stderr, run.stderr
+
+
+def test_folders_globs_and_urls_become_videos_in_a_stable_order(tmp_path, sample_clip):
+    from pipeline.cli import expand_inputs
+
+    for name in ("b/clip.mp4", "a/clip.mp4", "a/deeper/talk.flac", "a/notes.txt", "c.mov"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_clip, tmp_path / name)
+    (tmp_path / "empty").mkdir()
+    got = expand_inputs([str(tmp_path / "a"), str(tmp_path / "*.mov"), "https://example.com/v/clip.mp4", str(tmp_path / "empty"), str(tmp_path / "b" / "clip.mp4")])
+    assert got == [
+        str(tmp_path / "a" / "clip.mp4"), str(tmp_path / "a" / "deeper" / "talk.flac"),  # media only, sorted
+        str(tmp_path / "c.mov"), "https://example.com/v/clip.mp4",
+        str(tmp_path / "empty"),  # nothing inside: kept, to fail with its reason
+        str(tmp_path / "b" / "clip.mp4"),
+    ]  # fmt: skip
+    from pipeline.engine import VideoRequest
+
+    assert [r.video_id for r in VideoRequest.for_paths(got)] == ["clip", "talk", "c", "clip-2", "empty", "clip-3"]
