@@ -35,14 +35,24 @@ nothing was measured), for temporal_flow.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES
-from pipeline.analyzers.shots import TIME_SLACK_S, first_in_step, second_of, shots_and_transitions, whole_seconds
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import (
+    TIME_SLACK_S,
+    ShotsFrom,
+    first_in_step,
+    rounded,
+    second_of,
+    shots_and_transitions,
+    whole_seconds,
+)
+from pipeline.schema import Segment, SegmentData, Summary
 
 SAMPLE_STEP_S = 0.1
 
@@ -90,11 +100,46 @@ DIRECTIONS = {  # (label, sign of the measure) -> where the camera goes
 }
 
 
+class CameraAnalysisSegment(SegmentData):
+    """One shot. Its label is static, pan, tilt, zoom, shake, or unknown: no measurable pair, and
+    then every measure is None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shot: int = Field(..., description="cut_analysis's index of the shot")
+    measured_pairs: int = Field(..., description="frame pairs whose camera motion was fitted (count)")
+    direction: Literal["left", "right", "up", "down", "in", "out"] | None = Field(
+        None, description="where the camera goes for a pan, tilt or zoom (None for the other labels)"
+    )
+    dx_per_s: float | None = Field(None, description="median horizontal motion of the content, + right (widths/s)")
+    dy_per_s: float | None = Field(None, description="median vertical motion of the content, + down (widths/s)")
+    zoom_per_s: float | None = Field(None, description="median log of the scale change, + in (1/s)")
+    rotation_deg_per_s: float | None = Field(None, description="median rotation, + clockwise on screen (degrees/s)")
+    shake: float | None = Field(None, description="median jitter off the running median velocity (widths a pair)")
+    motion_energy: float | None = Field(None, description="mean speed of verified tracks, camera and subjects (widths/s)")
+    subject_motion: float | None = Field(None, description="mean share of tracks the camera motion does not explain (0-1)")
+
+
+class CameraAnalysisSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    movement_share: dict[str, float] = Field(..., description="share of the shots' time per label (0-1 each)")
+    mean_motion_energy: float | None = Field(
+        ..., description="mean speed of the verified tracks of every measured pair (widths/s; None: none measured)"
+    )
+    motion_curve: list[float | None] = Field(
+        ..., description="motion energy of the pairs ending in each second of the video (widths/s; None: unmeasured)"
+    )
+    shots_from: ShotsFrom = Field(..., description="where the shots came from: cut_analysis, or the whole video")
+
+
 class CameraAnalysis(Analyzer):
     name = "camera_analysis"
     frames = FRAMES
     after = ("cut_analysis",)
     in_decoder = True
+    summary_type = CameraAnalysisSummary
+    segment_type = CameraAnalysisSegment
 
     def process_frames(self, batch: FrameBatch) -> np.ndarray:
         chosen = np.flatnonzero(first_in_step(batch.pts_s, batch.prev_pts_s, SAMPLE_STEP_S))
@@ -134,12 +179,12 @@ class CameraAnalysis(Analyzer):
             shares[segment.label] = shares.get(segment.label, 0.0) + (segment.end_s - segment.start_s) / total
         return Findings(
             segments=segments,
-            summary={
-                "movement_share": {label: round(share, 3) for label, share in sorted(shares.items())},
-                "mean_motion_energy": _round(float(kept["energy"].mean())) if len(kept) else None,
-                "motion_curve": _per_second(kept, context.video.duration_s),
-                "shots_from": "cut_analysis" if context.ok("cut_analysis") else "whole_video",
-            },
+            summary=CameraAnalysisSummary(
+                movement_share={label: rounded(share, 3) for label, share in sorted(shares.items())},
+                mean_motion_energy=rounded(kept["energy"].mean()) if len(kept) else None,
+                motion_curve=_per_second(kept, context.video.duration_s),
+                shots_from="cut_analysis" if context.ok("cut_analysis") else "whole_video",
+            ),
         )
 
 
@@ -194,8 +239,8 @@ def _spread_corners(gray: np.ndarray) -> np.ndarray:
 
 def _shot_segment(index: int, start: float, end: float, pairs: np.ndarray) -> Segment:
     pairs = pairs[pairs["valid"]]
-    data: dict = {"shot": index, "measured_pairs": len(pairs)}
     if len(pairs) == 0:
+        data = CameraAnalysisSegment(shot=index, measured_pairs=0)
         return Segment(start_s=start, end_s=end, label="unknown", confidence=0.0, data=data)
     dt = np.maximum(pairs["t1"] - pairs["t0"], 1e-3)
     dx, dy = float(np.median(pairs["dx"] / dt)), float(np.median(pairs["dy"] / dt))
@@ -215,17 +260,19 @@ def _shot_segment(index: int, start: float, end: float, pairs: np.ndarray) -> Se
     else:
         # How clearly the winner beats the next candidate, "static" (score 1) included.
         label, confidence = ranked[0], 1.0 - runner_up / best
-    data.update(
+    data = CameraAnalysisSegment(
+        shot=index,
+        measured_pairs=len(pairs),
         direction=DIRECTIONS.get((label, int(np.sign(measures[label])))) if label in ("pan", "tilt", "zoom") else None,
-        dx_per_s=_round(dx),
-        dy_per_s=_round(dy),
-        zoom_per_s=_round(zoom),
-        rotation_deg_per_s=_round(math.degrees(float(np.median(pairs["rotation"] / dt)))),
-        shake=_round(shake),
-        motion_energy=_round(float(pairs["energy"].mean())),
-        subject_motion=_round(float(pairs["outliers"].mean())),
+        dx_per_s=rounded(dx),
+        dy_per_s=rounded(dy),
+        zoom_per_s=rounded(zoom),
+        rotation_deg_per_s=rounded(math.degrees(float(np.median(pairs["rotation"] / dt)))),
+        shake=rounded(shake),
+        motion_energy=rounded(pairs["energy"].mean()),
+        subject_motion=rounded(pairs["outliers"].mean()),
     )
-    return Segment(start_s=start, end_s=end, label=label, confidence=round(confidence, 3), data=data)
+    return Segment(start_s=start, end_s=end, label=label, confidence=rounded(confidence, 3), data=data)
 
 
 def _jitter(pairs: np.ndarray, dt: np.ndarray) -> float:
@@ -250,9 +297,5 @@ def _per_second(pairs: np.ndarray, duration_s: float) -> list[float | None]:
     curve: list[float | None] = []
     for second in range(seconds):
         energy = pairs["energy"][which == second]
-        curve.append(_round(float(energy.mean())) if len(energy) else None)
+        curve.append(rounded(energy.mean()) if len(energy) else None)
     return curve
-
-
-def _round(value: float) -> float:
-    return round(value, 4)
