@@ -7,9 +7,9 @@ import re
 import pytest
 from helpers import analyse, run_video, shots
 
-from pipeline.analyzers.color import color_name
+from pipeline.analyzers.color import ColorAnalysisSegment, ColorAnalysisSummary, PaletteColour, color_name
 from pipeline.sample import ClipSpec, Shot, write_clip
-from pipeline.schema import Status
+from pipeline.schema import Status, VideoResult
 
 COLOURS = ClipSpec(
     shots=(
@@ -31,32 +31,32 @@ def test_one_segment_per_shot_named_by_its_dominant_colour(colours):
     assert colours.status == Status.ok
     assert [s.start_s for s in colours.segments] == pytest.approx([0.0, *COLOURS.cut_times()], abs=1 / 30 + 1e-3)
     assert [s.label for s in colours.segments][:2] == ["red", "blue"]
-    red, blue = colours.segments[0].data["palette"][0], colours.segments[1].data["palette"][0]
-    r, g, b = (int(red["hex"][i : i + 2], 16) for i in (1, 3, 5))
+    red, blue = colours.segments[0].data.palette[0], colours.segments[1].data.palette[0]
+    r, g, b = (int(red.hex[i : i + 2], 16) for i in (1, 3, 5))
     assert r > 2 * g and r > 2 * b
-    r, g, b = (int(blue["hex"][i : i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(blue.hex[i : i + 2], 16) for i in (1, 3, 5))
     assert b > 2 * r and b > 2 * g
 
 
 def test_palettes_are_well_formed(colours):
-    for palette in [s.data["palette"] for s in colours.segments] + [colours.summary["palette"]]:
+    for palette in [s.data.palette for s in colours.segments] + [colours.summary.palette]:
         assert 1 <= len(palette) <= 5
-        assert all(re.fullmatch(r"#[0-9a-f]{6}", c["hex"]) for c in palette)
-        assert sum(c["share"] for c in palette) == pytest.approx(1.0, abs=0.01)
-        assert [c["share"] for c in palette] == sorted((c["share"] for c in palette), reverse=True)
-    names = {c["name"] for c in colours.summary["palette"]}
+        assert all(re.fullmatch(r"#[0-9a-f]{6}", c.hex) for c in palette)
+        assert sum(c.share for c in palette) == pytest.approx(1.0, abs=0.01)
+        assert [c.share for c in palette] == sorted((c.share for c in palette), reverse=True)
+    names = {c.name for c in colours.summary.palette}
     assert {"red", "blue"} <= names
 
 
 def test_warmth_saturation_brightness(colours):
     red, blue, dark, light = (s.data for s in colours.segments)
-    assert red["warmth"] > 0.3 and blue["warmth"] < -0.3
-    assert abs(dark["warmth"]) < 0.02 and abs(light["warmth"]) < 0.02
-    assert red["saturation"] > 0.5 and blue["saturation"] > 0.5
-    assert dark["saturation"] < 0.05 and light["saturation"] < 0.05
-    assert 0 < dark["brightness"] < light["brightness"] < 1
+    assert red.warmth > 0.3 and blue.warmth < -0.3
+    assert abs(dark.warmth) < 0.02 and abs(light.warmth) < 0.02
+    assert red.saturation > 0.5 and blue.saturation > 0.5
+    assert dark.saturation < 0.05 and light.saturation < 0.05
+    assert 0 < dark.brightness < light.brightness < 1
     # The summary is the mean over the (equally long) shots.
-    assert colours.summary["warmth"] == pytest.approx(sum(s["warmth"] for s in (red, blue, dark, light)) / 4, abs=0.02)
+    assert colours.summary.warmth == pytest.approx(sum(s.warmth for s in (red, blue, dark, light)) / 4, abs=0.02)
 
 
 def test_colour_names():
@@ -79,9 +79,13 @@ def test_testvideo(media):
     colour = result.analyzers["color_analysis"]
     assert colour.status == Status.ok and len(colour.segments) == len(shots(result.analyzers["cut_analysis"])) >= 3
     for segment in colour.segments:
-        assert 0.05 < segment.data["brightness"] < 0.8
-        assert 0 <= segment.data["saturation"] <= 1 and -1 <= segment.data["warmth"] <= 1
-    assert colour.summary["warmth"] > 0  # browns and oranges of the leaves
+        assert 0.05 < segment.data.brightness < 0.8
+        assert 0 <= segment.data.saturation <= 1 and -1 <= segment.data.warmth <= 1
+    assert colour.summary.warmth > 0  # browns and oranges of the leaves
+    again = VideoResult.model_validate_json(result.to_json()).analyzers["color_analysis"]
+    assert isinstance(again.summary, ColorAnalysisSummary) and again.summary == colour.summary
+    assert all(isinstance(s.data, ColorAnalysisSegment) for s in again.segments) and again.segments == colour.segments
+    assert all(isinstance(c, PaletteColour) for c in again.summary.palette)
 
 
 def test_a_batch_with_no_new_sample_and_a_hue_at_360_degrees():
@@ -109,4 +113,4 @@ def test_a_batch_with_no_new_sample_and_a_hue_at_360_degrees():
     assert len(first["t"]) == 1 and len(tail["t"]) == 0 < SAMPLE_STEP_S
     info = VideoInfo(path="x.mp4", duration_s=0.16, size_bytes=1, container="mp4", has_video=True, has_audio=False)
     findings = analyzer.finalize(Partials(frames=[first, tail]), Context(info, {}))
-    assert [s.label for s in findings.segments] == ["red"] and findings.summary["frames"] == 1
+    assert [s.label for s in findings.segments] == ["red"] and findings.summary.frames == 1

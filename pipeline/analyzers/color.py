@@ -22,13 +22,16 @@ measured frame outside transitions (palette from up to SUMMARY_PALETTE_FRAMES of
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES
-from pipeline.analyzers.shots import during, first_in_step, outside, shots_and_transitions
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import during, first_in_step, outside, rounded, shots_and_transitions
+from pipeline.schema import Segment, SegmentData, Summary
 
 SAMPLE_STEP_S = 0.2
 
@@ -54,11 +57,51 @@ HUE_NAMES = (
 )
 
 
+class PaletteColour(BaseModel):
+    """One colour of a palette."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hex: str = Field(..., description="the cluster centre as #rrggbb (sRGB)")
+    share: float = Field(..., description="share of the clustered pixels nearest it (0-1)")
+    name: str = Field(..., description="a coarse English colour name (red, brown, gray …)")
+
+
+class ColorAnalysisSegment(SegmentData):
+    """One shot with a frame of its own; labelled with its first palette colour's name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shot: int = Field(..., description="cut_analysis's index of the shot")
+    palette: list[PaletteColour] = Field(
+        ..., description=f"up to {PALETTE_SIZE} main colours (k-means in CIE Lab) of up to {PALETTE_FRAMES} frames, by share"
+    )
+    brightness: float = Field(..., description="mean Rec. 709 luma of the RGB values (0-1)")
+    saturation: float = Field(..., description="mean HSV saturation (max - min) / max, black as 0 (0-1)")
+    warmth: float = Field(..., description="mean (R - B) / 255: > 0 leans red-orange-yellow, < 0 blue (-1..1)")
+
+
+class ColorAnalysisSummary(Summary):
+    """The segments' measures over every measured frame outside fades and dissolves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frames: int = Field(..., description="measured frames the figures cover (count)")
+    palette: list[PaletteColour] = Field(
+        ..., description=f"up to {PALETTE_SIZE} dominant colours of up to {SUMMARY_PALETTE_FRAMES} of them, by share"
+    )
+    brightness: float = Field(..., description="mean Rec. 709 luma (0-1)")
+    saturation: float = Field(..., description="mean HSV saturation (0-1)")
+    warmth: float = Field(..., description="mean (R - B) / 255 (-1..1)")
+
+
 class ColorAnalysis(Analyzer):
     name = "color_analysis"
     frames = FRAMES
     after = ("cut_analysis",)
     in_decoder = True
+    summary_type = ColorAnalysisSummary
+    segment_type = ColorAnalysisSegment
 
     def process_frames(self, batch: FrameBatch) -> dict[str, np.ndarray]:
         chosen = first_in_step(batch.pts_s, batch.prev_pts_s, SAMPLE_STEP_S)
@@ -87,25 +130,26 @@ class ColorAnalysis(Analyzer):
             inside = np.flatnonzero(clean & during(frames["t"], (start, end)))
             if len(inside) == 0:
                 continue
-            looks = _looks(frames, inside, PALETTE_FRAMES)
-            label = looks["palette"][0]["name"]
-            segments.append(Segment(start_s=start, end_s=end, label=label, data={"shot": index, **looks}))
+            data = ColorAnalysisSegment(shot=index, **_looks(frames, inside, PALETTE_FRAMES))
+            segments.append(Segment(start_s=start, end_s=end, label=data.palette[0].name, data=data))
         own = np.flatnonzero(clean) if clean.any() else np.arange(len(frames["t"]))
-        return Findings(segments=segments, summary={"frames": len(own), **_looks(frames, own, SUMMARY_PALETTE_FRAMES)})
+        summary = ColorAnalysisSummary(frames=len(own), **_looks(frames, own, SUMMARY_PALETTE_FRAMES))
+        return Findings(segments=segments, summary=summary)
 
 
-def _looks(frames: dict[str, np.ndarray], which: np.ndarray, palette_frames: int) -> dict:
-    """Palette and mean brightness, saturation, warmth of the frames at positions `which`."""
+def _looks(frames: dict[str, np.ndarray], which: np.ndarray, palette_frames: int) -> dict[str, Any]:
+    """Palette and mean brightness, saturation, warmth of the frames at positions `which`: the
+    fields a segment and the summary share."""
     spread = which[np.linspace(0, len(which) - 1, min(palette_frames, len(which))).round().astype(int)]
     return {
         "palette": _palette(frames["pixels"][spread].reshape(-1, 3)),
-        "brightness": round(float(frames["brightness"][which].mean()), 3),
-        "saturation": round(float(frames["saturation"][which].mean()), 3),
-        "warmth": round(float(frames["warmth"][which].mean()), 3),
+        "brightness": rounded(frames["brightness"][which].mean(), 3),
+        "saturation": rounded(frames["saturation"][which].mean(), 3),
+        "warmth": rounded(frames["warmth"][which].mean(), 3),
     }
 
 
-def _palette(pixels: np.ndarray) -> list[dict]:
+def _palette(pixels: np.ndarray) -> list[PaletteColour]:
     lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
     k = min(PALETTE_SIZE, len(lab))
     cv2.setRNGSeed(0)  # k-means++ seeding draws from OpenCV's RNG: the same frames give the same palette
@@ -119,7 +163,7 @@ def _palette(pixels: np.ndarray) -> list[dict]:
     for colour, count in zip(map(tuple, rgb.tolist()), counts / counts.sum()):
         shares[colour] = shares.get(colour, 0.0) + float(count)
     return [
-        {"hex": "#{:02x}{:02x}{:02x}".format(*colour), "share": round(share, 3), "name": color_name(colour)}
+        PaletteColour(hex="#{:02x}{:02x}{:02x}".format(*colour), share=rounded(share, 3), name=color_name(colour))
         for colour, share in sorted(shares.items(), key=lambda item: -item[1])
         if share > 0
     ]
