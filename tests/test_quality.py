@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from helpers import run_video
 
+from pipeline.analyzers.quality import ContentQualitySummary
 from pipeline.engine import Plan, VideoRequest, run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, render_audio, render_frames, write_clip
-from pipeline.schema import Status
+from pipeline.schema import Status, VideoResult
 
 # 640 px wide so that the picture is measured at its own size; the caption gives it sharp edges.
 CLEAN = ClipSpec((Shot(2.0, text="SHARP EDGES", seed=1),), width=640, height=360, audio=AudioSpec(level=0.3))
@@ -69,53 +70,58 @@ def quality(tmp_path_factory):
     results = run_local([VideoRequest(name, path) for name, path in paths.items()], Plan.build(["content_quality"]))
     analyzed = {}
     for name, result in zip(paths, results):
-        assert result.analyzers["content_quality"].status == Status.ok, name
-        analyzed[name] = result.analyzers["content_quality"].summary
+        quality = result.analyzers["content_quality"]
+        assert quality.status == Status.ok, name
+        again = VideoResult.model_validate_json(result.to_json()).analyzers["content_quality"]
+        assert isinstance(again.summary, ContentQualitySummary) and again.summary == quality.summary, name
+        assert quality.segments == [], name
+        analyzed[name] = quality.summary
     return analyzed
 
 
 def test_clean_clip_gets_every_part(quality):
     clean = quality["clean"]
-    assert all(0 <= value <= 1 for value in clean["parts"].values())
-    assert clean["parts"]["audio_clipping"] == 1.0 and clean["measures"]["audio_peak"] < 0.5
-    assert clean["parts"]["resolution"] == pytest.approx(360 / 1080, abs=1e-3)
-    assert clean["measures"]["width"] == 640 and clean["measures"]["frames_measured"] == 2  # 1 a second
+    assert all(0 <= value <= 1 for value in clean.parts.model_dump().values())
+    assert clean.parts.audio_clipping == 1.0 and clean.measures.audio_peak < 0.5
+    assert clean.parts.resolution == pytest.approx(360 / 1080, abs=1e-3)
+    assert clean.measures.width == 640 and clean.measures.frames_measured == 2  # 1 a second
     # The score is the weighted mean of the parts, on 0..100.
-    expected = 100 * sum(clean["weights"][n] * v for n, v in clean["parts"].items()) / sum(clean["weights"].values())
-    assert clean["score"] == pytest.approx(expected, abs=0.1)
+    weights = clean.weights.model_dump()
+    expected = 100 * sum(weights[n] * v for n, v in clean.parts.model_dump().items()) / sum(weights.values())
+    assert clean.score == pytest.approx(expected, abs=0.1)
 
 
 def test_blur_lowers_sharpness(quality):
     clean, blurred = quality["clean"], quality["blurred"]
-    assert blurred["measures"]["laplacian_var"] < clean["measures"]["laplacian_var"] / 3
-    assert blurred["parts"]["sharpness"] < clean["parts"]["sharpness"] - 0.3
-    assert blurred["parts"]["noise"] == pytest.approx(clean["parts"]["noise"], abs=0.05)
+    assert blurred.measures.laplacian_var < clean.measures.laplacian_var / 3
+    assert blurred.parts.sharpness < clean.parts.sharpness - 0.3
+    assert blurred.parts.noise == pytest.approx(clean.parts.noise, abs=0.05)
 
 
 def test_noise_lowers_the_noise_part(quality):
     clean, noisy = quality["clean"], quality["noisy"]
-    assert noisy["measures"]["noise_sigma"] > clean["measures"]["noise_sigma"] + 3
-    assert noisy["parts"]["noise"] < 0.5 < clean["parts"]["noise"]
+    assert noisy.measures.noise_sigma > clean.measures.noise_sigma + 3
+    assert noisy.parts.noise < 0.5 < clean.parts.noise
 
 
 def test_clipped_audio_is_reported(quality):
     clipped = quality["clipped_audio"]
-    assert clipped["measures"]["audio_clipped_fraction"] > 0.001 and clipped["measures"]["audio_peak"] >= 0.999
-    assert clipped["parts"]["audio_clipping"] < 0.5
-    assert clipped["score"] < quality["clean"]["score"]
+    assert clipped.measures.audio_clipped_fraction > 0.001 and clipped.measures.audio_peak >= 0.999
+    assert clipped.parts.audio_clipping < 0.5
+    assert clipped.score < quality["clean"].score
 
 
 def test_a_file_without_audio_keeps_its_picture_parts(quality):
     silent = quality["blurred"]  # written without a sound track
-    assert silent["parts"]["audio_clipping"] is None and "audio_peak" not in silent["measures"]
-    assert all(silent["parts"][name] is not None for name in PICTURE_PARTS)
+    assert silent.parts.audio_clipping is None and silent.measures.audio_peak is None
+    assert all(getattr(silent.parts, name) is not None for name in PICTURE_PARTS)
 
 
 def test_an_audio_only_file_keeps_its_audio_part(quality):
     sound = quality["audio_only"]
-    assert sound["parts"]["audio_clipping"] == 1.0
-    assert all(sound["parts"][name] is None for name in PICTURE_PARTS)
-    assert sound["score"] == 100.0
+    assert sound.parts.audio_clipping == 1.0
+    assert all(getattr(sound.parts, name) is None for name in PICTURE_PARTS)
+    assert sound.score == 100.0
 
 
 def test_testvideo(media):
@@ -123,12 +129,12 @@ def test_testvideo(media):
     result = run_video(media / "pyscenedetect" / "testvideo.mp4", "content_quality")
     quality = result.analyzers["content_quality"]
     assert quality.status == Status.ok
-    parts, measures = quality.summary["parts"], quality.summary["measures"]
-    assert parts["resolution"] == pytest.approx(720 / 1080, abs=1e-3)
+    parts, measures = quality.summary.parts, quality.summary.measures
+    assert parts.resolution == pytest.approx(720 / 1080, abs=1e-3)
     pixels_per_second = 1280 * 720 * result.video.fps
-    assert measures["bits_per_pixel"] == pytest.approx(result.video.bit_rate / pixels_per_second, rel=1e-3)
-    assert measures["average_bit_rate"] == pytest.approx(result.video.size_bytes * 8 / result.video.duration_s, rel=1e-3)
-    assert parts["audio_clipping"] is None
-    assert parts["sharpness"] > 0.5  # in focus, at 640 px
-    assert 20 <= measures["frames_measured"] <= 24  # one a second, less the black ones
-    assert 0 < quality.summary["score"] < 100
+    assert measures.bits_per_pixel == pytest.approx(result.video.bit_rate / pixels_per_second, rel=1e-3)
+    assert measures.average_bit_rate == pytest.approx(result.video.size_bytes * 8 / result.video.duration_s, rel=1e-3)
+    assert parts.audio_clipping is None
+    assert parts.sharpness > 0.5  # in focus, at 640 px
+    assert 20 <= measures.frames_measured <= 24  # one a second, less the black ones
+    assert 0 < quality.summary.score < 100

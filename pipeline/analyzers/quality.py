@@ -37,8 +37,11 @@ import math
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, FrameBatch, FrameSpec, Findings, Partials
+from pipeline.analyzers.shots import rounded
+from pipeline.schema import SegmentData, Summary
 
 SPEC = FrameSpec(fps=1, size=640)
 
@@ -70,6 +73,72 @@ FRAME = np.dtype(
 )
 
 
+class QualityParts(BaseModel):
+    """Each part of the score, 0..1 (1 = no problem); None where it could not be measured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sharpness: float | None = Field(..., description=f"v / (v + {SHARPNESS_HALF:g}), v the Laplacian variance (0-1)")
+    exposure: float | None = Field(
+        ..., description=f"less for clipped pixels (0 at {CLIPPED_MAX:g}) and a mean luma off {LUMA_RANGE} (0-1)"
+    )
+    noise: float | None = Field(..., description=f"0 at a noise sigma of {NOISE_FLOOR + NOISE_SPAN:g} grey levels (0-1)")
+    resolution: float | None = Field(..., description="the picture's short side over 1080, at most 1 (0-1)")
+    bitrate: float | None = Field(..., description=f"bits per pixel, log scale from {BPP_LOW:g} to {BPP_HIGH:g} (0-1)")
+    audio_clipping: float | None = Field(
+        ..., description=f"0 when a share {CLIPPED_AUDIO_MAX:g} of the native samples is at full scale (0-1)"
+    )
+
+
+class QualityWeights(BaseModel):
+    """Each part's weight in the score (summing to 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sharpness: float = Field(..., description="weight of the sharpness part")
+    exposure: float = Field(..., description="weight of the exposure part")
+    noise: float = Field(..., description="weight of the noise part")
+    resolution: float = Field(..., description="weight of the resolution part")
+    bitrate: float = Field(..., description="weight of the bitrate part")
+    audio_clipping: float = Field(..., description="weight of the audio clipping part")
+
+
+class QualityMeasures(BaseModel):
+    """The numbers behind the parts; None where not measured (picture measures: no frame with
+    contrast; width to bits_per_pixel: no video stream or no rate; audio: no audio stream)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frames_measured: int = Field(..., description="frames with contrast the picture parts read (count)")
+    laplacian_var: float | None = Field(None, description="median variance of the grey Laplacian (grey levels²)")
+    crushed_shadows: float | None = Field(None, description="mean share of pixels at luma 4 or below (0-1)")
+    blown_highlights: float | None = Field(None, description="mean share of pixels at luma 251 or above (0-1)")
+    mean_luma: float | None = Field(None, description="mean luma of the measured frames (0-1)")
+    noise_sigma: float | None = Field(None, description="median Immerkaer noise estimate (8-bit grey levels)")
+    width: int | None = Field(None, description="displayed picture width (px)")
+    height: int | None = Field(None, description="displayed picture height (px)")
+    average_bit_rate: int | None = Field(None, description="file size * 8 / duration (bits/s)")
+    bit_rate: int | None = Field(None, description="the container's bit rate, else the average one (bits/s)")
+    bits_per_pixel: float | None = Field(None, description="bit rate / (width * height * fps) (bits/pixel/frame)")
+    audio_clipped_fraction: float | None = Field(None, description="share of native audio samples at full scale (0-1)")
+    audio_peak: float | None = Field(None, description="highest native |sample| (full scale = 1)")
+
+
+class ContentQualitySummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    score: float | None = Field(..., description="100 * weighted mean of the measured parts (0-100; None: none)")
+    parts: QualityParts = Field(..., description="the parts of the score")
+    weights: QualityWeights = Field(..., description="the parts' weights")
+    measures: QualityMeasures = Field(..., description="the numbers behind the parts")
+
+
+class ContentQualitySegment(SegmentData):
+    """content_quality writes no segments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ContentQuality(Analyzer):
     name = "content_quality"
     frames = SPEC
@@ -77,6 +146,8 @@ class ContentQuality(Analyzer):
     # pictures or only sound still gets the parts it has.
     audio = True
     in_decoder = True
+    summary_type = ContentQualitySummary
+    segment_type = ContentQualitySegment
 
     def process_frames(self, batch: FrameBatch) -> np.ndarray:
         rows = np.zeros(len(batch.frames), FRAME)
@@ -134,13 +205,14 @@ class ContentQuality(Analyzer):
         score = None
         if measured:
             score = 100 * sum(WEIGHTS[n] * v for n, v in measured.items()) / sum(WEIGHTS[n] for n in measured)
+        figures = {name: rounded(value, 5) if isinstance(value, float) else value for name, value in measures.items()}
         return Findings(
-            summary={
-                "score": _round(score, 1),
-                "parts": {name: _round(value, 3) for name, value in parts.items()},
-                "weights": WEIGHTS,
-                "measures": {n: _round(v, 5) if isinstance(v, float) else v for n, v in measures.items()},
-            }
+            summary=ContentQualitySummary(
+                score=rounded(score, 1),
+                parts=QualityParts(**{name: rounded(value, 3) for name, value in parts.items()}),
+                weights=QualityWeights(**WEIGHTS),
+                measures=QualityMeasures(**figures),
+            )
         )
 
 
@@ -172,7 +244,3 @@ def _noise_sigma(gray: np.ndarray) -> float:
     gradient = (np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1)))[1:-1, 1:-1]
     flat = gradient <= np.median(gradient[::4, ::4])
     return math.sqrt(math.pi / 2) / 6 * float(response[flat].mean())
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
