@@ -25,11 +25,14 @@ from __future__ import annotations
 import fcntl
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
-from pipeline.schema import Segment
+from pipeline.analyzers.shots import rounded
+from pipeline.schema import Segment, SegmentData, Summary
 
 FRAME = 1024  # samples: 64 ms at 16 kHz
 HOP = 256  # 16 ms between frames: beat times and silence edges to about a frame
@@ -52,10 +55,54 @@ PULSE_LAGS_S = (0.3, 1.0)  # beat periods searched: 60-200 BPM
 MIN_BEAT_STRENGTH = 0.4  # below this the track has no steady beat: no tempo reported
 
 
+class AudioAnalysisSegment(SegmentData):
+    """A span labelled silence, speech or music (heuristic); the spans tile the track."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean_dbfs: float = Field(..., description="RMS level of the span (dBFS, -100 for digital silence)")
+
+
+class Loudness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integrated_lufs_estimate: float | None = Field(
+        ..., description="BS.1770-4 gated loudness of the mono mix, an estimate (LUFS; None: nothing passes the gates)"
+    )
+    rms_dbfs: float = Field(..., description="RMS level of the whole track (dBFS)")
+    peak_dbfs: float = Field(..., description="highest native |sample| (dBFS)")
+    clipped_fraction: float = Field(..., description="share of native samples at full scale (0-1)")
+    max_window_dbfs: float = Field(..., description="the loudest window of the curve (dBFS)")
+    dynamic_range_db: float = Field(
+        ..., description="95th minus 10th percentile of the sounding windows' levels, a crude loudness range (dB)"
+    )
+    curve_window_s: float = Field(..., description="length of the curve's windows (s)")
+    curve: list[tuple[float, float]] = Field(..., description="[window start (s), RMS level (dBFS)] per window")
+
+
+class AudioAnalysisSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: float = Field(..., description="length of the decoded track (s)")
+    tempo_bpm: float | None = Field(..., description="librosa's beat tracker's tempo (BPM; None: no steady beat)")
+    beat_strength: float = Field(..., description="highest autocorrelation of the onset envelope at 60-200 BPM (0-1)")
+    beat_count: int = Field(..., description="beats tracked (count; 0 without a steady beat)")
+    beat_times_s: list[float] = Field(..., description="the beats' times (s)")
+    onset_count: int = Field(..., description="onsets picked (count)")
+    onset_rate_per_s: float = Field(..., description="onsets per second of track (1/s)")
+    loudness: Loudness = Field(..., description="levels of the track")
+    silence_share: float = Field(..., description="share of the track labelled silence (0-1)")
+    speech_share: float = Field(..., description="share of the track labelled speech (0-1)")
+    music_share: float = Field(..., description="share of the track labelled music (0-1)")
+    classification: Literal["heuristic"] = Field(..., description="how silence, speech and music were told apart")
+
+
 class AudioAnalysis(Analyzer):
     name = "audio_analysis"
     audio = True
     in_decoder = True  # a few hundred ms of CPU per minute of audio: not worth shipping the track
+    summary_type = AudioAnalysisSummary
+    segment_type = AudioAnalysisSegment
 
     def setup(self) -> None:
         # librosa compiles (or loads from numba's cache) its kernels on first use: seconds,
@@ -98,32 +145,30 @@ class AudioAnalysis(Analyzer):
 
         curve = _loudness_curve(y, sr)
         sounding_windows = [db for _, db in curve if db > SILENCE_DBFS]
-        summary = {
-            "duration_s": round(duration, 3),
-            "tempo_bpm": round(tempo_bpm, 1) if tempo_bpm else None,
-            "beat_strength": round(beat_strength, 3),
-            "beat_count": len(beat_times),
-            "beat_times_s": [round(float(t) + audio.start_s, 3) for t in beat_times],
-            "onset_count": len(onsets),
-            "onset_rate_per_s": round(len(onsets) / duration, 3),
-            "loudness": {
-                "integrated_lufs_estimate": _integrated_loudness(y, sr),
-                "rms_dbfs": round(float(_to_db(np.sqrt(np.mean(np.square(y, dtype=np.float64))))), 2),
-                "peak_dbfs": round(float(_to_db(audio.peak)), 2),
-                "clipped_fraction": float(audio.clipped_fraction),
-                "max_window_dbfs": max(db for _, db in curve),
-                # Spread of the sounding windows' levels: a crude loudness range, in dB.
-                "dynamic_range_db": round(float(np.ptp(np.percentile(sounding_windows, [10, 95]))), 2)
-                if sounding_windows
-                else 0.0,
-                "curve_window_s": CURVE_WINDOW_S,
-                "curve": [[round(t + audio.start_s, 3), db] for t, db in curve],  # [window start, dBFS]
-            },
-            "silence_share": round(shares["silence"], 4),
-            "speech_share": round(shares["speech"], 4),
-            "music_share": round(shares["music"], 4),
-            "classification": "heuristic",
-        }
+        loudness = Loudness(
+            integrated_lufs_estimate=_integrated_loudness(y, sr),
+            rms_dbfs=rounded(_to_db(np.sqrt(np.mean(np.square(y, dtype=np.float64)))), 2),
+            peak_dbfs=rounded(_to_db(audio.peak), 2),
+            clipped_fraction=float(audio.clipped_fraction),
+            max_window_dbfs=max(db for _, db in curve),
+            dynamic_range_db=rounded(np.ptp(np.percentile(sounding_windows, [10, 95])), 2) if sounding_windows else 0.0,
+            curve_window_s=CURVE_WINDOW_S,
+            curve=[(rounded(t + audio.start_s, 3), db) for t, db in curve],
+        )
+        summary = AudioAnalysisSummary(
+            duration_s=rounded(duration, 3),
+            tempo_bpm=rounded(tempo_bpm, 1) if tempo_bpm else None,
+            beat_strength=rounded(beat_strength, 3),
+            beat_count=len(beat_times),
+            beat_times_s=[rounded(t + audio.start_s, 3) for t in beat_times],
+            onset_count=len(onsets),
+            onset_rate_per_s=rounded(len(onsets) / duration, 3),
+            loudness=loudness,
+            silence_share=rounded(shares["silence"]),
+            speech_share=rounded(shares["speech"]),
+            music_share=rounded(shares["music"]),
+            classification="heuristic",
+        )
         return Findings(segments=segments, summary=summary)
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
@@ -208,10 +253,10 @@ def _label_spans(
         mean_db = _to_db(np.sqrt(np.mean(np.square(rms[a:b]))))
         segments.append(
             Segment(
-                start_s=round(t0 + start_s, 3),
-                end_s=round(t1 + start_s, 3),
+                start_s=rounded(t0 + start_s, 3),
+                end_s=rounded(t1 + start_s, 3),
                 label=label,
-                data={"mean_dbfs": round(float(mean_db), 2)},
+                data=AudioAnalysisSegment(mean_dbfs=rounded(mean_db, 2)),
             )
         )
     return segments
@@ -223,7 +268,7 @@ def _loudness_curve(y: np.ndarray, sr: int) -> list[tuple[float, float]]:
     curve = []
     for i in range(0, len(y), step):
         window = y[i : i + step].astype(np.float64)
-        curve.append((i / sr, round(float(_to_db(np.sqrt(np.mean(window * window)))), 2)))
+        curve.append((i / sr, rounded(_to_db(np.sqrt(np.mean(window * window))), 2)))
     return curve
 
 
@@ -262,4 +307,4 @@ def _integrated_loudness(y: np.ndarray, sr: int) -> float | None:
         return None
     relative_gate = -0.691 + 10 * np.log10(power.mean()) - 10.0
     power = power[-0.691 + 10 * np.log10(power) > relative_gate]
-    return round(float(-0.691 + 10 * np.log10(power.mean())), 2)
+    return rounded(-0.691 + 10 * np.log10(power.mean()), 2)
