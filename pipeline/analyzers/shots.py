@@ -9,6 +9,7 @@
     whole_seconds,         the per-second curves' length and bins: second k is [k, k+1) s,
     second_of              a sliver of a last second counting in the one before
     rounded                how every analyzer rounds the figures it writes (None and NaN stay None)
+    ShotsFrom              what a per-shot analyzer's summary says its shots came from
 """
 
 from __future__ import annotations
