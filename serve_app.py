@@ -5,7 +5,7 @@
     serve deploy serve_config.yaml                             # a running cluster
 
 One FastAPI ingress deployment (`Reelscope`) admits each video and has it decoded once, with the
-cheap analyzers, in a Ray task where a native crash costs only that video (`pipeline.serve_runner`); each heavy model family is a deployment of
+cheap analyzers, in a Ray task where a native crash costs only that video (`pipeline.runners.serve`); each heavy model family is a deployment of
 its own, the same `actors` class the Ray Data graph runs, with its GPU fraction and autoscaling;
 `Jobs` keeps the state of asynchronous jobs for every ingress replica. The run's settings
 (pipeline.settings) are built once, by `build_app`: its arguments over REELSCOPE_* variables
@@ -36,13 +36,13 @@ from ray.serve import Application
 from starlette.datastructures import UploadFile
 
 from actors import ModelActor, actor_class, reference
-from pipeline.decode import MediaError, probe
+from pipeline.engine.decode import MediaError, probe
 from pipeline.engine import Plan, VideoRequest, one_line, safe_stem, stage_name
 from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
-from pipeline.ray_runner import gpu_memory_gb, stage_cpus, stage_gpus
+from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, parse_names, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
-from pipeline.serve_runner import DecoderCrashed, Jobs, ServeRunner
+from pipeline.runners.serve import DecoderCrashed, Jobs, ServeRunner
 from pipeline.settings import ServeSettings, Settings, SettingsError
 
 API_VERSION = "1.1.0"  # 1.1: GET /v1/schema

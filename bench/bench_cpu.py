@@ -69,7 +69,8 @@ def main() -> None:
     args = parser.parse_args()
     clip = str(Path(args.clip).resolve())
 
-    from pipeline.engine import Plan, VideoRequest, run_local
+    from pipeline.engine import Plan, VideoRequest
+    from pipeline.runners.local import run_local
 
     request = [VideoRequest("bench", clip)]
     cuts_only = Plan.build(["cut_analysis"])
@@ -92,13 +93,13 @@ def main() -> None:
     )
     cold_s = time.perf_counter() - start
 
-    from pipeline import ray_runner
-    from pipeline.ray_runner import connect
+    from pipeline.runners import ray_data
+    from pipeline.runners.ray_data import connect
 
     connect(None)
-    list(ray_runner.run(request, foundation))  # the first run on a new Ray warms its workers
-    cuts_ray_s = best_of(lambda: list(ray_runner.run(request, cuts_only)), args.repeats)
-    all_ray_s = best_of(lambda: list(ray_runner.run(request, foundation)), args.repeats)
+    list(ray_data.run(request, foundation))  # the first run on a new Ray warms its workers
+    cuts_ray_s = best_of(lambda: list(ray_data.run(request, cuts_only)), args.repeats)
+    all_ray_s = best_of(lambda: list(ray_data.run(request, foundation)), args.repeats)
 
     print(f"clip: {clip} ({duration:.1f} s, {result.video.width}x{result.video.height}, {result.video.frame_count} frames)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

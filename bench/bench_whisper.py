@@ -52,7 +52,7 @@ def main() -> None:
     from actors.whisper import MODELS, WhisperRuntime
     from pipeline.analyzer import Context, Partials
     from pipeline.analyzers.whisper import SpeechTranscription
-    from pipeline.decode import Decoder
+    from pipeline.engine.decode import Decoder
     from pipeline.settings import Settings
 
     links = Path(tempfile.mkdtemp(prefix="bench-whisper-"))

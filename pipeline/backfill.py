@@ -91,7 +91,7 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
 def backfill(
     manifest: Path, output: Path, analyzers: list[str] | None, *, settings: Settings | None = None, weights_here: bool
 ) -> int:
-    from pipeline import ray_runner
+    from pipeline.runners import ray_data
 
     sources = list(dict.fromkeys(read_manifest(manifest)))
     ids = [video_id(s) for s in sources]
@@ -110,7 +110,7 @@ def backfill(
             def advanced(video_id: str, seconds: float) -> None:
                 progress.advanced(video_id, names[video_id], seconds)
 
-            for done, result in enumerate(ray_runner.run(pending, plan, on_item=advanced), start=1):
+            for done, result in enumerate(ray_data.run(pending, plan, on_item=advanced), start=1):
                 write_atomically(output / "results" / f"{result.id}.json", result.to_json())
                 failed += result.status == Status.failed
                 state = "ok" if result.status == Status.ok else f"FAILED: {result.error}"
@@ -133,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         names = parse_names(args.analyzers)
     except (SettingsError, ValueError) as exc:
         parser.error(str(exc))
-    from pipeline import ray_runner
+    from pipeline.runners import ray_data
 
     address = os.environ.get("RAY_ADDRESS")  # set by `ray job submit`
-    ray_runner.connect(address)
+    ray_data.connect(address)
     return backfill(args.input, args.output, names, settings=settings, weights_here=not address)
 
 

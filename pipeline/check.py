@@ -76,7 +76,8 @@ def _accelerator(module: str, cuda: bool, without: str) -> str:
 
 def sample_run(settings: Settings) -> Iterator[tuple[str, str, str]]:
     """(analyzer, status, why) for every analyzer, run in this process on the built-in sample."""
-    from pipeline.engine import Plan, VideoRequest, run_local
+    from pipeline.engine import Plan, VideoRequest
+    from pipeline.runners.local import run_local
     from pipeline.sample import SAMPLE, write_clip
 
     with tempfile.TemporaryDirectory(prefix="reelscope-check-") as folder:

@@ -77,12 +77,12 @@ def analyze(args: argparse.Namespace) -> int:
         print(f"no video given: analysing the built-in sample clip {paths[0]}")
     requests = VideoRequest.for_paths(paths)
 
-    from pipeline import ray_runner
+    from pipeline.runners import ray_data
     from pipeline.progress import RunProgress
 
     durations = {r.video_id: _duration(r.path) for r in requests}
     names = {r.video_id: Path(r.path).name for r in requests}
-    ray_runner.connect(args.address, args.num_gpus, verbose=args.verbose)
+    ray_data.connect(args.address, args.num_gpus, verbose=args.verbose)
     started = time.perf_counter()
     failures = 0
     plan = Plan.build(names_asked, settings=settings, weights_here=not args.address)
@@ -92,7 +92,7 @@ def analyze(args: argparse.Namespace) -> int:
             progress.advanced(video_id, names[video_id], seconds, durations[video_id])
 
         try:
-            for done, result in enumerate(ray_runner.run(requests, plan, on_item=advanced), start=1):
+            for done, result in enumerate(ray_data.run(requests, plan, on_item=advanced), start=1):
                 (out / f"{result.id}.json").write_text(result.to_json())
                 if args.report:
                     from pipeline.report import write_report
@@ -101,7 +101,7 @@ def analyze(args: argparse.Namespace) -> int:
                 failures += result.status == Status.failed
                 duration = result.video.duration_s if result.video else None
                 progress.finished(result.id, f"[{done}/{len(requests)}] {describe(result)}", duration)
-        except ray_runner.PlacementError as exc:
+        except ray_data.PlacementError as exc:
             print(f"cannot place the models: {exc}", file=sys.stderr)
             return 2
     wall = time.perf_counter() - started
@@ -112,7 +112,7 @@ def analyze(args: argparse.Namespace) -> int:
 def _duration(path: str) -> float | None:
     """The video's length for its progress line, when a quick look tells (else the line shows
     seconds analysed alone); a file that cannot be read fails in the run, with its reason."""
-    from pipeline.decode import MediaError, probe
+    from pipeline.engine.decode import MediaError, probe
 
     try:
         return probe(path).duration_s

@@ -18,7 +18,8 @@ from actors.faces import Detections, ImageClassifier
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.age_estimation import AgeEstimation, age_estimate
 from pipeline.analyzers.faces import FacePartial
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.schema import Status, VideoInfo
 from pipeline.settings import Settings
 

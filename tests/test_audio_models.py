@@ -30,7 +30,8 @@ from pipeline.analyzers.audio_models import (
     broad_class,
     class_scores,
 )
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo, VideoResult
 from pipeline.settings import Settings, SettingsError

@@ -6,7 +6,8 @@ import pytest
 from helpers import run_video, shots
 
 from pipeline.analyzers.camera import CameraAnalysis, CameraAnalysisSegment, CameraAnalysisSummary
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoResult
 

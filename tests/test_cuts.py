@@ -11,7 +11,7 @@ from helpers import run_video, shots
 
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.cuts import FRAMES, CutAnalysis, CutAnalysisSegment, CutAnalysisSummary
-from pipeline.decode import Decoder
+from pipeline.engine.decode import Decoder
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoResult
 

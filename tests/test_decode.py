@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.analyzer import AudioTrack, FrameBatch, FrameSpec
-from pipeline.decode import Decoder, MediaError
+from pipeline.engine.decode import Decoder, MediaError
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
 
 

@@ -14,7 +14,7 @@ import pytest
 from faults import media_cut_at, special_files, tone, video
 
 from pipeline.analyzer import AudioTrack, FrameBatch, FrameSpec
-from pipeline.decode import Decoder, MediaError, probe
+from pipeline.engine.decode import Decoder, MediaError, probe
 from pipeline.sample import SAMPLE, write_clip
 
 LAYOUTS = [  # (layout, codec, container): mono to 22.2, as FFmpeg's encoders take them
@@ -39,7 +39,7 @@ def decode(path, specs=(), audio=True):
 def test_every_channel_layout_decodes_to_one_mono_track(tmp_path):
     files = {layout: str(tone(tmp_path / f"{layout}.{ext}", layout, codec=codec)) for layout, codec, ext in LAYOUTS}
     script = (
-        "import json, sys\nfrom pipeline.decode import Decoder\nout = {}\n"
+        "import json, sys\nfrom pipeline.engine.decode import Decoder\nout = {}\n"
         "for name, path in json.loads(sys.argv[1]).items():\n"
         "    d = Decoder(path, [], True); [track] = list(d)\n"
         "    out[name] = [len(track.samples) / track.sample_rate, track.peak, d.info.audio_channels]\n"

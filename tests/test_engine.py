@@ -7,7 +7,8 @@ import random
 import pytest
 from probe_analyzers import Broken, CounterSummary, FrameCounter, Reader, ReaderSummary, WeightsMissing
 
-from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest, run_local
+from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.registry import ALL_NAMES, load
 from pipeline.schema import Status
 

@@ -25,7 +25,8 @@ from conftest import link_models
 
 from actors.whisper import MODELS
 from pipeline import exports
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import SAMPLE, portrait_captions, write_clip
 from pipeline.schema import Segment, Status, VideoResult
 from pipeline.settings import Settings

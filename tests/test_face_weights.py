@@ -12,7 +12,8 @@ from conftest import link_models
 from model_factory import YUNET_STAND_IN, write_age_classifier, write_yunet_stand_in
 
 from actors.faces import AGE_MODEL, LBP_MODEL, YUNET
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status
 from pipeline.settings import Settings

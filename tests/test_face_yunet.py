@@ -16,7 +16,8 @@ from actors.faces import AGE_MODEL, YUNET, FaceRuntime
 from pipeline.analyzer import FrameBatch
 from pipeline.analyzers.eye_tracking import EyeTracking
 from pipeline.analyzers.faces import FACES
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.schema import Status
 from pipeline.settings import Settings
 

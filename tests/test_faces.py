@@ -17,7 +17,8 @@ from actors.faces import AGE_MODEL, EYE_STATE_MODEL, Detections
 from pipeline.analyzers.age_estimation import AgeEstimationSegment, AgeEstimationSummary
 from pipeline.analyzers.eye_tracking import EyeTrackingSegment, EyeTrackingSummary
 from pipeline.analyzers.faces import link_tracks
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoResult
 from pipeline.settings import Settings

@@ -47,7 +47,7 @@ def test_the_corpus_through_the_cli(cases, tmp_path):
             assert result.analyzers["cut_analysis"].status == Status.ok, (name, result.analyzers["cut_analysis"])
             assert result.analyzers["color_analysis"].status == Status.ok, (name, result.analyzers["color_analysis"])
     sample = VideoResult.model_validate_json((tmp_path / "out" / "sample.json").read_text())
-    assert sample.analyzers["cut_analysis"].summary["shot_count"] == 4  # the good video beside the bad
+    assert sample.analyzers["cut_analysis"].summary.shot_count == 4  # the good video beside the bad
     late = VideoResult.model_validate_json((tmp_path / "out" / "late.json").read_text())
     assert late.video.duration_s == pytest.approx(3.0, abs=0.05)
     half = VideoResult.model_validate_json((tmp_path / "out" / "half.json").read_text())

@@ -9,8 +9,10 @@ from collections import defaultdict
 from prometheus_client.parser import text_string_to_metric_families
 from probe_analyzers import Broken, FrameCounter
 
-from pipeline import metrics, ray_runner
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline import metrics
+from pipeline.runners import ray_data
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.schema import Status
 
 EXPORT_DEADLINE_S = 30  # workers push their metrics to the node's agent every few seconds
@@ -52,7 +54,7 @@ def test_a_run_reports_frames_latency_realtime_factor_and_statuses(local_ray, sa
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
     plan = Plan(analyzers=(Broken, MeteredCounter), unavailable={})
     requests = [VideoRequest("metered", str(sample_clip)), VideoRequest("metered-bad", str(bad))]
-    results = {r.id: r for r in ray_runner.run(requests, plan, memory_gb=80)}
+    results = {r.id: r for r in ray_data.run(requests, plan, memory_gb=80)}
     assert results["metered-bad"].status == Status.failed
     frames = results["metered"].analyzers["probe_metered"].summary.frames
     assert frames == 300

@@ -12,8 +12,9 @@ from conftest import link_models
 
 from pipeline.analyzer import Skip
 from pipeline.cli import main
-from pipeline.engine import Plan, VideoRequest, run_local
-from pipeline.models import MANIFEST, Weights, WeightsError
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
+from pipeline.models import Weights, WeightsError
 from pipeline.schema import Status
 from pipeline.settings import Settings
 

@@ -12,7 +12,8 @@ import pytest
 from helpers import run_video
 
 from pipeline.analyzers.quality import ContentQualitySummary
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, render_audio, render_frames, write_clip
 from pipeline.schema import Status, VideoResult
 

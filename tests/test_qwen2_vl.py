@@ -20,7 +20,8 @@ from pipeline.analyzers.qwen2_vl import (
     Qwen2VLTemporal,
     grid_windows,
 )
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoInfo, VideoResult
 from pipeline.settings import Settings

@@ -8,7 +8,7 @@ from helpers import run_video
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.cuts import FRAMES
 from pipeline.analyzers.scenes import SceneSegmentation, SceneSegmentationSegment, SceneSegmentationSummary
-from pipeline.decode import Decoder
+from pipeline.engine.decode import Decoder
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status, VideoResult
 

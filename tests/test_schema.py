@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 from conftest import REPO
 
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.registry import ALL_NAMES, load
 from pipeline.schema import SCHEMA_VERSION, SegmentData, Summary, VideoResult, document_schema
 

@@ -32,7 +32,7 @@ from pipeline.registry import ALL_NAMES, load
 from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import SCHEMA_VERSION, Status, VideoResult, document_schema
-from pipeline.serve_runner import Jobs
+from pipeline.runners.serve import Jobs
 from pipeline.settings import Settings, SettingsError
 from serve_app import API_VERSION, Job, Reelscope, app_settings, build_app
 

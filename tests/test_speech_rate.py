@@ -14,8 +14,9 @@ from helpers import analyse, run_video, spans, write_damaged_speech
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.speech_rate import SoundOfSpeech, SpeechRate, SpeechRateSegment, SpeechRateSummary
 from pipeline.analyzers.whisper import SpeechTranscriptionSegment, Word
-from pipeline.decode import Decoder
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine.decode import Decoder
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo, VideoResult
 

@@ -19,8 +19,9 @@ from helpers import analyse
 from actors.whisper import MODELS
 from pipeline.analyzers.speech_flow import DISCOURSE_MARKERS, HESITATIONS
 from pipeline.analyzers.whisper import Word
-from pipeline.decode import Decoder
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine.decode import Decoder
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status
 from pipeline.settings import Settings

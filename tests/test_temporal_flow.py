@@ -6,7 +6,8 @@ import pytest
 from helpers import analyse
 
 from pipeline.analyzers.temporal_flow import TemporalFlowSegment, TemporalFlowSummary
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoResult
 

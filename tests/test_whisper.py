@@ -22,8 +22,9 @@ from pipeline.analyzer import Context, Partials
 from pipeline.analyzers.channels import SWING_DB
 from pipeline.analyzers.whisper import SpeechTranscription, SpeechTranscriptionSegment, SpeechTranscriptionSummary
 from pipeline.analyzers.whisper import Transcript
-from pipeline.decode import Decoder
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine.decode import Decoder
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
 from pipeline.settings import Settings, SettingsError, SpeechTranscriptionSettings

@@ -35,7 +35,8 @@ from pipeline.analyzers.background_segmentation import (
 )
 from pipeline.analyzers.body_pose import ACTIVITIES, BodyPose, BodyPoseSegment, BodyPoseSummary, arm_gestures
 from pipeline.analyzers.object_detection import ObjectDetection, ObjectDetectionSegment, ObjectDetectionSummary
-from pipeline.engine import Plan, VideoRequest, run_local
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners.local import run_local
 from pipeline.sample import write_clip
 from pipeline.schema import Status, VideoResult
 from pipeline.settings import Settings

@@ -2,6 +2,7 @@
 
     VideoRequest -> DecodeStage -> WorkItem* -> AnalyzerStage* -> Assembler -> VideoResult
 
+    decode.py     Decoder: one demux and decode pass per file, every FrameSpec and the audio from it
     plan.py       VideoRequest, Plan (analyzers, stages, settings), stage_name, consumes
     stages.py     WorkItem, DecodeStage, AnalyzerStage (and the per-analyzer failure containment)
     assembler.py  Assembler
@@ -16,9 +17,6 @@ chain these objects in one process, as Ray Data operators, or through Ray Serve 
 from pipeline.engine.assembler import Assembler
 from pipeline.engine.plan import Plan, VideoRequest, consumes, safe_stem, stage_name
 from pipeline.engine.stages import AnalyzerStage, DecodeStage, WorkItem, one_line
-
-# TRANSITION (lead): removed once every caller imports run_local from pipeline.runners.local.
-from pipeline.runners.local import run_local  # noqa: E402
 
 __all__ = [
     "AnalyzerStage", "Assembler", "DecodeStage", "Plan", "VideoRequest", "WorkItem",

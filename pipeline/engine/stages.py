@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.analyzer import Analyzer, AudioTrack, FrameBatch, Skip
-from pipeline.decode import Decoder, MediaError
+from pipeline.engine.decode import Decoder, MediaError
 from pipeline.engine.plan import Plan, VideoRequest, consumes
 from pipeline.models import WeightsError
 from pipeline.schema import ModelUsed, VideoInfo

@@ -9,7 +9,7 @@ with them, as `serve_app.build_app` built the family deployments'.
 Decoding and the in-decoder analyzers run in a Ray task, not in the ingress replica: a native
 crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request a 422, never
 the ingress, other requests or jobs. Warm task workers keep their set-up DecodeStages
-(`ray_runner.decode_stage`), as the Ray Data graph's do.
+(`ray_data.decode_stage`), as the Ray Data graph's do.
 
 The Ray Data graph chains its model stages; here the ingress holds each item and sends it to
 all the families that read it at the same time: their process steps are independent (`after`
@@ -33,7 +33,7 @@ from ray.exceptions import RayActorError, RayError
 from actors import pack, unpack
 from pipeline import metrics
 from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
-from pipeline.ray_runner import decode_stage
+from pipeline.runners.ray_data import decode_stage
 from pipeline.schema import VideoResult
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
