@@ -77,22 +77,25 @@ def analyze(args: argparse.Namespace) -> int:
         print(f"no video given: analysing the built-in sample clip {paths[0]}")
     requests = VideoRequest.for_paths(paths)
 
-    from pipeline.runners import ray_data
     from pipeline.progress import RunProgress
+    from pipeline.runners import Runner, ray_data
+    from pipeline.runners.local import run_local
 
     durations = {r.video_id: _duration(r.path) for r in requests}
     names = {r.video_id: Path(r.path).name for r in requests}
-    ray_data.connect(args.address, args.num_gpus, verbose=args.verbose)
+    runner: Runner = run_local if args.in_process else ray_data.run
+    if not args.in_process:
+        ray_data.connect(args.address, args.num_gpus, verbose=args.verbose)
     started = time.perf_counter()
     failures = 0
-    plan = Plan.build(names_asked, settings=settings, weights_here=not args.address)
+    plan = Plan.build(names_asked, settings=settings, weights_here=args.in_process or not args.address)
     with RunProgress(len(requests)) as progress:
 
         def advanced(video_id: str, seconds: float) -> None:
             progress.advanced(video_id, names[video_id], seconds, durations[video_id])
 
         try:
-            for done, result in enumerate(ray_data.run(requests, plan, on_item=advanced), start=1):
+            for done, result in enumerate(runner(requests, plan, on_item=advanced), start=1):
                 (out / f"{result.id}.json").write_text(result.to_json())
                 if args.report:
                     from pipeline.report import write_report
@@ -186,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
     run.add_argument("--report", action="store_true", help="also write <video>.html, a self-contained report, beside each JSON")
     run.add_argument("--verbose", action="store_true", help="Ray's own log lines and Ray Data's operator bars too")
+    run.add_argument("--in-process", action="store_true", help="analyse here, one stage after another, without Ray (debugging)")
     run.set_defaults(handler=analyze)
     page = commands.add_parser("report", help="write a self-contained HTML report of one result")
     page.add_argument("result", help="a <video>.json written by `reelscope analyze`")

@@ -85,3 +85,14 @@ def test_folders_globs_and_urls_become_videos_in_a_stable_order(tmp_path, sample
     from pipeline.engine import VideoRequest
 
     assert [r.video_id for r in VideoRequest.for_paths(got)] == ["clip", "talk", "c", "clip-2", "empty", "clip-3"]
+
+
+def test_in_process_runs_without_ray_and_gives_the_same_document(tmp_path, sample_clip):
+    names = "cut_analysis,color_analysis"
+    local = reelscope(str(sample_clip), "--analyzers", names, "--out", "local", "--in-process", cwd=tmp_path)
+    on_ray = reelscope(str(sample_clip), "--analyzers", names, "--out", "ray", cwd=tmp_path)
+    assert local.returncode == on_ray.returncode == 0, local.stderr + on_ray.stderr
+    documents = [VideoResult.model_validate_json((tmp_path / d / "sample.json").read_text()) for d in ("local", "ray")]
+    for name in names.split(","):
+        assert documents[0].analyzers[name].segments == documents[1].analyzers[name].segments
+        assert documents[0].analyzers[name].summary == documents[1].analyzers[name].summary

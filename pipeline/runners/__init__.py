@@ -5,13 +5,15 @@
                  and the bulk backfill
     serve.py     ServeRunner: one video per request through Ray Serve deployments
 
-Each takes VideoRequests and a Plan (which carries the run's Settings) and gives VideoResults;
-`Runner` is that shape, for callers that take any of them.
+The batch runners take VideoRequests and a Plan (which carries the run's Settings), report each
+video's progress through `on_item`, and give VideoResults as videos complete: `Runner` is that
+shape (the CLI runs either: `--in-process` or a Ray cluster). Serve's runner takes one request at
+a time from its ingress.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from pipeline.engine import Plan, VideoRequest
@@ -19,4 +21,6 @@ from pipeline.schema import VideoResult
 
 
 class Runner(Protocol):
-    def __call__(self, requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult] | Iterable[VideoResult]: ...
+    def __call__(
+        self, requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None
+    ) -> Iterator[VideoResult]: ...

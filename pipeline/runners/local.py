@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest
 from pipeline.schema import VideoResult
 
 
-def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]:
-    """Every stage in this process, in order: for tests, and for callers without Ray."""
+def run_local(
+    requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None
+) -> Iterator[VideoResult]:
+    """Every stage in this process, in order: for tests, and for callers without Ray.
+    on_item(video_id, seconds): called as each video's items are assembled, with the video time
+    they reach (a progress display's feed)."""
     decode = DecodeStage(plan)
     stages = plan.stages
     chain = [
@@ -20,6 +24,8 @@ def run_local(requests: list[VideoRequest], plan: Plan) -> Iterator[VideoResult]
         for item in decode(request):
             for stage in chain:
                 item = stage(item)
+            if on_item is not None and item.until_s:
+                on_item(item.video_id, item.until_s)
             result = assembler.add(item)
             if result is not None:
                 yield result
