@@ -6,13 +6,15 @@
 tests/model_factory.py writes the published architectures with random weights into a models
 directory (a temporary one unless --models-dir names one; weights already there are reused):
 YOLO11n detect / pose / segment, the ViT-B/16 age and eye-state classifiers, EasyOCR's CRAFT and
-english_g2, Qwen2-VL-2B. Each analyzer then runs through its own setup() and process_frames() on
-synthetic FrameBatches shaped as the decoder makes them (32 frames, portrait 9:16, the long side
-at the analyzer's FrameSpec size), in this process and without Ray: the work one of the
-pipeline's actors does. Per analyzer: frames/s over the timed batches (after one warm-up batch),
+english_g2, Qwen2-VL-2B. Each analyzer is then set up as a worker sets it up (its model family's
+Runtime from actors/ loads what it needs, then the analyzer's setup()) and runs on synthetic
+FrameBatches shaped as the decoder makes them (32 frames, portrait 9:16, the long side at the
+analyzer's FrameSpec size): the runtime's predict() for it, then its process_frames(). All in
+this process, without Ray: the work one of the pipeline's actors does. The analyzers of one
+family share one Runtime, as in their worker. Per analyzer: frames/s over the timed batches (after one warm-up batch),
 and the GPU memory it adds at its peak (torch.cuda.max_memory_allocated: weights and
 activations, not the CUDA context). Then all of them co-resident on the one GPU: every model
-loaded, every analyzer run once more, the total peak.
+loaded, each family's one pass for all of its analyzers once more, the total peak.
 
 Targets, on one H100: the per-frame models at 640 px (YOLO11, faces) >= 500 frames/s each;
 Qwen2-VL-2B describes every window (so every shot) of a 60 s clip in <= 3 s; all vision models
@@ -26,8 +28,10 @@ one box per frame (the whole frame) and every frame differs from the one before,
 is read (on real video only changed frames are); Qwen2-VL generates its max_new_tokens on every
 window (a trained model stops at the end of its sentence: sooner).
 
-Imports neither Ray nor PyAV. Needs torch, transformers, numpy, opencv and pydantic; a family
-whose library is missing (ultralytics, easyocr) is reported and skipped.
+Starts no Ray and imports no PyAV; it imports the ray package, though: the family modules in
+actors/ import pipeline.metrics, which imports ray at module level. Needs torch, transformers,
+numpy, opencv, pydantic and ray installed; a family whose library is missing (ultralytics,
+easyocr) is reported and skipped.
 """
 
 from __future__ import annotations
@@ -61,9 +65,10 @@ GB = 1024**3
 @dataclass
 class Case:
     name: str  # the analyzer
-    family: str = ""
+    family: str = ""  # its Runtime's name
     per_frame_target: bool = False  # held to PER_FRAME_TARGET
     analyzer: Any = None
+    runtime: Any = None  # its family's Runtime, shared with the family's other analyzers
     spec: Any = None
     setup_s: float = 0.0
     frames: int = 0
@@ -76,6 +81,10 @@ class Case:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    def process(self, batch) -> Any:
+        """One batch as its worker runs it: the runtime's pass for this analyzer, then the analysis."""
+        return self.analyzer.process_frames(batch, self.runtime.predict(batch, frozenset({self.name})))
 
 
 def portrait_pictures(long_side: int, count: int = 8) -> list[np.ndarray]:
@@ -113,13 +122,15 @@ def frame_batches(spec, sizes: list[int], pictures: list[np.ndarray]) -> list:
     return batches
 
 
-def write_weights(name: str, models: Path, cls) -> None:
-    """The analyzer's weights at full size, unless they are in `models` already."""
+def write_weights(name: str, settings, cls) -> None:
+    """The analyzer's weights at full size, unless they are in the models directory already."""
     import model_factory as factory
 
     from actors import yolo
+    from pipeline.analyzers.faces import FaceAnalyzer
 
-    if all(w.present() for w in cls.weights):
+    models = settings.models_dir
+    if all(w.at(models).present() for w in cls.weights_for(settings)):
         return
     if name in yolo.TASKS:
         factory.write_yolo(models, yolo.TASKS[name], "full")
@@ -131,16 +142,22 @@ def write_weights(name: str, models: Path, cls) -> None:
         factory.write_easyocr(models, "full")
     elif name == "qwen2_vl_temporal":
         factory.write_qwen2_vl(models, "full")
-    if cls.family == "faces":
+    if issubclass(cls, FaceAnalyzer):
         factory.write_yunet_stand_in(models, eyes_apart=EYES_APART)
 
 
 def trust_generated_easyocr(models: Path) -> None:
-    """EasyOCR refuses any file whose MD5 is not its published weights': point its table (in this
-    process only) at the generated files, as the tests do."""
+    """Our Weights entries and EasyOCR (its MD5 table) both refuse files that are not the published
+    weights: point both (in this process only) at the generated files, as the tests do."""
+    from dataclasses import replace
+
     from easyocr.config import detection_models, recognition_models
     from model_factory import easyocr_md5s
 
+    from actors import ocr
+    from pipeline.models import sha256
+
+    ocr.EASYOCR_WEIGHTS = tuple(replace(w, sha256=sha256(models / w.name)) for w in ocr.EASYOCR_WEIGHTS)
     md5s = easyocr_md5s(models)
     detection_models["craft"]["md5sum"] = md5s["craft"]
     recognition_models["gen2"]["english_g2"]["md5sum"] = md5s["english_g2"]
@@ -177,11 +194,19 @@ def batch_sizes(name: str, quick: bool) -> tuple[list[int], list[int]]:
     return [DECODER_BATCH], [DECODER_BATCH] * (4 if name == "text_overlay" else 8)
 
 
-def run_case(case: Case, gpu: Gpu, quick: bool, pictures: dict[int, list[np.ndarray]]) -> None:
+def run_case(case: Case, settings, runtimes: dict[type, Any], gpu: Gpu, quick: bool,
+             pictures: dict[int, list[np.ndarray]]) -> None:  # fmt: skip
+    """Set the analyzer up on its family's runtime (`runtimes`: one per family, built here when
+    first needed), then time its batches."""
+    from actors import runtime_of
     from pipeline.registry import load
 
     cls = load(case.name)
-    case.family, case.spec, case.declared_gb = cls.family, cls.frames, cls.resources.gpu_memory_gb
+    runtime_cls = runtime_of(cls)
+    if runtime_cls is None:
+        raise TypeError(f"{case.name} has no model runtime in actors/: not a model this bench measures")
+    case.family, case.spec = runtime_cls.name, cls.frames
+    case.declared_gb = cls.resources_for(settings).gpu_memory_gb
     case.per_frame_target = cls.frames.size == 640
     warm_up, timed = batch_sizes(case.name, quick)
     if cls.frames.size not in pictures:
@@ -189,14 +214,17 @@ def run_case(case: Case, gpu: Gpu, quick: bool, pictures: dict[int, list[np.ndar
     batches = frame_batches(cls.frames, warm_up + timed, pictures[cls.frames.size])
     mark = gpu.mark()
     start = time.perf_counter()
-    case.analyzer = cls()
+    if runtime_cls not in runtimes:
+        runtimes[runtime_cls] = runtime_cls(settings)
+    case.runtime, case.analyzer = runtimes[runtime_cls], cls(settings)
+    case.runtime.load(case.analyzer)
     case.analyzer.setup()
     case.setup_s = time.perf_counter() - start
     for batch in batches[: len(warm_up)]:  # cuDNN and cuBLAS choose their kernels, lazy parts load
-        case.analyzer.process_frames(batch)
+        case.process(batch)
     start = time.perf_counter()
     for batch in batches[len(warm_up) :]:
-        case.analyzer.process_frames(batch)  # partials are numpy: the GPU work is done when it returns
+        case.process(batch)  # partials are numpy: the GPU work is done when it returns
     case.seconds = time.perf_counter() - start
     case.frames = sum(timed)
     case.peak_gb = gpu.peak_since(mark)
@@ -216,13 +244,12 @@ def main() -> None:
                         "eye_tracking,text_overlay,qwen2_vl_temporal")  # fmt: skip
     args = parser.parse_args()
     if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch is imported: the analyzers pick the device themselves
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch is imported: actors.device chooses by it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ["REELSCOPE_OCR"] = "easyocr"  # the GPU reader; rapidocr runs on the CPU
-    if args.quick:
-        os.environ["REELSCOPE_QWEN2_VL_MAX_NEW_TOKENS"] = "4"
     import torch
+
+    from pipeline.settings import Settings
 
     gpu = Gpu(torch)
     if gpu.on:
@@ -235,7 +262,9 @@ def main() -> None:
 
     scratch = None if args.models_dir else tempfile.TemporaryDirectory(prefix="reelscope-bench-models-")
     models = Path(args.models_dir or scratch.name).resolve()
-    os.environ["REELSCOPE_MODELS_DIR"] = str(models)
+    qwen = {"max_new_tokens": 4} if args.quick else {}
+    # EasyOCR: the GPU reader (rapidocr runs on the CPU).
+    settings = Settings(models_dir=models, text_overlay={"reader": "easyocr"}, qwen2_vl_temporal=qwen)
     cases = [Case(name) for name in args.analyzers.split(",")]
     try:
         from pipeline.registry import load
@@ -243,7 +272,7 @@ def main() -> None:
         start = time.perf_counter()
         for case in cases:
             try:
-                write_weights(case.name, models, load(case.name))
+                write_weights(case.name, settings, load(case.name))
             except Exception as exc:  # a library this machine lacks: that analyzer is skipped
                 case.problem = f"{type(exc).__name__}: {exc}".splitlines()[0][:150]
         print(f"full-size random weights in {models} ({time.perf_counter() - start:.1f} s to write)")
@@ -251,22 +280,23 @@ def main() -> None:
             trust_generated_easyocr(models)
 
         pictures: dict[int, list[np.ndarray]] = {}
+        runtimes: dict[type, Any] = {}
         for case in cases:
             if case.problem:
                 continue
             try:
-                run_case(case, gpu, args.quick, pictures)
+                run_case(case, settings, runtimes, gpu, args.quick, pictures)
             except Exception as exc:
                 case.problem = f"{type(exc).__name__}: {exc}".splitlines()[0][:150]
                 traceback.print_exc(limit=3)
-        report(cases, gpu, args.quick)
+        report(cases, gpu, args.quick, settings.qwen2_vl_temporal.max_new_tokens)
         co_resident(cases, gpu, torch)
     finally:
         if scratch is not None:
             scratch.cleanup()
 
 
-def report(cases: list[Case], gpu: Gpu, quick: bool) -> None:
+def report(cases: list[Case], gpu: Gpu, quick: bool, tokens: int) -> None:
     print()
     print(f"{'analyzer':<25} {'frames':>8} {'px':>4} {'setup s':>8} {'frames/s':>9} {'video s/s':>9} "
           f"{'peak GB':>8} {'declared':>8}  target")  # fmt: skip
@@ -287,7 +317,6 @@ def report(cases: list[Case], gpu: Gpu, quick: bool) -> None:
     qwen = next((c for c in cases if c.name == "qwen2_vl_temporal" and not c.problem), None)
     if qwen is not None:
         windows = sum(len(grid) for grid in _windows(qwen))
-        tokens = qwen.analyzer.max_new_tokens
         if quick:
             print(f"qwen2_vl_temporal: {qwen.frames} frames, {windows} window(s), in {qwen.seconds:.2f} s "
                   f"({tokens} new tokens each); the 60 s figure needs a full run")  # fmt: skip
@@ -308,16 +337,20 @@ def _windows(case: Case) -> list:
 
 def co_resident(cases: list[Case], gpu: Gpu, torch) -> None:
     """Every set-up analyzer once more on one batch, all models loaded: the total peak. The
-    analyzers of one family read the same batch, as in their shared worker."""
+    analyzers of one family read the same batch in one pass of their runtime, as in their worker."""
     running = [c for c in cases if not c.problem]
     if not running:
         return
+    families: dict[str, list[Case]] = {}  # one runtime per family
+    for case in running:
+        families.setdefault(case.family, []).append(case)
     gpu.mark()  # the peak from here on counts every model loaded, not only what this pass adds
     start = time.perf_counter()
-    shared: dict[Any, Any] = {}
-    for case in running:
-        batch = shared.setdefault(case.spec, case.batches[0])
-        case.analyzer.process_frames(batch)
+    for family in families.values():
+        batch = family[0].batches[0]
+        predicted = family[0].runtime.predict(batch, frozenset(c.name for c in family))
+        for case in family:
+            case.analyzer.process_frames(batch, predicted)
     seconds = time.perf_counter() - start
     print()
     print(f"all {len(running)} analyzers co-resident, one batch each: {seconds:.1f} s")
@@ -333,7 +366,6 @@ def co_resident(cases: list[Case], gpu: Gpu, torch) -> None:
     context = in_use - torch.cuda.memory_reserved() / GB  # this process's memory outside PyTorch's allocator
     print(f"  one process: peak allocated {total:.2f} GB (peak reserved {reserved:.2f} GB, device in use now "
           f"{in_use:.2f} GB)  target <= {GPU_BUDGET_GB:g} GB {verdict(total <= GPU_BUDGET_GB, gpu)}")  # fmt: skip
-    families = {c.family for c in running}
     worst = sum(c.peak_gb or 0.0 for c in running) + len(families) * context
     print(f"  as {len(families)} worker processes (one per family, all at their peak at once): sum of the "
           f"analyzers' peaks + {len(families)} x {context:.2f} GB outside the allocator = {worst:.2f} GB "
