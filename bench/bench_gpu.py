@@ -28,10 +28,9 @@ one box per frame (the whole frame) and every frame differs from the one before,
 is read (on real video only changed frames are); Qwen2-VL generates its max_new_tokens on every
 window (a trained model stops at the end of its sentence: sooner).
 
-Starts no Ray and imports no PyAV; it imports the ray package, though: the family modules in
-actors/ import pipeline.metrics, which imports ray at module level. Needs torch, transformers,
-numpy, opencv, pydantic and ray installed; a family whose library is missing (ultralytics,
-easyocr) is reported and skipped.
+Imports neither Ray nor PyAV (the GPU box has neither). Needs torch, transformers, numpy, opencv,
+pydantic and pydantic-settings; a family whose library is missing (ultralytics, easyocr) is
+reported and skipped.
 """
 
 from __future__ import annotations

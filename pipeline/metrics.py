@@ -15,9 +15,8 @@ Every function here is a no-op in a process without Ray (`engine.run_local`).
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
-
-import ray
 
 from pipeline.schema import Status, VideoResult
 
@@ -43,7 +42,8 @@ def _created() -> dict[str, Any]:
 
 
 def _metrics() -> dict[str, Any] | None:
-    return _created() if ray.is_initialized() else None
+    ray = sys.modules.get("ray")  # a process that never imported Ray (bench_gpu) reports nothing
+    return _created() if ray is not None and ray.is_initialized() else None
 
 
 def record_stage(before: dict[str, float], after: dict[str, float], frames: int, where: str) -> None:

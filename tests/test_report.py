@@ -23,7 +23,6 @@ import pytest
 from websockets.sync.client import connect
 
 from pipeline import cli
-from pipeline.runners import ray_data
 from pipeline.analyzers.fusion_timeline import NAME
 from pipeline.engine import Plan, VideoRequest
 from pipeline.report import render, write_report
@@ -174,16 +173,11 @@ def check_page(page: Page, html: Path, shots: int, keep_as: str) -> dict:
     return shown
 
 
-def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_path, sample_clip, page, monkeypatch):
-    # The same stages chained in this process instead of on Ray Data: what is under test is that
-    # --report writes the page beside the JSON (test_cli.py runs `analyze` on a real Ray).
-    monkeypatch.setattr(ray_data, "connect", lambda *args, **kwargs: None)
-    monkeypatch.setattr(ray_data, "run", lambda requests, plan, on_item=None: run_local(requests, plan))
+def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_path, sample_clip, page):
+    # In this process (the runner is not what is under test: test_cli.py runs `analyze` on a real Ray).
     analyzers = f"{NAME},cut_analysis,audio_analysis"
-    assert (
-        cli.main(["analyze", str(sample_clip), "--analyzers", analyzers, "--out", str(tmp_path / "out"), "--report"])
-        == 0
-    )
+    out = str(tmp_path / "out")
+    assert cli.main(["analyze", str(sample_clip), "--analyzers", analyzers, "--out", out, "--report", "--in-process"]) == 0
     html = tmp_path / "out" / "sample.html"
     assert html.is_file() and (tmp_path / "out" / "sample.json").is_file()
 
