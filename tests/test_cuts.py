@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 from helpers import run_video, shots
 
 from pipeline.analyzer import Context, Partials
-from pipeline.analyzers.cuts import FRAMES, CutAnalysis, CutAnalysisSegment, CutAnalysisSummary
+from pipeline.analyzers.cuts import FRAMES, THUMB_SIZE, CutAnalysis, CutAnalysisSegment, CutAnalysisSummary
 from pipeline.engine.decode import Decoder
-from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.sample import SAMPLE, ClipSpec, Shot, write_clip
 from pipeline.schema import Status, VideoResult
 
 TESTVIDEO_FPS = 30000 / 1001
@@ -173,6 +175,43 @@ def test_builtin_sample_edits(sample_clip):
     assert dissolve.start_s < 5.5 < dissolve.end_s
 
 
+def decoded_thumbnail(shot) -> np.ndarray:
+    """The shot's keyframe as an RGB image (the field is a base64 JPEG)."""
+    jpeg = base64.b64decode(shot.data.thumbnail_jpeg, validate=True)
+    assert jpeg[:3] == b"\xff\xd8\xff"  # a JPEG's start-of-image marker
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def nearest_shot_colour(image: np.ndarray, spec: ClipSpec) -> int:
+    """The index of the spec's shot whose colour the image's mean colour points at (brightness aside)."""
+    colours = np.array([shot.color for shot in spec.shots], np.float64)
+    colours /= np.linalg.norm(colours, axis=1, keepdims=True)
+    mean = image.reshape(-1, 3).mean(axis=0)
+    return int(np.argmax(colours @ (mean / np.linalg.norm(mean))))
+
+
+def test_each_sample_shot_has_a_keyframe_of_its_colour(sample_clip):
+    result, cuts = analyse_cuts(sample_clip)
+    tiles = shots(cuts)
+    assert len([s for s in cuts.segments if s.data.thumbnail_jpeg]) == len(tiles) == len(SAMPLE.shots)
+    for i, shot in enumerate(tiles):
+        image = decoded_thumbnail(shot)
+        assert max(image.shape[:2]) == THUMB_SIZE and image.shape[0] > image.shape[1]  # portrait, as the clip
+        assert nearest_shot_colour(image, SAMPLE) == i
+    # Transitions carry none, and the keyframes survive the JSON round trip.
+    assert all(s.data.thumbnail_jpeg is None for s in transitions(cuts))
+    again = VideoResult.model_validate_json(result.to_json()).analyzers["cut_analysis"]
+    assert [s.data.thumbnail_jpeg for s in shots(again)] == [s.data.thumbnail_jpeg for s in tiles]
+
+
+def test_a_short_video_still_gets_its_keyframes(cut_clip):
+    # Shots of 1 s at 4 candidates a second: each keyframe is inside its own shot.
+    spec, path = cut_clip
+    _, cuts = analyse_cuts(path)
+    assert len(shots(cuts)) == len(spec.shots)
+    assert [nearest_shot_colour(decoded_thumbnail(s), spec) for s in shots(cuts)] == list(range(len(spec.shots)))
+
+
 def test_times_are_presentation_timestamps(tmp_path):
     # 50 fps then 25 fps: the cut at frame 30 is at 0.6 s, where 30 / (average rate) says 0.84 s.
     times_ms = np.concatenate([np.arange(30) * 20, 600 + np.arange(20) * 40])
@@ -218,6 +257,7 @@ def test_batches_may_split_the_video_anywhere(cut_clip):
         partials = Partials(frames=[analyzer.process_frames(batch) for batch in decoder])
         runs.append((partials, analyzer.finalize(partials, Context(video=decoder.info, results={}))))
     (small, small_findings), (whole, whole_findings) = runs
-    for key in ("pts", "content", "brightness", "hist"):
+    for key in ("pts", "content", "brightness", "hist", "thumb_pts"):
         assert np.array_equal(np.concatenate([p[key] for p in small.frames]), whole.frames[0][key])
+    assert [jpeg for p in small.frames for jpeg in p["thumbs"]] == whole.frames[0]["thumbs"]
     assert small_findings == whole_findings

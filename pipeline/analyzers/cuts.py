@@ -18,7 +18,9 @@ sequence:
 
 Segments, all times from presentation timestamps:
   "shot"      one per shot, tiling the video from its first frame to the end of its last;
-              data {index, transition_in, transition_out}, each "cut" | "fade" | "dissolve" | None.
+              data {index, transition_in, transition_out}, each "cut" | "fade" | "dissolve" | None,
+              and thumbnail_jpeg: the kept frame nearest the shot's middle (THUMB_FPS frames a
+              second are kept from the one decode), THUMB_SIZE px on its long side, base64 JPEG.
   transition  one per transition, labelled "cut" (instant: start_s == end_s == the first frame of
               the new shot), "dissolve", "fade" (through black, between two shots), "fade_in"
               (opens the video) or "fade_out" (closes it). It spans the frames that belong to
@@ -32,6 +34,7 @@ opens_with_fade, closes_with_fade.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,6 +60,9 @@ DISSOLVE_MIN_CHANGE = 0.5  # histogram distance (0-1) of a transition; pans, zoo
 DISSOLVE_MIX = 0.25  # a frame this far from both shots' histograms is a mix of the two
 HIST_BINS = (8, 4, 4)  # hue, saturation, value
 PIXEL_STEP = 2  # every other row and column: a quarter of the pixels gives the same means and histograms
+THUMB_FPS = 4.0  # keyframe candidates a second: a shot of MIN_SHOT_S holds two, at a few KB each
+THUMB_SIZE = 160  # a thumbnail's long side (px)
+THUMB_QUALITY = 70  # JPEG quality (0-100)
 
 
 def sampled_hsv(frames: np.ndarray) -> np.ndarray:
@@ -98,6 +104,24 @@ def frame_times(pts: np.ndarray, fps: float | None) -> np.ndarray:
     return np.append(pts, pts[-1] + interval)
 
 
+def thumbnail_candidates(pts: np.ndarray, prev_pts: float | None) -> np.ndarray:
+    """Indices of the frames kept as keyframe candidates: the first frame at or after each tick of
+    THUMB_FPS (and the video's first frame). Each frame is judged against the one before it only,
+    so every split of the video into batches keeps the same frames."""
+    before = np.concatenate([[-np.inf if prev_pts is None else prev_pts], pts[:-1]])
+    return np.flatnonzero(np.ceil(pts * THUMB_FPS - 1e-9) > np.ceil(before * THUMB_FPS - 1e-9))
+
+
+def jpeg_thumbnail(frame: np.ndarray) -> bytes:
+    """An RGB frame as a JPEG of THUMB_SIZE px on its long side (never upscaled)."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, THUMB_SIZE / max(h, w))
+    small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    assert ok, "OpenCV could not encode a JPEG"
+    return encoded.tobytes()
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of every run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -128,6 +152,11 @@ class CutAnalysisSegment(SegmentData):
     fade_out_s: float | None = Field(None, description="fade: the darkening into the black (s)")
     black_s: float | None = Field(None, description="fade: the black frames (s)")
     fade_in_s: float | None = Field(None, description="fade: the brightening out of the black (s)")
+    thumbnail_jpeg: str | None = Field(
+        None,
+        description=f"shot: its keyframe, the decoded frame nearest its middle among {THUMB_FPS:g} a second, "
+        f"as a JPEG of at most {THUMB_SIZE} px on its long side, base64 (standard alphabet, padded)",
+    )
 
 
 class CutAnalysisSummary(Summary):
@@ -166,7 +195,13 @@ class CutAnalysis(Analyzer):
             "content": content_scores(np.concatenate([before, hsv[:-1]]), hsv),
             "brightness": np.array([cv2.mean(frame)[2] for frame in hsv], np.float32),  # mean V
             "hist": colour_histograms(hsv),
+            **self._thumbnails(batch),
         }
+
+    @staticmethod
+    def _thumbnails(batch: FrameBatch) -> dict[str, Any]:
+        kept = thumbnail_candidates(batch.pts_s, batch.prev_pts_s)
+        return {"thumb_pts": batch.pts_s[kept], "thumbs": [jpeg_thumbnail(batch.frames[i]) for i in kept]}
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
         if not partials.frames:
@@ -181,7 +216,9 @@ class CutAnalysis(Analyzer):
         cuts = _cuts(content, pts, fades)
         lag = max(1, round(DISSOLVE_LAG_S / interval)) if interval > 0 else 1
         transitions = sorted(fades + cuts + _dissolves(hist, lag, fades + cuts), key=lambda t: t.first)
-        return _findings(transitions, times)
+        thumb_pts = np.concatenate([p["thumb_pts"] for p in partials.frames])
+        thumbs = [jpeg for p in partials.frames for jpeg in p["thumbs"]]
+        return _findings(transitions, times, thumb_pts, thumbs)
 
 
 def _cuts(content: np.ndarray, pts: np.ndarray, fades: list[_Transition]) -> list[_Transition]:
@@ -257,7 +294,16 @@ def _dissolves(hist: np.ndarray, lag: int, taken: list[_Transition]) -> list[_Tr
     return found
 
 
-def _findings(transitions: list[_Transition], times: np.ndarray) -> Findings:
+def _keyframe(start_s: float, end_s: float, thumb_pts: np.ndarray, thumbs: list[bytes]) -> str | None:
+    """The kept frame nearest the middle of [start_s, end_s), one inside it when there is one."""
+    if not thumbs:
+        return None
+    inside = (thumb_pts >= start_s) & (thumb_pts < end_s)
+    distance = np.abs(thumb_pts - (start_s + end_s) / 2) + np.where(inside, 0.0, np.inf if inside.any() else 0.0)
+    return base64.b64encode(thumbs[int(np.argmin(distance))]).decode("ascii")
+
+
+def _findings(transitions: list[_Transition], times: np.ndarray, thumb_pts: np.ndarray, thumbs: list[bytes]) -> Findings:
     """Shots between the boundaries, then the transitions, each naming the shots it joins."""
     n = len(times) - 1
     kind_of = {"cut": "cut", "dissolve": "dissolve", "fade": "fade", "fade_in": "fade", "fade_out": "fade"}
@@ -288,7 +334,12 @@ def _findings(transitions: list[_Transition], times: np.ndarray) -> Findings:
             start_s=rounded(times[start]),
             end_s=rounded(times[end]),
             label="shot",
-            data=CutAnalysisSegment(index=i, transition_in=entering[i], transition_out=leaving[i]),
+            data=CutAnalysisSegment(
+                index=i,
+                transition_in=entering[i],
+                transition_out=leaving[i],
+                thumbnail_jpeg=_keyframe(times[start], times[end], thumb_pts, thumbs),
+            ),
         )
         for i, (start, end) in enumerate(zip(starts, ends))
     ]
