@@ -1,5 +1,6 @@
 """`reelscope report` and `analyze --report`: the page opens in a real headless Chromium, without
-console errors or any request beyond its own file, and draws one shot block per shot.
+console errors or any request beyond its own file (and the clip its player plays), draws one
+shot block and one keyframe per shot, and a click on a block seeks the player there.
 
 Chromium is driven over the DevTools protocol (the `websockets` client Ray Serve installs).
 It must be installed (Debian: `apt-get install -y chromium`; scripts/dev.sh test does it).
@@ -40,6 +41,7 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--hide-scrollbars",
     "--window-size=1280,1400",
+    "--autoplay-policy=no-user-gesture-required",
     "--remote-debugging-port=0",
 )
 SCREENSHOTS = os.environ.get("REELSCOPE_REPORT_SCREENSHOTS")  # a folder to keep the screenshots in, to look at them
@@ -139,26 +141,30 @@ def page(tmp_path):
     opened.close()
 
 
-def check_page(page: Page, html: Path, shots: int, keep_as: str) -> dict:
-    """Open `html`, check it loads cleanly and draws `shots` shot blocks; return what it shows."""
+def check_page(page: Page, html: Path, shots: int, keep_as: str, media: Path | None = None) -> dict:
+    """Open `html`, check it loads cleanly and draws `shots` shot blocks and as many keyframes;
+    return what it shows. `media`: the clip its player may fetch (nothing else is fetched)."""
     url = html.resolve().as_uri()
     page.open(url)
     shown = page.evaluate(
         """({
             shots: document.querySelectorAll('svg#timeline rect.shot').length,
             shotIndices: Array.from(document.querySelectorAll('svg#timeline g.shot')).map(g => +g.dataset.index),
+            thumbnails: Array.from(document.querySelectorAll('.shot-card img.thumb')).map(i => i.naturalWidth > 0 && i.src.startsWith('data:image/jpeg;base64,')),
             lanes: Array.from(document.querySelectorAll('svg#timeline text.lane')).map(t => t.textContent),
             score: document.querySelector('.score .big span').textContent,
             summary: Array.from(document.querySelectorAll('.sentences li')).map(li => li.textContent),
             hook: (document.querySelector('.hook') || {}).textContent,
             info: document.getElementById('second-info').textContent,
             timelineWidth: document.getElementById('timeline').getBoundingClientRect().width,
+            player: (document.getElementById('player') || {}).tagName || null,
         })"""
     )
     # The pointer over the middle of the plot: the fused second under it appears below.
     x, y = page.evaluate(
         """(() => {
-            const svg = document.getElementById('timeline'), box = svg.getBoundingClientRect();
+            const svg = document.getElementById('timeline'); svg.scrollIntoView();
+            const box = svg.getBoundingClientRect();
             const units = (+svg.dataset.x0 + 0.55 * svg.dataset.plotWidth) / svg.viewBox.baseVal.width;
             return [box.left + units * box.width, box.top + 40];
         })()"""
@@ -166,11 +172,49 @@ def check_page(page: Page, html: Path, shots: int, keep_as: str) -> dict:
     page.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
     shown["info_after_hover"] = page.evaluate("document.getElementById('second-info').textContent")
     assert page.problems() == []
-    assert [u for u in page.requested() if u != url] == [], "the page must need nothing but itself"
+    allowed = {url} | ({media.resolve().as_uri()} if media else set())
+    assert [u for u in page.requested() if u not in allowed and not u.startswith("data:")] == [], (
+        "the page must need nothing but itself and its clip"
+    )
     assert shown["shots"] == shots and shown["shotIndices"] == list(range(shots))
+    assert shown["thumbnails"] == [True] * shots
     if SCREENSHOTS:
         page.screenshot(Path(SCREENSHOTS) / f"{keep_as}.png")
     return shown
+
+
+def wait_for(page: Page, expression: str, what: str, seconds: float = 20):
+    deadline = time.monotonic() + seconds
+    while not (value := page.evaluate(expression)):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.1)
+    return value
+
+
+def click(page: Page, selector: str) -> None:
+    """A real mouse click in the middle of the element (scrolled into view first)."""
+    x, y = page.evaluate(
+        f"""(() => {{
+            const el = document.querySelector({json.dumps(selector)}); el.scrollIntoView({{block: 'center'}});
+            const box = el.getBoundingClientRect();
+            return [box.left + box.width / 2, box.top + box.height / 2];
+        }})()"""
+    )
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+
+def player_time(page: Page) -> float:
+    return page.evaluate("document.getElementById('player').currentTime")
+
+
+def check_seeking(page: Page, starts: list[float], selector: str = "svg#timeline g.shot[data-index='{i}'] rect") -> None:
+    """The player has loaded the clip; a click on each block moves it to that block's start."""
+    wait_for(page, "document.getElementById('player').readyState >= 1", "the player did not load the clip")
+    for i in reversed(range(len(starts))):  # from the last: each click moves the player
+        click(page, selector.format(i=i))
+        assert player_time(page) == pytest.approx(starts[i], abs=0.1), i
+    assert page.problems() == []
 
 
 def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_path, sample_clip, page):
@@ -181,7 +225,14 @@ def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_pat
     html = tmp_path / "out" / "sample.html"
     assert html.is_file() and (tmp_path / "out" / "sample.json").is_file()
 
-    shown = check_page(page, html, shots=4, keep_as="sample")
+    shown = check_page(page, html, shots=4, keep_as="sample", media=sample_clip)
+    assert shown["player"] == "VIDEO"
+    # The player plays the clip from beside the page, by its path relative to the page's folder.
+    src = page.evaluate("document.getElementById('player').getAttribute('src')")
+    assert not src.startswith(("/", "file:")) and (html.parent / src).resolve() == sample_clip.resolve()
+    result = VideoResult.model_validate_json((tmp_path / "out" / "sample.json").read_text())
+    shot_starts = [s.start_s for s in result.analyzers["cut_analysis"].segments if s.label == "shot"]
+    check_seeking(page, shot_starts)
     assert shown["lanes"] == [
         "Shots",
         "Speech",
@@ -227,8 +278,11 @@ def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, test
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
-    shown = check_page(page, tmp_path / "page.html", shots=cuts.summary.shot_count, keep_as="testvideo")
-    assert shown["shots"] == 4
+    shown = check_page(
+        page, tmp_path / "page.html", shots=cuts.summary.shot_count, keep_as="testvideo", media=Path(result.video.path)
+    )
+    assert shown["shots"] == 4 and shown["player"] == "VIDEO"
+    check_seeking(page, [s.start_s for s in cuts.segments if s.label == "shot"])
     assert shown["summary"][0].startswith("A 24 s horizontal video (1280x720, 29.97 fps) in 4 shots")
     assert "It has no audio track." in shown["summary"]
 
@@ -237,7 +291,7 @@ def test_without_fusion_the_page_draws_the_lanes_and_says_why_there_is_no_summar
     unfused = testvideo.model_copy(update={"analyzers": {n: r for n, r in testvideo.analyzers.items() if n != NAME}})
     html = write_report(unfused, tmp_path / "unfused.html")
 
-    shown = check_page(page, html, shots=4, keep_as="testvideo-unfused")
+    shown = check_page(page, html, shots=4, keep_as="testvideo-unfused", media=Path(testvideo.video.path))
     assert shown["score"] == "n/a" and shown["summary"] == [] and shown.get("hook") is None
     assert shown["lanes"][0] == "Shots" and shown["timelineWidth"] > 900
     notes = page.evaluate("Array.from(document.querySelectorAll('.unfused')).map(p => p.textContent)")
@@ -282,6 +336,7 @@ def test_the_model_analyzers_lanes_draw_their_own_typed_segments(tmp_path, page)
                 "speech",
                 text="hi there",
                 words=[{"word": "hi", "start_s": 1.0, "end_s": 1.2, "probability": 0.9}],
+                speaker=None,
             ),
             text="hi there",
             language="en",

@@ -1,8 +1,11 @@
-"""One video's result as a self-contained HTML page: the written summary, the reconstruction
-score, the hook, and a timeline of lanes (shots, speech, on-screen text, model descriptions,
+"""One video's result as a self-contained HTML page: a player of the clip with the transcript
+beside it and each shot's keyframe, the written summary, the reconstruction score, the hook,
+and a timeline of lanes (shots, speech, on-screen text, model descriptions,
 objects, people and faces, audio classes, pace) drawn as inline SVG. Everything is inline (CSS,
-a few lines of JS, the data the JS reads): the page opens from disk with no network.
+a few lines of JS, the data the JS reads, the keyframes as data URIs): the page opens from disk
+with no network; only the clip is played from beside it, unless it is embedded too.
 
+    watch.py      what it plays: the clip's source, the shots' keyframes, the transcript's words
     data.py       what the page shows, from the typed document (fusion's result read, never re-run)
     lanes.py      what each lane of the timeline draws, from the analyzers' own segments
     layout.py     where: the lanes in SVG units, colours, captions clipped to their blocks
@@ -32,11 +35,14 @@ def _template():
     return environment.get_template("report.html.j2")
 
 
-def render(result: VideoResult) -> str:
-    return _template().render(report=report_data(result))
+def render(result: VideoResult, page_dir: Path | str = ".", embed_video: bool = False) -> str:
+    """The page, to be written in `page_dir` (its player finds the clip from there)."""
+    return _template().render(report=report_data(result, Path(page_dir), embed_video))
 
 
-def write_report(result: VideoResult, path: Path | str) -> Path:
+def write_report(result: VideoResult, path: Path | str, embed_video: bool = False) -> Path:
+    """Write the page at `path`; `embed_video` puts the clip in it (small clips), else the player
+    plays the file where the document says it is, by its path relative to the page."""
     path = Path(path)
-    path.write_text(render(result), encoding="utf-8")
+    path.write_text(render(result, path.parent, embed_video), encoding="utf-8")
     return path

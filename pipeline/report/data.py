@@ -9,6 +9,7 @@ the document; when it did not run (or did not succeed) the page says why and sho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.analyzers.fusion import CrossAnalyzerIntelligenceSegment
@@ -17,6 +18,7 @@ from pipeline.analyzers.fusion_timeline import NAME as FUSION
 from pipeline.analyzers.fusion_timeline import Transition
 from pipeline.report.lanes import Lanes
 from pipeline.report.layout import Timeline, place
+from pipeline.report.watch import Line, Media, ShotCard, media, shot_cards, transcript
 from pipeline.schema import AnalyzerResult, Status, VideoInfo, VideoResult
 
 # The fields of a fused second the page's script describes under the pointer.
@@ -65,6 +67,7 @@ class Report:
     id: str
     source: str
     unreadable: str | None = None  # why the video could not be read (then nothing else is shown)
+    failed: str | None = None  # why the analysis of a readable video failed as a whole
     facts: list[str] = field(default_factory=list)  # duration, size, codecs
     elapsed_s: float = 0.0
     fusion_absent: str | None = None  # why there is no score, summary or seconds
@@ -76,26 +79,41 @@ class Report:
     hover: list[dict[str, Any]] = field(default_factory=list)  # the page script's data, one entry a second
     timeline: Timeline | None = None
     analyzers: list[AnalyzerRow] = field(default_factory=list)
+    media: Media | None = None  # the player's source
+    shots: list[ShotCard] = field(default_factory=list)  # keyframes, none for a file without pictures
+    transcript: list[Line] = field(default_factory=list)
+    transcript_absent: str = ""  # why there is no transcript
+    shots_absent: str = ""  # why there are no keyframes
 
     @property
     def title(self) -> str:
         return f"reelscope: {self.id}"
 
 
-def report_data(result: VideoResult) -> Report:
+def report_data(result: VideoResult, page_dir: Path = Path("."), embed_video: bool = False) -> Report:
+    """The page's content; `page_dir` is the folder the page is written to (the player's source is
+    relative to it), `embed_video` puts the clip itself in the page."""
     if result.video is None:
         return Report(id=result.id, source=result.source, unreadable=result.error)
+    lanes = Lanes(result)
     report = Report(
         id=result.id,
         source=result.source,
+        failed=result.error if result.status == Status.failed else None,
         facts=_facts(result.video),
         elapsed_s=result.elapsed_s,
-        timeline=place(Lanes(result).all(), result.video.duration_s),
+        timeline=place(lanes.all(), result.video.duration_s),
         analyzers=[
             AnalyzerRow(name, r.status.value, r.elapsed_s, r.reason or r.error or "")
             for name, r in result.analyzers.items()
         ],
+        media=media(result, page_dir, embed_video),
+        shots=shot_cards(result),
+        transcript=transcript(result),
     )
+    heard = lanes.ok("speech_transcription") is not None
+    report.transcript_absent = "no speech heard" if heard else lanes.why(("speech_transcription",), "audio")
+    report.shots_absent = lanes.why(("cut_analysis",), "video")
     fusion = result.analyzers.get(FUSION)
     if fusion is None or fusion.status != Status.ok:
         report.fusion_absent = (

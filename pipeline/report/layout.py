@@ -36,6 +36,7 @@ class Block:
     colour: str
     shown: str  # the caption as far as it fits ("" when nothing does)
     tip: str
+    start: float  # the time a click seeks the player to (s)
     index: int | None = None
 
 
@@ -121,7 +122,7 @@ def _block(span: Span, y: float, css: str, colour: str, x) -> Block:
     fits = int((width - 6) / CHAR_W)
     text = span.caption
     shown = text if len(text) <= fits else (text[: fits - 1] + "…" if fits > 2 else "")
-    return Block(css, x0, y, width, colour, shown, span.tip, span.index)
+    return Block(css, x0, y, width, colour, shown, span.tip, span.start, span.index)
 
 
 def _shots(lane: Lane, y: float, x) -> Placed:

@@ -33,3 +33,62 @@
   svg.addEventListener('mouseleave', function () { cursor.setAttribute('visibility', 'hidden'); });
   info.innerHTML = describe(data[0]);
 })();
+
+// The player: a click on any block, keyframe or word seeks it there (a click on the timeline's
+// empty plot, to that time); while it plays a playhead crosses the timeline, the current word of
+// the transcript and the current shot's keyframe are marked.
+(function () {
+  var player = document.getElementById('player');
+  var svg = document.getElementById('timeline');
+  if (!player || !svg) { return; }
+  var playhead = document.getElementById('playhead');
+  var transcript = document.getElementById('transcript');
+  var x0 = parseFloat(svg.dataset.x0), width = parseFloat(svg.dataset.plotWidth), duration = parseFloat(svg.dataset.duration);
+  function spans(selector, end) {
+    return Array.prototype.map.call(document.querySelectorAll(selector), function (el, i, all) {
+      var next = all[i + 1];
+      return {el: el, start: parseFloat(el.dataset.start), end: end(el, next)};
+    });
+  }
+  var words = spans('#transcript .word', function (el) { return parseFloat(el.dataset.end); });
+  var cards = spans('.shot-card', function (el, next) { return next ? parseFloat(next.dataset.start) : Infinity; });
+  var marked = {};
+  function mark(kind, list, t) {
+    var now = list.filter(function (s) { return t >= s.start && t < s.end; })[0];
+    var was = marked[kind];
+    if (was === now) { return now; }
+    if (was) { was.el.classList.remove('now'); }
+    if (now) { now.el.classList.add('now'); }
+    marked[kind] = now;
+    return now;
+  }
+  function show() {
+    var t = player.currentTime;
+    var x = x0 + Math.min(Math.max(t, 0), duration) / duration * width;
+    playhead.setAttribute('x1', x); playhead.setAttribute('x2', x); playhead.setAttribute('visibility', 'visible');
+    var word = mark('word', words, t);
+    mark('shot', cards, t);
+    if (word && (word.el.offsetTop < transcript.scrollTop || word.el.offsetTop > transcript.scrollTop + transcript.clientHeight - 20)) {
+      transcript.scrollTop = word.el.offsetTop - 20;
+    }
+  }
+  function seek(t) {
+    player.currentTime = Math.min(Math.max(t, 0), duration);
+    show();
+  }
+  function follow() {
+    show();
+    if (!player.paused && !player.ended) { window.requestAnimationFrame(follow); }
+  }
+  document.addEventListener('click', function (event) {
+    var target = event.target.closest('[data-start]');
+    if (target) { seek(parseFloat(target.dataset.start)); return; }
+    if (!svg.contains(event.target)) { return; }
+    var box = svg.getBoundingClientRect();
+    var t = ((event.clientX - box.left) * svg.viewBox.baseVal.width / box.width - x0) / width * duration;
+    if (t >= 0 && t <= duration) { seek(t); }
+  });
+  player.addEventListener('play', follow);
+  player.addEventListener('timeupdate', show);
+  player.addEventListener('seeked', show);
+})();
