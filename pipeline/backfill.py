@@ -5,8 +5,9 @@ column. Every video goes through the same Ray graph as `reelscope analyze`, and 
 written to D/results/<id>.json the moment its video completes, atomically (written aside, then
 renamed): a result file is the video's done marker, so a re-run skips what is done, and a run
 cut off mid-write leaves no half file that counts as done. A bad video gets a result too, with
-its error: it is counted, never lost. Last, D/videos.parquet (one row per video of the manifest)
-and D/segments.parquet (one row per segment) are rebuilt from the results.
+its error: it is counted, never lost. Last, D/videos.parquet (one row per video of the manifest:
+status, the headline figures as typed columns, every summary as JSON) and D/segments.parquet
+(one row per segment, its data as JSON) are rebuilt from the results.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline.engine import Plan, VideoRequest, safe_stem
 from pipeline.registry import parse_names
-from pipeline.schema import Status, VideoResult
+from pipeline.schema import AnalyzerResult, SegmentData, Status, VideoResult
 from pipeline.settings import Settings, SettingsError
 
 
@@ -49,6 +50,72 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def _summary(field: str):
+    return lambda result: getattr(result.summary, field)
+
+
+def _hook(result: AnalyzerResult) -> SegmentData:
+    """The "hook" segment's data: temporal_flow and cross_analyzer_intelligence always write one."""
+    return next(s.data for s in result.segments if s.label == "hook")
+
+
+def _hook_has_text(result: AnalyzerResult) -> bool | None:
+    texts = _hook(result).text  # None: text_overlay was not read
+    return None if texts is None else bool(texts)
+
+
+# The headline figures, one typed column each: (column, type, analyzer, how to read it from that
+# analyzer's typed result). Null where the analyzer did not run, was skipped or failed.
+FIGURES = (
+    ("shot_count", pa.int64(), "cut_analysis", _summary("shot_count")),
+    ("cuts_per_minute", pa.float64(), "cut_analysis", _summary("cuts_per_minute")),
+    ("speech_share", pa.float64(), "speech_flow", _summary("speech_share")),
+    ("words_per_minute", pa.float64(), "speech_rate", _summary("words_per_minute")),
+    ("text_coverage", pa.float64(), "text_overlay", _summary("text_coverage")),
+    ("faces_share", pa.float64(), "eye_tracking", _summary("face_share")),
+    ("tempo_bpm", pa.float64(), "audio_analysis", _summary("tempo_bpm")),
+    ("quality_score", pa.float64(), "content_quality", _summary("score")),
+    ("reconstruction_score", pa.float64(), "cross_analyzer_intelligence", lambda r: r.summary.reconstruction.score),
+    ("hook_cuts", pa.int64(), "temporal_flow", lambda r: _hook(r).cuts),
+    ("time_to_first_cut_s", pa.float64(), "temporal_flow", lambda r: _hook(r).time_to_first_cut_s),
+    ("hook_has_text", pa.bool_(), "cross_analyzer_intelligence", _hook_has_text),
+)
+
+# Explicit types: a table of failed videos only still has every column, typed.
+VIDEOS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("duration_s", pa.float64()),
+        ("analyzers_ok", pa.int64()),
+        *[(column, kind) for column, kind, _, _ in FIGURES],
+        ("analyzer_status", pa.string()),  # JSON: analyzer -> ok | skipped | failed
+        ("summaries", pa.string()),  # JSON: analyzer -> its whole summary
+    ]
+)
+SEGMENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("analyzer", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("label", pa.string()),
+        ("confidence", pa.float64()),
+        ("data", pa.string()),  # JSON: the segment's typed data
+    ]
+)
+
+
+def headline_figures(result: VideoResult) -> dict[str, object]:
+    figures = {}
+    for column, _, analyzer, read in FIGURES:
+        ran = result.analyzers.get(analyzer)
+        figures[column] = read(ran) if ran is not None and ran.status == Status.ok else None
+    return figures
+
+
 def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
     """videos.parquet and segments.parquet from the results of the manifest's videos."""
     videos, segments = [], []
@@ -62,6 +129,7 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
                 "error": result.error,
                 "duration_s": result.video.duration_s if result.video else None,
                 "analyzers_ok": sum(r.status == Status.ok for r in result.analyzers.values()),
+                **headline_figures(result),
                 "analyzer_status": json.dumps({n: r.status.value for n, r in result.analyzers.items()}),
                 "summaries": json.dumps(
                     {n: r.summary.model_dump(mode="json") for n, r in result.analyzers.items() if r.summary is not None}
@@ -81,9 +149,9 @@ def write_tables(output: Path, ids: list[str]) -> tuple[int, int]:
                 }
                 for s in analyzer.segments
             ]
-    for name, rows in (("videos", videos), ("segments", segments)):
+    for name, rows, schema in (("videos", videos, VIDEOS_SCHEMA), ("segments", segments, SEGMENTS_SCHEMA)):
         partial = output / f".{name}.parquet.partial"
-        pq.write_table(pa.Table.from_pylist(rows), partial)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), partial)
         os.replace(partial, output / f"{name}.parquet")
     return len(videos), len(segments)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 from http_files import serving
 
 from pipeline.backfill import backfill, video_id
@@ -24,6 +25,11 @@ def test_backfill_isolates_bad_videos_and_resumes(local_ray, sample_clip, media,
     status = {v["source"]: v for v in videos}
     assert status[str(sample_clip)]["status"] == "ok" and status[str(sample_clip)]["analyzers_ok"] == 2
     assert json.loads(status[str(sample_clip)]["summaries"])["cut_analysis"]["shot_count"] == 4
+    # The headline figures as typed columns: those of analyzers that did not run (or were skipped) are null.
+    clip = status[str(sample_clip)]
+    assert (clip["shot_count"], clip["cuts_per_minute"]) == (4, 18.0)  # 3 boundaries in 10 s
+    assert clip["tempo_bpm"] == pytest.approx(120, abs=3) and clip["text_coverage"] is None
+    assert status[sources[3]]["shot_count"] is None and status[str(broken)]["cuts_per_minute"] is None
     assert "not a readable media file" in status[str(broken)]["error"]
     assert "no such file" in status[str(tmp_path / "missing.mp4")]["error"]
     assert json.loads(status[sources[3]]["analyzer_status"]) == {"cut_analysis": "skipped", "audio_analysis": "ok"}
