@@ -63,9 +63,6 @@ def test_no_arguments_analyses_the_built_in_sample(tmp_path):
     assert result.analyzers["text_overlay"].status == Status.ok  # the offline OCR default
     texts = {s.data.text for s in result.analyzers["text_overlay"].segments}
     assert {"WAIT FOR IT", "LINK IN BIO"} <= texts, texts
-    # Actor pools get small constructor arguments: Ray's start-up ERROR about restartable actors
-    # with arguments in the object store is gone.
-    assert "constructor arguments in the object store" not in run.stderr, run.stderr
 
 
 def test_folders_globs_and_urls_become_videos_in_a_stable_order(tmp_path, sample_clip):
