@@ -92,6 +92,8 @@ class Page:
             self.events.append(message)
 
     def open(self, url: str) -> None:
+        """Navigate to `url` and wait for its load; what the page before it did is forgotten."""
+        self.events.clear()
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + 30
         while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
@@ -208,11 +210,13 @@ def player_time(page: Page) -> float:
     return page.evaluate("document.getElementById('player').currentTime")
 
 
-def check_seeking(page: Page, starts: list[float], selector: str = "svg#timeline g.shot[data-index='{i}'] rect") -> None:
+def check_seeking(
+    page: Page, starts: list[float], selector: str = "svg#timeline g.shot[data-index='{i}'] rect"
+) -> None:
     """The player has loaded the clip; a click on each block moves it to that block's start."""
     wait_for(page, "document.getElementById('player').readyState >= 1", "the player did not load the clip")
     for i in reversed(range(len(starts))):  # from the last: each click moves the player
-        click(page, selector.format(i=i))
+        click(page, selector.format(i=i, start=starts[i]))
         assert player_time(page) == pytest.approx(starts[i], abs=0.1), i
     assert page.problems() == []
 
@@ -221,7 +225,9 @@ def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_pat
     # In this process (the runner is not what is under test: test_cli.py runs `analyze` on a real Ray).
     analyzers = f"{NAME},cut_analysis,audio_analysis"
     out = str(tmp_path / "out")
-    assert cli.main(["analyze", str(sample_clip), "--analyzers", analyzers, "--out", out, "--report", "--in-process"]) == 0
+    assert (
+        cli.main(["analyze", str(sample_clip), "--analyzers", analyzers, "--out", out, "--report", "--in-process"]) == 0
+    )
     html = tmp_path / "out" / "sample.html"
     assert html.is_file() and (tmp_path / "out" / "sample.json").is_file()
 
@@ -418,3 +424,151 @@ def test_report_command_says_when_the_file_is_not_a_result(tmp_path):
     )
     assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "notes.html").exists()
+
+
+@pytest.fixture(scope="module")
+def sample_result(sample_clip) -> VideoResult:
+    """The sample's shots and audio, with a transcript built by hand (its words at known times)."""
+    from test_fusion import ok, seg
+
+    [result] = run_local([VideoRequest("sample", str(sample_clip))], Plan.build(["cut_analysis", "audio_analysis"]))
+    words = [
+        ("wait", 0.5, 1.0),
+        ("for", 1.0, 1.4),
+        ("it", 1.4, 2.0),
+        ("link", 5.0, 5.6),
+        ("in", 5.6, 6.0),
+        ("bio", 6.0, 7.0),
+    ]
+
+    def sentence(part):
+        listed = [{"word": w, "start_s": a, "end_s": b, "probability": 0.9} for w, a, b in part]
+        text = " ".join(w for w, _, _ in part)
+        return seg(part[0][1], part[-1][2], "speech", text=text, words=listed, speaker=None)
+
+    speech = ok("speech_transcription", sentence(words[:3]), sentence(words[3:]), text="wait for it link in bio")
+    return result.model_copy(update={"analyzers": {**result.analyzers, "speech_transcription": speech}})
+
+
+def shown_now(page: Page) -> dict:
+    """Where the page says the player is: the playhead's time, the marked word and shot."""
+    return page.evaluate(
+        """(() => {
+            const svg = document.getElementById('timeline'), head = document.getElementById('playhead');
+            const word = document.querySelector('#transcript .word.now'), card = document.querySelector('.shot-card.now');
+            return {
+                time: document.getElementById('player').currentTime,
+                playhead: (+head.getAttribute('x1') - svg.dataset.x0) / svg.dataset.plotWidth * svg.dataset.duration,
+                word: word && word.textContent, shot: card && +card.dataset.index,
+            };
+        })()"""
+    )
+
+
+def test_the_player_follows_clicks_and_the_page_follows_the_player(tmp_path, sample_clip, sample_result, page):
+    (tmp_path / "watch").mkdir()
+    html = write_report(sample_result, tmp_path / "watch" / "sample.html")
+    check_page(page, html, shots=4, keep_as="sample-watch", media=sample_clip)
+    assert page.evaluate("document.querySelectorAll('#transcript .word').length") == 6
+    wait_for(page, "document.getElementById('player').readyState >= 1", "the player did not load the clip")
+
+    click(page, "#transcript .line:nth-of-type(2) .word:nth-of-type(1)")  # "link", at 5.0 s in shot 1
+    now = shown_now(page)
+    assert now["time"] == pytest.approx(5.0, abs=0.1) and now["word"] == "link" and now["shot"] == 1
+    click(page, ".shot-card[data-index='3'] img")  # a keyframe seeks too
+    assert shown_now(page)["time"] == pytest.approx(
+        sample_result.analyzers["cut_analysis"].segments[3].start_s, abs=0.1
+    )
+
+    # Playing from 0.9 s: the playhead and the highlighted word keep up with the player.
+    page.evaluate(
+        "(() => { const p = document.getElementById('player'); p.muted = true; p.currentTime = 0.9; p.play(); })()"
+    )
+    wait_for(page, "document.getElementById('player').currentTime > 1.6", "the clip did not play")
+    page.evaluate("document.getElementById('player').pause()")
+    wait_for(page, "document.getElementById('player').paused", "the clip did not pause")
+    time.sleep(0.3)  # the pause's timeupdate
+    now = shown_now(page)
+    assert 1.6 < now["time"] < 4.0 and now["playhead"] == pytest.approx(now["time"], abs=0.05)
+    assert now["word"] == ("it" if now["time"] < 2.0 else None)  # "it" ends at 2.0 s, "link" starts at 5.0 s
+    assert now["shot"] == (0 if now["time"] < 3.0 else 1)
+    assert page.problems() == []
+
+
+def test_an_embedded_clip_plays_with_the_file_gone(tmp_path, sample_clip, sample_result, page):
+    clip = tmp_path / "gone.mp4"
+    shutil.copy(sample_clip, clip)
+    moved = sample_result.model_copy(
+        update={"video": sample_result.video.model_copy(update={"path": str(clip)}), "source": str(clip)}
+    )
+    html = write_report(moved, tmp_path / "embedded.html", embed_video=True)
+    clip.unlink()
+
+    check_page(page, html, shots=4, keep_as="sample-embedded")
+    assert page.evaluate("document.getElementById('player').src.startsWith('data:video/mp4;base64,')")
+    check_seeking(page, [s.start_s for s in moved.analyzers["cut_analysis"].segments if s.label == "shot"])
+
+
+def write_audio(path: Path, seconds: float) -> Path:
+    """An AAC-in-MP4 file of the sample's click track, silent from 2 to 3 s: sound, no pictures."""
+    import av
+
+    from pipeline.sample import AudioSpec, render_audio
+
+    samples = render_audio(AudioSpec(bpm=120, silence=((2.0, 3.0),)), seconds)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=44100, layout="mono")
+        for i in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[i : i + 1024][None, :], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_an_audio_file_gets_an_audio_player_and_no_keyframes(tmp_path, page):
+    audio = write_audio(tmp_path / "voice.m4a", 4.0)
+    [result] = run_local([VideoRequest("voice", str(audio))], Plan.build(["cut_analysis", "audio_analysis", NAME]))
+    assert not result.video.has_video and result.analyzers["cut_analysis"].status == Status.skipped
+    html = write_report(result, tmp_path / "voice.html")
+
+    shown = check_page(page, html, shots=0, keep_as="audio-only", media=audio)
+    assert shown["player"] == "AUDIO" and page.evaluate("document.querySelectorAll('video, img').length") == 0
+    notes = page.evaluate("Array.from(document.querySelectorAll('.note')).map(p => p.textContent)")
+    assert "No keyframes: no video stream." in notes
+    starts = [s.start_s for s in result.analyzers["audio_analysis"].segments]
+    assert len(starts) >= 2  # music, then the silence
+    check_seeking(page, starts, "svg#timeline g.audio[data-start='{start:.3f}'] rect")
+
+
+def test_skipped_and_failed_analyzers_and_a_failed_video_give_clear_pages(tmp_path, sample_clip, sample_result, page):
+    analyzers = {
+        **sample_result.analyzers,
+        "cut_analysis": AnalyzerResult.skipped("weights missing"),
+        "speech_transcription": AnalyzerResult.failed("RuntimeError: out of memory"),
+        "text_overlay": AnalyzerResult.skipped("rapidocr not installed"),
+    }
+    html = write_report(sample_result.model_copy(update={"analyzers": analyzers}), tmp_path / "skipped.html")
+    shown = check_page(page, html, shots=0, keep_as="sample-skipped", media=sample_clip)
+    assert shown["player"] == "VIDEO"
+    notes = page.evaluate("Array.from(document.querySelectorAll('.note')).map(p => p.textContent)")
+    assert notes == [
+        "No transcript: speech_transcription failed: RuntimeError: out of memory.",
+        "No keyframes: cut_analysis skipped: weights missing.",
+    ]
+    absent = page.evaluate(
+        "Array.from(document.querySelectorAll('svg#timeline g.absent title')).map(t => t.textContent)"
+    )
+    assert (
+        "cut_analysis skipped: weights missing" in absent and "text_overlay skipped: rapidocr not installed" in absent
+    )
+
+    failed = sample_result.model_copy(
+        update={"status": Status.failed, "error": "decoder crashed at 3.2 s", "analyzers": {}}
+    )
+    html = write_report(failed, tmp_path / "failed.html")
+    check_page(page, html, shots=0, keep_as="sample-failed", media=sample_clip)
+    assert (
+        page.evaluate("document.querySelector('header .error').textContent")
+        == "The analysis failed: decoder crashed at 3.2 s"
+    )

@@ -117,7 +117,9 @@ def jpeg_thumbnail(frame: np.ndarray) -> bytes:
     h, w = frame.shape[:2]
     scale = min(1.0, THUMB_SIZE / max(h, w))
     small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY]
+    )
     assert ok, "OpenCV could not encode a JPEG"
     return encoded.tobytes()
 
@@ -303,7 +305,9 @@ def _keyframe(start_s: float, end_s: float, thumb_pts: np.ndarray, thumbs: list[
     return base64.b64encode(thumbs[int(np.argmin(distance))]).decode("ascii")
 
 
-def _findings(transitions: list[_Transition], times: np.ndarray, thumb_pts: np.ndarray, thumbs: list[bytes]) -> Findings:
+def _findings(
+    transitions: list[_Transition], times: np.ndarray, thumb_pts: np.ndarray, thumbs: list[bytes]
+) -> Findings:
     """Shots between the boundaries, then the transitions, each naming the shots it joins."""
     n = len(times) - 1
     kind_of = {"cut": "cut", "dissolve": "dissolve", "fade": "fade", "fade_in": "fade", "fade_out": "fade"}

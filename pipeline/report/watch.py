@@ -66,7 +66,9 @@ def media(result: VideoResult, page_dir: Path, embed: bool) -> Media:
         size = path.stat().st_size
         if size <= EMBED_MAX_BYTES:
             kind = mimetypes.guess_type(path.name)[0] or f"{element}/mp4"
-            return Media(element, f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}", "embedded")
+            return Media(
+                element, f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}", "embedded"
+            )
         note = f"too large to embed ({size / 2**20:.0f} MiB > {EMBED_MAX_BYTES / 2**20:.0f} MiB): played from beside the page"
     else:
         note = "played from beside the page"
@@ -101,7 +103,9 @@ def transcript(result: VideoResult) -> list[Line]:
         return []
     lines = []
     for s in speech.segments:
-        words = [Word(w.word, w.start_s, w.end_s) for w in s.data.words] or [Word(s.data.text.strip(), s.start_s, s.end_s)]
+        words = [Word(w.word, w.start_s, w.end_s) for w in s.data.words] or [
+            Word(s.data.text.strip(), s.start_s, s.end_s)
+        ]
         lines.append(Line(s.start_s, s.end_s, s.data.speaker, [w for w in words if w.text]))
     return [line for line in lines if line.words]
 
