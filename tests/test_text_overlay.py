@@ -285,8 +285,10 @@ def tiny_easyocr(vision_models_dir, monkeypatch) -> Settings:
 
 
 def test_easyocr_is_the_default_when_its_weights_are_present(tmp_path, tiny_easyocr):
+    # A plain static shot: a caption's edges came out of x264 on this machine with exactly
+    # CHANGE_PIXELS pixels moved by 16 levels between its two samples (encoder noise at the threshold).
     spec = ClipSpec(
-        shots=(Shot(1.0, (230, 220, 80), text="LINK IN BIO", seed=4), Shot(1.0, (60, 140, 220), "pan", seed=2)),
+        shots=(Shot(1.0, (230, 220, 80), seed=4), Shot(1.0, (60, 140, 220), "pan", seed=2)),
         audio=None,
     )
     video, result = analyse(write_clip(str(tmp_path / "clip.mp4"), spec), tiny_easyocr)
