@@ -11,6 +11,7 @@ rounds beside each other. Both run in this interpreter's environment.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -53,8 +54,10 @@ def main() -> None:
         try:
             for round_ in range(args.rounds):
                 for side, tree in trees.items():
+                    # PYTHONPATH: the bench's Ray workers import this tree's code too, not the installed one.
+                    env = {**os.environ, "PYTHONPATH": str(tree)}
                     done = subprocess.run(
-                        [sys.executable, str(tree / args.bench), *bench_args], cwd=tree, capture_output=True, text=True
+                        [sys.executable, str(tree / args.bench), *bench_args], cwd=tree, capture_output=True, text=True, env=env
                     )
                     if done.returncode:
                         sys.exit(f"{side} ({tree}) failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
