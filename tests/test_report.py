@@ -572,3 +572,61 @@ def test_skipped_and_failed_analyzers_and_a_failed_video_give_clear_pages(tmp_pa
         page.evaluate("document.querySelector('header .error').textContent")
         == "The analysis failed: decoder crashed at 3.2 s"
     )
+
+
+def test_a_document_of_an_unknown_schema_version_gives_a_clear_page_or_one_line(tmp_path, sample_result, page):
+    newer = sample_result.model_copy(update={"schema_version": "3.0"})
+    html = write_report(newer, tmp_path / "newer.html")
+    page.open(html.resolve().as_uri())
+    assert page.problems() == []
+    message = page.evaluate("document.querySelector('.error').textContent")
+    assert message.startswith("This document cannot be shown: schema version 3.0") and message.endswith("reads 2.x.")
+    assert page.evaluate("document.querySelectorAll('svg, video, audio').length") == 0
+
+    # The command: a page like that, or one line on stderr; never a traceback. (The document is a
+    # valid 2.0 body: the hand-made transcript above holds only the fields the page reads.)
+    analyzers = {n: r for n, r in newer.analyzers.items() if n != "speech_transcription"}
+    (tmp_path / "newer.json").write_text(newer.model_copy(update={"analyzers": analyzers}).to_json())
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "report", str(tmp_path / "newer.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in run.stderr
+    if run.returncode:
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    else:
+        assert "schema version 3.0" in (tmp_path / "newer.html").read_text()
+
+
+def test_each_keyframe_lists_the_text_and_objects_seen_in_its_shot(sample_result):
+    from test_fusion import ok, seg
+
+    from pipeline.report.watch import shot_cards
+
+    def text(start, end, words):
+        fields = {
+            "position": "caption_band",
+            "is_caption": True,
+            "persistent": False,
+            "box": [0, 0, 1, 1],
+            "samples": 3,
+        }
+        return seg(start, end, "text", text=words, **fields)
+
+    analyzers = {
+        **sample_result.analyzers,
+        "text_overlay": ok("text_overlay", text(0.5, 2.5, "WAIT FOR IT"), text(8.2, 9.9, "LINK IN BIO")),
+        "object_detection": ok(
+            "object_detection", seg(2.0, 6.0, "person", 0.9, track=0), seg(0.0, 3.0, "shot", shot=0)
+        ),
+    }
+    cards = shot_cards(sample_result.model_copy(update={"analyzers": analyzers}))
+    assert [(c.texts, c.objects) for c in cards] == [
+        (["WAIT FOR IT"], ["person"]),
+        ([], ["person"]),
+        ([], ["person"]),
+        (["LINK IN BIO"], []),
+    ]
+    assert all(c.thumbnail.startswith("data:image/jpeg;base64,/9j/") for c in cards)
