@@ -1,6 +1,6 @@
 """One benchmark, two revisions of reelscope, side by side in one run.
 
-    python bench/bench_revisions.py BEFORE [AFTER] [--bench bench/bench_cpu.py] [--rounds 2] [-- BENCH ARGS]
+    python bench/bench_revisions.py BEFORE [--after REV] [--bench bench/bench_cpu.py] [--rounds 2] [BENCH ARGS]
 
 Checks BEFORE (and AFTER, default: this working tree) out as temporary git worktrees, then runs
 the benchmark script of each, alternating (before, after, before, after, …) so that both see the
@@ -41,11 +41,10 @@ def figures(output: str) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("before")
-    parser.add_argument("after", nargs="?", help="a revision (default: this working tree as it is)")
+    parser.add_argument("--after", help="a revision (default: this working tree as it is)")
     parser.add_argument("--bench", default="bench/bench_cpu.py")
     parser.add_argument("--rounds", type=int, default=2)
-    args, bench_args = parser.parse_known_args()
-    bench_args = [a for a in bench_args if a != "--"]
+    args, bench_args = parser.parse_known_args()  # the rest goes to the benchmark (a clip, say)
 
     with tempfile.TemporaryDirectory(prefix="reelscope-revisions-") as scratch:
         trees = {"before": checkout(args.before, Path(scratch) / "before")}
