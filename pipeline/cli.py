@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from pipeline.registry import ALL_NAMES, parse_names
-from pipeline.schema import Status, VideoResult
+from pipeline.schema import Status
 from pipeline.settings import Settings, SettingsError
 
 
@@ -100,7 +100,7 @@ def analyze(args: argparse.Namespace) -> int:
                 if args.report:
                     from pipeline.report import write_report
 
-                    write_report(result, out / f"{result.id}.html")
+                    write_report(result, out / f"{result.id}.html", embed_video=args.embed_video)
                 failures += result.status == Status.failed
                 duration = result.video.duration_s if result.video else None
                 progress.finished(result.id, f"[{done}/{len(requests)}] {describe(result)}", duration)
@@ -126,13 +126,15 @@ def _duration(path: str) -> float | None:
 def report(args: argparse.Namespace) -> int:
     from pipeline.report import write_report
 
+    from pipeline.exports import DocumentError, read_document
+
     source = Path(args.result)
     try:
-        result = VideoResult.model_validate_json(source.read_text())
-    except (OSError, ValueError) as exc:
+        result = read_document(source)
+    except DocumentError as exc:
         print(f"cannot read {source} as a reelscope result: {exc}", file=sys.stderr)
         return 2
-    target = write_report(result, args.output or source.with_suffix(".html"))
+    target = write_report(result, args.output or source.with_suffix(".html"), embed_video=args.embed_video)
     print(f"report written to {target}")
     return 0
 
@@ -188,12 +190,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join (default: start one here)")
     run.add_argument("--num-gpus", type=float, default=None, help="GPUs the embedded Ray may use (default: detected)")
     run.add_argument("--report", action="store_true", help="also write <video>.html, a self-contained report, beside each JSON")
+    run.add_argument(
+        "--embed-video", action="store_true", help="with --report: the clip itself in the page (up to 50 MiB), not a link"
+    )
     run.add_argument("--verbose", action="store_true", help="Ray's own log lines and Ray Data's operator bars too")
     run.add_argument("--in-process", action="store_true", help="analyse here, one stage after another, without Ray (debugging)")
     run.set_defaults(handler=analyze)
     page = commands.add_parser("report", help="write a self-contained HTML report of one result")
     page.add_argument("result", help="a <video>.json written by `reelscope analyze`")
     page.add_argument("-o", "--output", help="where to write the page (default: the result's path with .html)")
+    page.add_argument("--embed-video", action="store_true", help="the clip itself in the page (up to 50 MiB), not a link")
     page.set_defaults(handler=report)
     table = commands.add_parser("export", help="write one result as subtitles (vtt, srt), a table (csv) or an ELAN file (eaf)")
     table.add_argument("document", help="a <video>.json written by `reelscope analyze`")

@@ -424,6 +424,14 @@ def test_report_command_says_when_the_file_is_not_a_result(tmp_path):
     )
     assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "notes.html").exists()
+    (tmp_path / "future.json").write_text('{"schema_version": "3.0", "id": "x", "source": "x.mp4", "scenes": []}')
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "report", str(tmp_path / "future.json")], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        f"cannot read {tmp_path / 'future.json'} as a reelscope result: {tmp_path / 'future.json'} has schema version 3.0; "
+        "this reelscope reads 2.x documents"
+    ]
 
 
 @pytest.fixture(scope="module")
