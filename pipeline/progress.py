@@ -62,6 +62,7 @@ class RunProgress:
                 TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
+                refresh_per_second=4,  # a person reads no faster; each redraw takes a core's time
             )
             self.bars.start()
             self.run_task = self.bars.add_task("run", total=self.total, figures=self._run_figures())
