@@ -301,17 +301,18 @@ def check_exactly_once(output: Path, sources: list[str], job_log: str, videos: P
 
 
 def test_model_actor_killed_mid_backfill(cluster, worker_node, videos, tmp_path):
-    """The text model's actor pool needs a GPU: it sits on the worker node. Its actor is killed in
-    the middle of a batch; the job goes on and nothing is lost or doubled."""
+    """The face models' actor pool needs a GPU: it sits on the worker node. (Not text_overlay's:
+    its rapidocr default runs on the CPU and reserves no GPU.) Its actor is killed in the middle of
+    a batch; the job goes on and nothing is lost or doubled."""
     worker, worker_id = worker_node
     path, sources = manifest(videos, tmp_path, clips=4)
     output = tmp_path / "out"
-    job = Job(cluster, path, output, f"{CPU_ANALYZERS},text_overlay")
+    job = Job(cluster, path, output, f"{CPU_ANALYZERS},eye_tracking")
     try:
-        # The actor's title while it runs a batch: `ray::MapWorker(MapBatches(OcrActor)).submit`.
+        # The actor's title while it runs a batch: `ray::MapWorker(MapBatches(FaceActor)).submit`.
         actor = cluster.wait(
-            lambda: len(results(output)) >= 1 and worker.pids("MapBatches(OcrActor)).submit"),
-            240, "the OCR actor on the worker node to be busy after a first result", job=job,
+            lambda: len(results(output)) >= 1 and worker.pids("MapBatches(FaceActor)).submit"),
+            240, "the face actor on the worker node to be busy after a first result", job=job,
         )
         done_at_kill = len(results(output))
         for pid in actor:
@@ -323,19 +324,19 @@ def test_model_actor_killed_mid_backfill(cluster, worker_node, videos, tmp_path)
     assert 1 <= done_at_kill < len(sources)
     rows = check_exactly_once(output, sources, log, videos)
     for source in sources[:-2]:
-        assert json.loads(rows[source]["analyzer_status"])["text_overlay"] == "ok", source
+        assert json.loads(rows[source]["analyzer_status"])["eye_tracking"] == "ok", source
     # Ray restarted the actor (on the only GPU, the worker node's) and retried the batch it was running.
     cluster.wait(
         lambda: [
-            runs for runs in attempts(cluster, job, "OcrActor)).submit").values()
+            runs for runs in attempts(cluster, job, "FaceActor)).submit").values()
             if any(r["state"] == "FAILED" for r in runs)
             and any(r["state"] == "FINISHED" and r["worker_pid"] not in actor for r in runs)
         ],
-        30, "the state API to show the OCR batch that failed with its actor, then succeeded",
+        30, "the state API to show the face batch that failed with its actor, then succeeded",
     )
     job_id = job.info().job_id
-    (ocr,) = [a for a in cluster.state("actors", detail=True) if "OcrActor" in a["class_name"] and a["job_id"] == job_id]
-    assert ocr["num_restarts"] >= 1 and ocr["node_id"] == worker_id and ocr["pid"] not in actor, ocr
+    (faces,) = [a for a in cluster.state("actors", detail=True) if "FaceActor" in a["class_name"] and a["job_id"] == job_id]
+    assert faces["num_restarts"] >= 1 and faces["node_id"] == worker_id and faces["pid"] not in actor, faces
 
     # The working directory went up without the virtualenv and the other git-ignored folders.
     uri = job.info().runtime_env["working_dir"]  # gcs://_ray_pkg_<hash>.zip
