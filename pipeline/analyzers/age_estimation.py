@@ -16,7 +16,6 @@ resolution move apparent age.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.faces import AGE_MODEL, YUNET, Detections, FaceReading, Regions
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials
 from pipeline.analyzers.faces import FaceAnalyzer, FacePartial, face_tracks, gather
-from pipeline.analyzers.shots import first_in_step, rounded
+from pipeline.analyzers.shots import ShotsFrom, first_in_step, rounded
 from pipeline.schema import Segment, SegmentData, Summary
 
 AGE_STEP_S = 0.5
@@ -84,7 +83,7 @@ class AgeEstimationSummary(Summary):
         "None without one",
     )
     dominant_age_bucket: str | None = Field(..., description="the most probable bucket of age_distribution; None without one")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots tracks stay within came from: cut_analysis, or the whole video as one shot"
     )
 

@@ -20,7 +20,6 @@ and a uniform background (a plain wall) looks static however the camera moves.
 
 from __future__ import annotations
 
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.yolo import WEIGHTS, Found, mask_grid
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials, Skip
-from pipeline.analyzers.shots import TIME_SLACK_S, rounded
+from pipeline.analyzers.shots import ShotsFrom, TIME_SLACK_S, rounded
 from pipeline.analyzers.tracking import shot_of_samples, video_shots
 from pipeline.analyzers.yolo_base import YoloAnalyzer
 from pipeline.schema import Segment, SegmentData, Summary
@@ -79,7 +78,7 @@ class BackgroundSegmentationSummary(Summary):
     person_share: float | None = Field(..., description="share of the picture covered by people, mean over the samples (0-1)")
     background_share: BackgroundShare = Field(..., description="share of shot time per background kind")
     frames_analysed: int = Field(..., description="samples the model read (count)")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots came from: cut_analysis, or the whole video as one shot"
     )
 

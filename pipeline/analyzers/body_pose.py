@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.yolo import WEIGHTS, Found
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials
-from pipeline.analyzers.shots import TIME_SLACK_S, rounded
+from pipeline.analyzers.shots import ShotsFrom, TIME_SLACK_S, rounded
 from pipeline.analyzers.tracking import (
     Detections,
     assign_tracks,
@@ -114,7 +114,7 @@ class BodyPoseSummary(Summary):
         ..., description="movement energy averaged over measured tracks, weighted by duration (body heights per second)"
     )
     frames_analysed: int = Field(..., description="samples the model read (count)")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots came from: cut_analysis, or the whole video as one shot"
     )
 

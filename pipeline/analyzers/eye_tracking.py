@@ -22,7 +22,6 @@ between open frames of a facing track) when eye state is measured.
 
 from __future__ import annotations
 
-from typing import Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field
@@ -30,7 +29,7 @@ from pydantic import ConfigDict, Field
 from actors.faces import EYE_STATE_MODEL, YUNET, Detections, FaceReading, Regions, open_column
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials
 from pipeline.analyzers.faces import FACES, FaceAnalyzer, FacePartial, face_tracks, gather
-from pipeline.analyzers.shots import rounded
+from pipeline.analyzers.shots import ShotsFrom, rounded
 from pipeline.schema import Segment, SegmentData, Summary
 
 YAW_MAX = 0.18  # nose offset / inter-ocular distance; ~0.5 * tan(yaw) for an average face
@@ -88,7 +87,7 @@ class EyeTrackingSummary(Summary):
     detector: str = Field(..., description="the face detector that ran, and which file or why")
     eye_state: str = Field(..., description="the eye-state classifier (hub id), or why eye state was not measured")
     sample_fps: float = Field(..., description="sampled frames per second of video (1/s)")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots came from: cut_analysis, or the whole video as one shot"
     )
     face_tracks: int = Field(..., description="face tracks in the video (count)")

@@ -16,14 +16,14 @@ frames_with_objects (samples with a tracked object), sample_fps, shots_from.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.yolo import WEIGHTS, Found
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials
-from pipeline.analyzers.shots import rounded
+from pipeline.analyzers.shots import ShotsFrom, rounded
 from pipeline.analyzers.tracking import (
     Detections,
     assign_tracks,
@@ -76,7 +76,7 @@ class ObjectDetectionSummary(Summary):
     frames_analysed: int = Field(..., description="samples the model read (count)")
     frames_with_objects: int = Field(..., description="samples with a tracked object (count)")
     sample_fps: float = Field(..., description="samples per second of video (Hz)")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots came from: cut_analysis, or the whole video as one shot"
     )
 

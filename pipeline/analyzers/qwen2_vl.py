@@ -35,14 +35,14 @@ Settings: settings.qwen2_vl_temporal (frames_per_window here; the model's own in
 from __future__ import annotations
 
 import itertools
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import ConfigDict, Field
 
 from actors.qwen2_vl import QWEN2_VL_WEIGHTS, Descriptions
 from pipeline.analyzer import Analyzer, Context, Findings, FrameBatch, FrameSpec, Partials, Resources, Skip
-from pipeline.analyzers.shots import TIME_SLACK_S, rounded, shots_and_transitions
+from pipeline.analyzers.shots import ShotsFrom, TIME_SLACK_S, rounded, shots_and_transitions
 from pipeline.schema import Segment, SegmentData, Summary
 from pipeline.settings import Settings
 
@@ -81,7 +81,7 @@ class Qwen2VLSummary(Summary):
     frame_size: list[int] = Field(..., description="[width, height] of the frames the model saw (px)")
     window_count: int = Field(..., description="windows described (count)")
     shot_count: int = Field(..., description="shot segments (count)")
-    shots_from: Literal["cut_analysis", "whole_video"] = Field(
+    shots_from: ShotsFrom = Field(
         ..., description="where the shots come from: cut_analysis, or the whole video as one shot"
     )
     generate_calls: int = Field(..., description="generate calls over the video (count)")
