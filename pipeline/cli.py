@@ -114,9 +114,12 @@ def analyze(args: argparse.Namespace) -> int:
 
 def _duration(path: str) -> float | None:
     """The video's length for its progress line, when a quick look tells (else the line shows
-    seconds analysed alone); a file that cannot be read fails in the run, with its reason."""
-    from pipeline.engine.decode import MediaError, probe
+    seconds analysed alone); a file that cannot be read fails in the run, with its reason. A URL
+    is not opened twice for it."""
+    from pipeline.engine.decode import MediaError, is_remote, probe
 
+    if is_remote(path):
+        return None
     try:
         return probe(path).duration_s
     except (MediaError, OSError, ValueError):

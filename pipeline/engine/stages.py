@@ -98,13 +98,10 @@ class _Runner:
             runtime = self.runtimes.get(name)
             item.models[name] = [*(runtime.models_used.get(name, []) if runtime else []), *analyzer.models_used]
             start = time.perf_counter()
+            step = analyzer.process_frames if isinstance(item.payload, FrameBatch) else analyzer.process_audio
+            args = (item.payload, predicted[id(runtime)]) if runtime else (item.payload,)
             try:
-                if isinstance(item.payload, FrameBatch):
-                    args = (item.payload, predicted[id(runtime)]) if runtime else (item.payload,)
-                    item.partials[name] = analyzer.process_frames(*args)
-                else:
-                    args = (item.payload, predicted[id(runtime)]) if runtime else (item.payload,)
-                    item.partials[name] = analyzer.process_audio(*args)
+                item.partials[name] = step(*args)
             except Skip as exc:
                 item.outcomes[name] = f"skip: {exc}"
             except Exception as exc:
