@@ -39,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from pipeline.analyzers.whisper import SENTENCE_END
-from pipeline.schema import SCHEMA_VERSION, AnalyzerResult, Segment, Status, VideoResult
+from pipeline.schema import SCHEMA_MAJOR, SCHEMA_VERSION, AnalyzerResult, Segment, Status, VideoResult, readable
 
 FORMATS = ("vtt", "srt", "csv", "eaf")
 SUBTITLES = ("vtt", "srt")
@@ -76,10 +76,9 @@ def read_document(path: Path) -> VideoResult:
         raise DocumentError(f"{path} is not a reelscope document: not JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("schema_version"), str) or "id" not in raw:
         raise DocumentError(f"{path} is not a reelscope document: no schema_version and id at its top level")
-    major = SCHEMA_VERSION.split(".")[0]
-    if raw["schema_version"].split(".")[0] != major:
+    if not readable(raw["schema_version"]):
         raise DocumentError(
-            f"{path} has schema version {raw['schema_version']}; this reelscope reads {major}.x documents"
+            f"{path} has schema version {raw['schema_version']}; this reelscope reads {SCHEMA_MAJOR}.x documents"
         )
     try:
         return VideoResult.model_validate(raw)

@@ -22,6 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, create_model,
 # 1.1: models used, reelscope version, container duration and truncation.
 # 2.0: every analyzer's summary and segment data typed; a summary is null when the analyzer did not succeed.
 SCHEMA_VERSION = "2.0"
+SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]  # documents of this major version are read; others are refused
+
+
+def readable(schema_version: str) -> bool:
+    """Whether a document of `schema_version` has this reelscope's fields (same major version)."""
+    return schema_version.split(".")[0] == SCHEMA_MAJOR
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from pipeline.analyzers.fusion_timeline import Transition
 from pipeline.report.lanes import Lanes
 from pipeline.report.layout import Timeline, place
 from pipeline.report.watch import Line, Media, ShotCard, media, shot_cards, transcript
-from pipeline.schema import SCHEMA_VERSION, AnalyzerResult, Status, VideoInfo, VideoResult
+from pipeline.schema import SCHEMA_MAJOR, AnalyzerResult, Status, VideoInfo, VideoResult, readable
 
 # The fields of a fused second the page's script describes under the pointer.
 HOVER_FIELDS = (
@@ -94,10 +94,9 @@ class Report:
 def report_data(result: VideoResult, page_dir: Path = Path("."), embed_video: bool = False) -> Report:
     """The page's content; `page_dir` is the folder the page is written to (the player's source is
     relative to it), `embed_video` puts the clip itself in the page."""
-    major = SCHEMA_VERSION.split(".")[0]
-    if result.schema_version.split(".")[0] != major:
+    if not readable(result.schema_version):
         why = f"schema version {result.schema_version} (written by reelscope {result.reelscope_version})"
-        return Report(id=result.id, source=result.source, unknown_schema=f"{why}; this reelscope reads {major}.x")
+        return Report(id=result.id, source=result.source, unknown_schema=f"{why}; this reelscope reads {SCHEMA_MAJOR}.x")
     if result.video is None:
         return Report(id=result.id, source=result.source, unreadable=result.error)
     lanes = Lanes(result)
