@@ -10,6 +10,7 @@ from pydantic import ConfigDict
 from actors.base import ModelActor, Runtime
 from pipeline.analyzer import Analyzer, Context, Findings, FrameSpec, Partials, Resources, Skip
 from pipeline.schema import ModelUsed, Segment, SegmentData, Summary
+from pipeline.settings import NOT_SETTINGS
 
 SPEC = FrameSpec(fps=None, size=64)
 
@@ -150,7 +151,7 @@ class SettingsSeen(Summary):
     model_config = ConfigDict(extra="forbid")
     models_dir: str  # what the worker's analyzer was built with
     gpu_memory_gb: float | None
-    reelscope_variables: list[str]  # REELSCOPE_* variables in the worker's environment
+    reelscope_variables: list[str]  # REELSCOPE_* settings variables in the worker's environment
 
 
 class SettingsEcho(Analyzer):
@@ -164,7 +165,8 @@ class SettingsEcho(Analyzer):
         return SettingsSeen(
             models_dir=str(self.settings.models_dir),
             gpu_memory_gb=self.settings.gpu_memory_gb,
-            reelscope_variables=sorted(k for k in os.environ if k.startswith("REELSCOPE_")),
+            # Variables of scripts and tests (REELSCOPE_VENV, …) are not settings: they may pass.
+            reelscope_variables=sorted(k for k in os.environ if k.startswith("REELSCOPE_") and k not in NOT_SETTINGS),
         )
 
     def finalize(self, partials, context):

@@ -1,4 +1,4 @@
-"""The same units as a Ray Data graph on a real local Ray with one logical GPU."""
+"""The same units as a Ray Data graph (pipeline/runners/ray_data.py) on a real local Ray with one logical GPU."""
 
 from __future__ import annotations
 
