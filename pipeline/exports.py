@@ -6,7 +6,8 @@ every segment (CSV, for pandas / DuckDB / R), and an ELAN annotation file (EAF).
               with is_caption; a two-line caption is one cue of two lines).
     csv       one row per segment of every analyzer: id, analyzer, start_s, end_s, label,
               confidence, then the segment's typed data flattened (nested records as dotted
-              columns, lists and dicts as JSON, booleans true/false, None empty).
+              columns, lists and dicts as JSON, booleans true/false, None empty); embedded
+              media (shot thumbnails) stays in the document.
     eaf       one tier per analyzer, times in ms; the transcript's words on a tier of their own.
               An ELAN tier cannot hold overlapping annotations, so an analyzer whose segments
               overlap gets a tier per label ("cut_analysis shot", "cut_analysis cut"), and
@@ -36,6 +37,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from pipeline.analyzers.whisper import SENTENCE_END
@@ -225,8 +227,14 @@ def csv_rows(result: VideoResult) -> list[dict[str, str]]:
 
 
 def flatten(model: BaseModel, prefix: str = "") -> dict[str, str]:
-    """A model's fields under their JSON names; nested models as dotted names."""
-    values = {field.alias or name: getattr(model, name) for name, field in type(model).model_fields.items()}
+    """A model's fields under their JSON names; nested models as dotted names. Embedded media
+    (a field the schema marks with a contentMediaType, e.g. a shot's JPEG thumbnail) is left out:
+    kilobytes of base64 per row are no figure a table is read for."""
+    values = {
+        field.alias or name: getattr(model, name)
+        for name, field in type(model).model_fields.items()
+        if not _is_media(field)
+    }
     values.update(model.model_extra or {})
     flat: dict[str, str] = {}
     for key, value in values.items():
@@ -235,6 +243,11 @@ def flatten(model: BaseModel, prefix: str = "") -> dict[str, str]:
         else:
             flat[prefix + key] = _cell(value)
     return flat
+
+
+def _is_media(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and "contentMediaType" in extra
 
 
 def _cell(value: Any) -> str:

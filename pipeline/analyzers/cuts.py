@@ -158,6 +158,7 @@ class CutAnalysisSegment(SegmentData):
         None,
         description=f"shot: its keyframe, the decoded frame nearest its middle among {THUMB_FPS:g} a second, "
         f"as a JPEG of at most {THUMB_SIZE} px on its long side, base64 (standard alphabet, padded)",
+        json_schema_extra={"contentMediaType": "image/jpeg", "contentEncoding": "base64"},
     )
 
 
