@@ -26,6 +26,7 @@ import numpy as np
 
 from pipeline.analyzer import BATCH_FRAMES, AudioTrack, FrameBatch, FrameSpec
 from pipeline.schema import VideoInfo
+from pipeline.sniff import not_media
 
 AUDIO_RATE = 16_000
 # A sample this close to full scale (-0.09 dBFS) counts as clipped. Not 1.0: lossy codecs ring
@@ -62,6 +63,8 @@ def check_readable(path: str) -> None:
         raise MediaError(f"is {kind}, not a media file: {path}")
     if os.path.getsize(path) == 0:
         raise MediaError(f"empty file (0 bytes): {path}")
+    if (what := not_media(path)) is not None:  # by its content, whatever its name says (pipeline/sniff.py)
+        raise MediaError(f"not a readable media file: it is {what}: {path}")
 
 
 def _open(path: str) -> av.container.InputContainer:
