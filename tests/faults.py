@@ -90,8 +90,54 @@ def special_files(folder: Path) -> dict[str, Path]:
     return {"fifo": fifo, "loop": folder / "loop-a.mp4", "text": folder / "notes.txt", "html": folder / "page.mp4"}
 
 
+def picture(path: Path, frames: int = 1, fmt: str = "image2", codec: str = "png", pix_fmt: str = "rgb24") -> Path:
+    """An image file of `frames` pictures (10 a second) written by FFmpeg's own encoders:
+    image2 + png or mjpeg for a still, gif, apng or webp (libwebp_anim) for an animation."""
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 + i * 20, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def not_media(folder: Path) -> dict[str, tuple[Path, str | None]]:
+    """Files that are not video, under video names, and animations FFmpeg reads as video: the
+    words each one's refusal names it by (pipeline/sniff.py), None for a correct document."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cases: dict[str, tuple[Path, str | None]] = {
+        "PNG as mp4": (picture(folder / "png.mp4"), "it is a PNG image, not a video"),
+        "JPEG as mp4": (picture(folder / "jpeg.mp4", codec="mjpeg", pix_fmt="yuvj420p"), "it is a JPEG image, not a video"),
+        "still GIF": (picture(folder / "still.gif", fmt="gif", codec="gif", pix_fmt="rgb8"), "it is a still GIF image, not a video"),
+        "still WebP": (picture(folder / "still.webp", fmt="webp", codec="libwebp", pix_fmt="yuv420p"), "it is a WebP image, not a video"),
+        "animated GIF": (picture(folder / "animated.gif", 10, fmt="gif", codec="gif", pix_fmt="rgb8"), None),
+        "animated PNG": (picture(folder / "animated.png", 10, fmt="apng", codec="apng"), None),
+        "animated WebP": (
+            picture(folder / "animated.webp", 10, fmt="webp", codec="libwebp_anim", pix_fmt="yuv420p"),
+            "it is an animated WebP image, which FFmpeg does not decode",
+        ),
+    }
+    (folder / "doc.mp4").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    cases["PDF as mp4"] = (folder / "doc.mp4", "it is a PDF document, not a video")
+    with zipfile.ZipFile(folder / "archive.mp4", "w") as archive:
+        archive.writestr("clip.mp4", b"\0" * 1000)
+    cases["ZIP as mp4"] = (folder / "archive.mp4", "it is a ZIP archive, not a video")
+    (folder / "icon.mp4").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect/></svg>')
+    cases["SVG as mp4"] = (folder / "icon.mp4", "it is an SVG image, not a video")
+    (folder / "list.m3u8").write_text("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n../sample.mp4\n#EXT-X-ENDLIST\n")
+    cases["HLS playlist"] = (folder / "list.m3u8", "it is a playlist (M3U/HLS text), not a video")
+    (folder / "data.mp4").write_text('{"not": "a video"}')
+    cases["JSON as mp4"] = (folder / "data.mp4", "it is JSON text, not a video")
+    return cases
+
+
 def corpus(folder: Path) -> dict[str, tuple[Path, str | None]]:
-    """Forty-odd inputs and what each must give: None for a document whose status is ok, else
+    """Fifty-odd inputs and what each must give: None for a document whose status is ok, else
     the words of its one-line error. Every file is made here, in `folder`."""
     from pipeline.sample import SAMPLE, ClipSpec, Shot, write_clip
 
@@ -134,13 +180,14 @@ def corpus(folder: Path) -> dict[str, tuple[Path, str | None]]:
     cases["index, no media"] = (media_cut_at(sample, folder / "no-media.mp4", 0.0), "no frame or sample could be decoded")
     cases["index missing"] = (_head_of(sample, folder / "no-index.mp4"), "not a readable media file")
     odd = special_files(folder / "odd")
-    cases["text"] = (odd["text"], "not a readable media file")
-    cases["html as mp4"] = (odd["html"], "not a readable media file")
+    cases["text"] = (odd["text"], "not a readable media file: it is a text file, not a video")
+    cases["html as mp4"] = (odd["html"], "not a readable media file: it is an HTML page, not a video")
     cases["fifo"] = (odd["fifo"], "is a FIFO")
     cases["symlink loop"] = (odd["loop"], "symbolic link loop")
     (folder / "folder.mp4").mkdir()
     cases["directory"] = (folder / "folder.mp4", "is a directory")
     cases["missing"] = (folder / "missing.mp4", "no such file")
+    cases.update(not_media(folder / "not-media"))
     return cases
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from faults import media_cut_at, special_files, tone, video
+from faults import media_cut_at, not_media, picture, special_files, tone, video
 
 from pipeline.analyzer import AudioTrack, FrameBatch, FrameSpec
 from pipeline.engine.decode import Decoder, MediaError, probe
@@ -99,8 +100,32 @@ def test_text_and_special_files_are_named_for_what_they_are(tmp_path):
     for kind, words in [
         ("fifo", "is a FIFO, not a media file"),
         ("loop", "a symbolic link loop"),
-        ("text", "not a readable media file"),
-        ("html", "not a readable media file"),
+        ("text", "not a readable media file: it is a text file, not a video"),
+        ("html", "not a readable media file: it is an HTML page, not a video"),
     ]:
         with pytest.raises(MediaError, match=words):
             probe(str(odd[kind]))
+
+
+def test_a_file_that_is_not_media_is_named_for_what_it_is_by_its_content(tmp_path):
+    """Images, documents, archives and text under video names are refused in one line that says
+    what they are (pipeline/sniff.py); an animation FFmpeg reads is a video of its frames."""
+    cases = not_media(tmp_path)
+    assert sum(want is None for _, want in cases.values()) == 2 and len(cases) >= 12
+    for name, (path, want) in cases.items():
+        if want is None:
+            info, batches, _ = decode(path, [FrameSpec(None, 64)], audio=False)
+            assert info.frame_count == 10 and info.duration_s == pytest.approx(1.0), name
+            assert sum(len(b.pts_s) for b in batches) == 10, name
+        else:
+            with pytest.raises(MediaError, match=f"^not a readable media file: {re.escape(want)}"):
+                probe(str(path))
+    # The content decides, never the name: the same PNG under any extension, a video under .png.
+    png = picture(tmp_path / "picture.png")
+    for extension in ("png", "mov", "mkv", "webm", "gif"):
+        renamed = tmp_path / f"renamed.{extension}"
+        renamed.write_bytes(png.read_bytes())
+        with pytest.raises(MediaError, match="it is a PNG image, not a video"):
+            probe(str(renamed))
+    clip = video(tmp_path / "clip.png", frames=5, fmt="mp4")
+    assert probe(str(clip)).duration_s == pytest.approx(0.2, abs=0.05)
