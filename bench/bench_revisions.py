@@ -3,7 +3,7 @@
     python bench/bench_revisions.py BEFORE [--after REV] [--bench bench/bench_cpu.py] [--rounds 2] [BENCH ARGS]
 
 Checks BEFORE (and AFTER, default: this working tree) out as temporary git worktrees, then runs
-the benchmark script of each, alternating (before, after, before, after, …) so that both see the
+the benchmark script of each (a revision older than the benchmark gets this tree's copy), alternating (before, after, before, after, …) so that both see the
 same machine load, and prints every "x realtime" row and ratio line of each, the median over the
 rounds beside each other. Both run in this interpreter's environment.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,8 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"-?\d+\.\d+")
 
 
-def checkout(revision: str, into: Path) -> Path:
+def checkout(revision: str, into: Path, bench: str) -> Path:
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(into), revision], check=True, capture_output=True)
+    if not (into / bench).exists():  # a benchmark newer than the revision measures that revision's code
+        shutil.copy(REPO / bench, into / bench)
     return into
 
 
@@ -47,8 +50,8 @@ def main() -> None:
     args, bench_args = parser.parse_known_args()  # the rest goes to the benchmark (a clip, say)
 
     with tempfile.TemporaryDirectory(prefix="reelscope-revisions-") as scratch:
-        trees = {"before": checkout(args.before, Path(scratch) / "before")}
-        trees["after"] = checkout(args.after, Path(scratch) / "after") if args.after else REPO
+        trees = {"before": checkout(args.before, Path(scratch) / "before", args.bench)}
+        trees["after"] = checkout(args.after, Path(scratch) / "after", args.bench) if args.after else REPO
         runs: dict[str, list[dict[str, list[float]]]] = {"before": [], "after": []}
         try:
             for round_ in range(args.rounds):

@@ -1,0 +1,239 @@
+"""Bulk backfill benchmark: where a backfill's CPU, copies and memory go, on a warm local cluster.
+
+    python bench/bench_bulk.py [--n 64] [--seconds 2] [--analyzers A,B] [--no-real]
+    python bench/bench_revisions.py REV --bench bench/bench_bulk.py --rounds 1 [--n 64]   (before | after)
+
+N generated clips (pipeline/sample.py: 4 distinct clips, copied so each copy is a video of its
+own) plus the real clips of ../shared/media under --real-max-s seconds go through
+`pipeline.backfill.backfill` on a local Ray that a small warm-up backfill has started. The
+default analyzers are those that need no download. Printed, per video where it says so:
+
+(cpu)   CPU seconds of the driver (this process), of Ray's workers and of Ray's own processes
+        (GCS, raylet, agents), sampled every 0.2 s over the process tree; the driver's share
+(hop)   bytes each Ray Data operator wrote to the object store (its output blocks): every hop
+        of an item through the graph is such a copy. `read` is what the analyzers of the model
+        stages read (their frames and audio, decoded here once per distinct clip)
+(store) object-store peak (MiB), spilled (MiB), peak memory of all the processes (PSS, MiB)
+(speed) videos/min and video-hours/hour of the measured backfill, wall time
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
+MEDIA = REPO.parent / "shared" / "media"
+MiB = 2**20
+
+
+def clips(folder: Path, n: int, seconds: float) -> list[str]:
+    """n videos: 4 distinct generated clips of `seconds`, copied round-robin."""
+    from pipeline.sample import AudioSpec, ClipSpec, Shot, write_clip
+
+    colors = [(210, 90, 50), (60, 140, 220), (90, 200, 90), (230, 220, 80)]
+    distinct = []
+    for i, color in enumerate(colors):
+        shots = (Shot(seconds / 2, color, "pan", seed=i, text="BULK"), Shot(seconds / 2, colors[i - 1], "static", seed=i + 4))
+        spec = ClipSpec(shots=shots, width=480, height=270, audio=AudioSpec(bpm=100 + 10 * i))
+        distinct.append(write_clip(str(folder / f"distinct{i}.mp4"), spec))
+    paths = []
+    for i in range(n):
+        path = folder / f"clip{i:04d}.mp4"
+        shutil.copy(distinct[i % len(distinct)], path)
+        paths.append(str(path))
+    return paths
+
+
+def real_clips(max_s: float) -> list[str]:
+    import av
+
+    found = []
+    for path in sorted(MEDIA.glob("*/*.mp4")):
+        with av.open(str(path)) as container:
+            if container.duration and container.duration / 1e6 <= max_s:
+                found.append(str(path))
+    return found
+
+
+def bytes_read(paths: list[str], plan) -> int:
+    """The bytes of frames and audio the model stages' analyzers read, summed over `paths` (each
+    distinct file decoded once)."""
+    from pipeline.analyzer import FrameBatch
+    from pipeline.engine.decode import Decoder
+
+    staged = [a for stage in plan.stages for a in stage]
+    specs = list(dict.fromkeys(a.frames for a in staged if a.frames is not None))
+    audio = any(a.audio for a in staged)
+    per_file: dict[int, int] = {}
+    total = 0
+    for path in paths:
+        key = os.path.getsize(path)  # the copies of one clip have one size
+        if key not in per_file:
+            size = 0
+            if specs or audio:
+                with contextlib.suppress(Exception):
+                    for payload in Decoder(path, specs, audio):
+                        size += payload.frames.nbytes if isinstance(payload, FrameBatch) else payload.samples.nbytes
+            per_file[key] = size
+        total += per_file[key]
+    return total
+
+
+def operators(summary) -> list:
+    """Every operator of a dataset's stats, from the first (its parents') on."""
+    return [op for parent in summary.parents for op in operators(parent)] + list(summary.operators_stats)
+
+
+class Sampler(threading.Thread):
+    """CPU seconds and resident memory of this process and every descendant (embedded Ray: GCS,
+    raylet, workers), and the object store's use, every `period` seconds."""
+
+    def __init__(self, period: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.psutil = psutil
+        self.me = psutil.Process()
+        self.period = period
+        self.base = self._cpu()
+        self.last: dict[int, tuple[str, float]] = {}
+        self.peak_pss = 0
+        self.peak_store = 0.0
+        self.spilled = 0.0
+        self.own_cpu = 0.0  # this thread's CPU seconds: not the driver's work
+        self.stop = threading.Event()
+
+    def _cpu(self) -> dict[int, tuple[str, float]]:
+        seen = {}
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            with contextlib.suppress(self.psutil.Error):
+                times = proc.cpu_times()
+                seen[proc.pid] = (" ".join(proc.cmdline()[:3]), times.user + times.system)
+        return seen
+
+    def run(self) -> None:
+        for n in itertools.count():
+            if self.stop.is_set():
+                break
+            self.sample(memory=n % 5 == 0)
+            self.own_cpu = time.thread_time()
+            self.stop.wait(self.period)
+
+    def sample(self, memory: bool = True) -> None:
+        self.last.update(self._cpu())
+        if not memory:
+            return
+        pss = 0  # proportional: the object store's shared pages are counted once across processes
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            with contextlib.suppress(self.psutil.Error):
+                pss += proc.memory_full_info().pss
+        self.peak_pss = max(self.peak_pss, pss)
+        with contextlib.suppress(Exception):
+            import ray._private.worker
+            from ray._private.internal_api import memory_summary
+
+            text = memory_summary(address=ray._private.worker.global_worker.node.address, stats_only=True)
+            used = re.search(r"Plasma memory usage (\d+) MiB", text)
+            spilled = re.search(r"Spilled (\d+) MiB", text)
+            self.peak_store = max(self.peak_store, float(used.group(1)) if used else 0.0)
+            self.spilled = max(self.spilled, float(spilled.group(1)) if spilled else 0.0)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """Driver, workers (ray::… and worker processes), Ray's own processes: CPU seconds in the run."""
+        self.stop.set()
+        self.join()
+        self.sample()
+        split = {"driver": 0.0, "workers": 0.0, "ray": 0.0}
+        for pid, (command, seconds) in self.last.items():
+            spent = seconds - self.base.get(pid, ("", 0.0))[1]
+            spent -= self.own_cpu if pid == self.me.pid else 0.0
+            part = "driver" if pid == self.me.pid else "workers" if "default_worker" in command or "ray::" in command else "ray"
+            split[part] += max(spent, 0.0)
+        return split
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=64, help="generated clips")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each generated clip")
+    parser.add_argument("--analyzers", help="comma-separated (default: all whose weights are here)")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real clips of ../shared/media")
+    parser.add_argument("--real-max-s", type=float, default=12.0, help="real clips up to this long")
+    args = parser.parse_args()
+
+    from pipeline.backfill import backfill
+    from pipeline.engine import Plan
+    from pipeline.runners import ray_data
+
+    names = args.analyzers.split(",") if args.analyzers else None
+    plan = Plan.build(names, weights_here=True)
+    names = [a.name for a in plan.analyzers]
+    with tempfile.TemporaryDirectory(prefix="reelscope-bulk-") as scratch:
+        root = Path(scratch)
+        (root / "clips").mkdir()
+        sources = clips(root / "clips", args.n, args.seconds) + ([] if args.no_real else real_clips(args.real_max_s))
+        read = bytes_read(sources, plan)
+        ray_data.connect(None)
+        # Warm: Ray's workers are started and have set their analyzers up once.
+        (root / "warm.txt").write_text("\n".join(sources[:2]) + "\n")
+        with contextlib.redirect_stdout(io.StringIO()):
+            backfill(root / "warm.txt", root / "warm", names, weights_here=True)
+
+        datasets = []
+        build = ray_data.build_dataset
+
+        def kept(*a, **k):
+            datasets.append(build(*a, **k))
+            return datasets[-1]
+
+        ray_data.build_dataset = kept
+        (root / "manifest.txt").write_text("\n".join(sources) + "\n")
+        sampler = Sampler()
+        sampler.start()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            backfill(root / "manifest.txt", root / "out", names, weights_here=True)
+        wall = time.perf_counter() - start
+        cpu = sampler.cpu_seconds()
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(root / "out" / "videos.parquet").to_pylist()
+
+    videos = len(sources)
+    ok = sum(r["status"] == "ok" for r in rows)
+    video_s = sum(r["duration_s"] or 0.0 for r in rows)
+    total_cpu = sum(cpu.values())
+    print(f"clip: {args.n} generated clips of {args.seconds:g} s (480x270) + {videos - args.n} real; {video_s:.1f} s of video; {ok}/{videos} ok")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"analyzers: {','.join(names)}; model stages: {[[a.name for a in s] for s in plan.stages]}")
+    print(f"(cpu) driver CPU s per video {cpu['driver'] / videos:.4f}   driver share of all CPU s {cpu['driver'] / total_cpu:.4f}")
+    print(f"(cpu) CPU s: driver {cpu['driver']:.2f}  workers {cpu['workers']:.2f}  ray processes {cpu['ray']:.2f}  total {total_cpu:.2f}")
+    hops = 0
+    for op in operators(datasets[-1]._get_stats_summary()) if datasets else []:
+        out = op.output_size_bytes.sum if op.output_size_bytes else 0
+        hops += out if "ReadItems" not in op.operator_name and "FromItems" not in op.operator_name else 0
+        print(f"(hop) {op.operator_name[:60]:<60} MiB out per video {out / videos / MiB:.3f}")
+    print(f"(hop) all hops MiB per video {hops / videos / MiB:.3f}   read by model stages MiB per video {read / videos / MiB:.3f}   copied/read {hops / max(read, 1):.3f}")
+    print(f"(store) object store peak MiB {sampler.peak_store:.1f}   spilled MiB {sampler.spilled:.1f}   memory peak (PSS, all processes) MiB {sampler.peak_pss / MiB:.1f}")
+    print(f"(speed) {videos / wall * 60:.2f} videos/min   {video_s / wall:.3f} video-hours/hour   wall {wall:.2f} s")
+    if ok < videos - len([s for s in sources if "delayed_start" in s]):
+        print(printed.getvalue()[-3000:], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
