@@ -39,6 +39,13 @@ case "${1:-}" in
             { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null \
                 || echo "could not install chromium: the report tests will fail" >&2
         fi
+        # Audio fingerprints (audio_analysis, the corpus view's same-sound groups) come from Chromaprint's fpcalc.
+        if ! command -v fpcalc >/dev/null && command -v apt-get >/dev/null; then
+            echo "installing fpcalc (libchromaprint-tools) for the audio fingerprints"
+            sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+            { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libchromaprint-tools; } >/dev/null \
+                || echo "could not install fpcalc: audio fingerprints will be missing and the corpus tests will fail" >&2
+        fi
         exec "$venv/bin/python" -m pytest -q "$@" ;;
     *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

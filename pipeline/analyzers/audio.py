@@ -18,6 +18,9 @@ Everything is measured on the decoded 16 kHz mono track (never by re-reading the
   with known failures (sparse music without a steady pulse can read as speech, speech over a loud
   beat reads as music; any steady non-speech sound counts as music); the model-based
   "audio_environment" analyzer is meant to replace it.
+- Fingerprint: Chromaprint's, from `fpcalc` fed the decoded track as raw PCM (pipeline/fingerprint.py),
+  for the corpus view's same-sound groups; None with the reason when fpcalc is not installed or the
+  track is too short (about 3 s).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline import fingerprint
 from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, Partials, Skip
 from pipeline.analyzers.shots import rounded
 from pipeline.schema import Segment, SegmentData, Summary
@@ -80,6 +84,17 @@ class Loudness(BaseModel):
     curve: list[tuple[float, float]] = Field(..., description="[window start (s), RMS level (dBFS)] per window")
 
 
+class AudioFingerprint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: Literal["chromaprint-2"] = Field(..., description="Chromaprint's algorithm (fpcalc's default, 2)")
+    item_s: float = Field(..., description="time between two items of the fingerprint (s)")
+    item_count: int = Field(..., description="items in the fingerprint (count)")
+    raw_b64: str = Field(
+        ..., description="the raw fingerprint: its 32-bit items as little-endian uint32, base64 (standard alphabet, padded)"
+    )
+
+
 class AudioAnalysisSummary(Summary):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +110,12 @@ class AudioAnalysisSummary(Summary):
     speech_share: float = Field(..., description="share of the track labelled speech (0-1)")
     music_share: float = Field(..., description="share of the track labelled music (0-1)")
     classification: Literal["heuristic"] = Field(..., description="how silence, speech and music were told apart")
+    fingerprint: AudioFingerprint | None = Field(
+        None, description=f"Chromaprint fingerprint of the track's first {fingerprint.MAX_S} s (None: see fingerprint_absent)"
+    )
+    fingerprint_absent: str | None = Field(
+        None, description="why there is no fingerprint (None when there is one, or in a document written before it)"
+    )
 
 
 class AudioAnalysis(Analyzer):
@@ -155,6 +176,7 @@ class AudioAnalysis(Analyzer):
             curve_window_s=CURVE_WINDOW_S,
             curve=[(rounded(t + audio.start_s, 3), db) for t, db in curve],
         )
+        fingerprinted, absent = _fingerprint(audio)
         summary = AudioAnalysisSummary(
             duration_s=rounded(duration, 3),
             tempo_bpm=rounded(tempo_bpm, 1) if tempo_bpm else None,
@@ -168,6 +190,8 @@ class AudioAnalysis(Analyzer):
             speech_share=rounded(shares["speech"]),
             music_share=rounded(shares["music"]),
             classification="heuristic",
+            fingerprint=fingerprinted,
+            fingerprint_absent=absent,
         )
         return Findings(segments=segments, summary=summary)
 
@@ -175,6 +199,15 @@ class AudioAnalysis(Analyzer):
         if partials.audio is None:
             raise Skip("no audio track was decoded")
         return partials.audio
+
+
+def _fingerprint(audio: AudioTrack) -> tuple[AudioFingerprint | None, str | None]:
+    try:
+        items = fingerprint.chromaprint(audio.samples, audio.sample_rate)
+    except fingerprint.FingerprintUnavailable as exc:
+        return None, str(exc)
+    raw = fingerprint.encode(items)
+    return AudioFingerprint(algorithm="chromaprint-2", item_s=fingerprint.ITEM_S, item_count=len(items), raw_b64=raw), None
 
 
 def _to_db(rms: np.ndarray | float) -> np.ndarray:
