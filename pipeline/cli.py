@@ -132,6 +132,12 @@ def report(args: argparse.Namespace) -> int:
     from pipeline.exports import DocumentError, read_document
 
     source = Path(args.result)
+    if source.is_dir():
+        from pipeline.report.corpus import write_corpus
+
+        target, written = write_corpus(source, args.output)
+        print(f"corpus page written to {target} ({written} video reports written beside their documents)")
+        return 0
     try:
         result = read_document(source)
     except DocumentError as exc:
@@ -199,9 +205,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="Ray's own log lines and Ray Data's operator bars too")
     run.add_argument("--in-process", action="store_true", help="analyse here, one stage after another, without Ray (debugging)")
     run.set_defaults(handler=analyze)
-    page = commands.add_parser("report", help="write a self-contained HTML report of one result")
-    page.add_argument("result", help="a <video>.json written by `reelscope analyze`")
-    page.add_argument("-o", "--output", help="where to write the page (default: the result's path with .html)")
+    page = commands.add_parser("report", help="write a self-contained HTML report of one result, or of a whole directory")
+    page.add_argument(
+        "result",
+        help="a <video>.json written by `reelscope analyze`, or a directory of them (a backfill's output): "
+        "one corpus page, each video's report beside its document",
+    )
+    page.add_argument(
+        "-o", "--output", help="where to write the page (default: the result's path with .html; for a directory DIR/corpus.html)"
+    )
     page.add_argument("--embed-video", action="store_true", help="the clip itself in the page (up to 50 MiB), not a link")
     page.set_defaults(handler=report)
     table = commands.add_parser("export", help="write one result as subtitles (vtt, srt), a table (csv) or an ELAN file (eaf)")
