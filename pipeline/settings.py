@@ -111,6 +111,24 @@ class AudioEnvironmentSettings(AudioClassifierSettings):
     hop_s: float = Field(1.0, gt=0, le=30, description="seconds between window starts (at most window_s)")
 
 
+class SafeZonesSettings(Section):
+    """Each platform's interface over a vertical video, as fractions of the frame (sources:
+    pipeline/analyzers/short_form.py)."""
+
+    tiktok_top: float = Field(0.1302, ge=0, lt=1, description="TikTok's top bar: share of the height (250 of 1920 px)")
+    tiktok_right: float = Field(0.1574, ge=0, lt=1, description="TikTok's button rail: share of the width (170 of 1080 px)")
+    tiktok_bottom: float = Field(0.2188, ge=0, lt=1, description="TikTok's caption and music area: share of the height (420 of 1920 px)")
+    instagram_reels_top: float = Field(0.14, ge=0, lt=1, description="Instagram Reels' top bar: share of the height")
+    instagram_reels_right: float = Field(0.06, ge=0, lt=1, description="Instagram Reels' button rail: share of the width")
+    instagram_reels_bottom: float = Field(0.35, ge=0, lt=1, description="Instagram Reels' caption and music area: share of the height")
+    youtube_shorts_top: float = Field(0.15, ge=0, lt=1, description="YouTube Shorts' top bar: share of the height (288 of 1920 px)")
+    youtube_shorts_right: float = Field(0.1778, ge=0, lt=1, description="YouTube Shorts' button rail: share of the width (192 of 1080 px)")
+    youtube_shorts_bottom: float = Field(0.35, ge=0, lt=1, description="YouTube Shorts' caption and channel area: share of the height (672 of 1920 px)")
+    covered_share: float = Field(
+        0.5, gt=0, le=1, description="share of a text or face box's area inside an overlay from which it counts as under it"
+    )
+
+
 class ServeSettings(Section):
     """`serve run serve_app:build_app key=value …`, `args:` in serve_config.yaml, or REELSCOPE_SERVE__*."""
 
@@ -171,6 +189,7 @@ class Settings(BaseSettings):
     qwen2_vl_temporal: Qwen2VLSettings = Qwen2VLSettings()
     speech_emotion: AudioClassifierSettings = AudioClassifierSettings()
     audio_environment: AudioEnvironmentSettings = AudioEnvironmentSettings()
+    safe_zones: SafeZonesSettings = SafeZonesSettings()
     serve: ServeSettings = ServeSettings()
 
     @classmethod

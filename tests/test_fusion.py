@@ -90,6 +90,7 @@ SILENT_HEURISTIC = {  # audio_analysis's summary fields fusion reads, nothing he
     "speech_share": 0.0,
     "silence_share": 0.0,
     "tempo_bpm": None,
+    "beat_strength": 0.0,
     "loudness": {"integrated_lufs_estimate": None, "curve": []},
 }
 QUIET_VAD = {"speech_share": 0.25, "first_speech_s": 2.5, "last_speech_end_s": 3.5, "pause_count": 0}
@@ -154,6 +155,7 @@ def constructed() -> dict[str, AnalyzerResult]:
             speech_share=0.5,
             silence_share=0.0,
             tempo_bpm=None,
+            beat_strength=0.1,
             loudness={
                 "integrated_lufs_estimate": -22.0,
                 "curve": [[0.0, -20.0], [0.5, -20.0], [1.0, -10.0], [1.5, -30.0], [2.0, -30.0], [3.0, -40.0]],
@@ -273,6 +275,9 @@ def test_timeline_fuses_every_analyzer_second_by_second():
     assert inputs.not_used["qwen2_vl_temporal"] == "skipped: weights Qwen/Qwen2-VL-2B-Instruct not found"
     assert inputs.not_used["body_pose"] == "not run"
     assert set(inputs.used) | set(inputs.not_used) == set(ALL_NAMES) - {NAME}
+    # The short-form insights say why they are not measured here (tests/test_short_form.py measures them).
+    assert findings.summary.beat_sync.reason == "no steady beat (beat strength 0.1, audio_analysis)"
+    assert findings.summary.safe_zones.reason == "not applicable: landscape"
 
 
 def test_a_word_starting_past_the_last_frame_counts_in_the_last_second():

@@ -18,9 +18,9 @@ from actors import ocr
 from actors.ocr import EASYOCR_WEIGHTS, OcrRuntime
 from pipeline.analyzer import Context, FrameBatch, Partials
 from pipeline.analyzers.text_overlay import EASYOCR_GPU_GB, TextOverlay, TextOverlaySegment, TextOverlaySummary
-from pipeline.analyzers.text_tracks import Line, same_text
+from pipeline.analyzers.text_tracks import Line, handle_in, platform_mark, same_text
 from pipeline.models import sha256
-from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.sample import ClipSpec, PlacedText, Shot, write_clip, write_placed_text_clip
 from pipeline.schema import Status, VideoInfo, VideoResult
 from pipeline.settings import Settings, SettingsError
 
@@ -261,6 +261,49 @@ def test_same_text():
     assert not same_text("Frame = 1", "Frame = 6")
     assert not same_text("PTS = 1.0s", "PTS = 1.5s")
     assert not same_text("LINK IN BIO", "FOLLOW FOR MORE")
+
+
+# --- cross-posting marks ----------------------------------------------------------------------
+
+
+def test_a_moving_tiktok_mark_and_handle_are_a_watermark_and_a_caption_naming_tiktok_is_not(tmp_path, rapidocr):
+    # TikTok's mark drifts, then jumps from the top left to the bottom right, its handle under it;
+    # a caption in the middle says the platform's name among other words.
+    texts = (
+        PlacedText(0.0, 2.0, "TikTok", (0.2, 0.08), (0.3, 0.12), scale=0.8),
+        PlacedText(0.0, 2.0, "@reel.maker", (0.22, 0.13), (0.32, 0.17), scale=0.6),
+        PlacedText(2.0, 4.0, "TikTok", (0.75, 0.80), (0.7, 0.76), scale=0.8),
+        PlacedText(2.0, 4.0, "@reel.maker", (0.77, 0.85), (0.72, 0.81), scale=0.6),
+        PlacedText(0.5, 3.5, "FOLLOW ME ON TIKTOK", (0.5, 0.45)),
+    )
+    _, result = analyse(write_placed_text_clip(str(tmp_path / "tiktok.mp4"), texts, 4.0), rapidocr)
+    mark = result.summary.watermark
+    assert (mark.platform, mark.mark, mark.handle) == ("tiktok", "TikTok", "@reel.maker")
+    assert mark.times == [[0.0, 4.0]]  # one span: the jump keeps the track (it reads the same)
+    assert any(same_text(s.data.text, "FOLLOW ME ON TIKTOK") for s in result.segments)
+
+
+def test_a_shorts_mark_with_its_handle_on_one_line(tmp_path, rapidocr):
+    texts = (PlacedText(0.5, 3.0, "Shorts", (0.15, 0.9), scale=0.8), PlacedText(0.5, 3.0, "@clipper_01", (0.5, 0.9), scale=0.6))
+    _, result = analyse(write_placed_text_clip(str(tmp_path / "shorts.mp4"), texts, 3.0), rapidocr)
+    mark = result.summary.watermark
+    assert (mark.platform, mark.handle, mark.times) == ("youtube_shorts", "@clipper_01", [[0.5, 3.0]])
+
+
+def test_what_reads_as_a_platform_mark():
+    assert platform_mark("TikTok") == platform_mark("Tik Tok") == platform_mark("TikTok @someone") == "tiktok"
+    assert platform_mark("TikTak") == "tiktok"  # one letter misread
+    assert platform_mark("Reels") == platform_mark("Instagram") == "instagram_reels"
+    assert platform_mark("YouTube Shorts") == platform_mark("Shorts @x_y") == "youtube_shorts"
+    for caption in ("FOLLOW ME ON TIKTOK", "my reels", "shortstop", "LINK IN BIO", "@handle"):
+        assert platform_mark(caption) is None, caption
+    assert handle_in("@reel.maker") == "@reel.maker" and handle_in("Shorts @ clipper_01") == "@clipper_01"
+    assert handle_in("email me") is None
+
+
+def test_without_a_mark_there_is_no_watermark():
+    line = Line("@handle", 0.9, (0.3, 0.05, 0.7, 0.12))  # a handle alone is not a platform's mark
+    assert finalize(np.arange(3) * 0.5, [[line]] * 3, 1.5).summary.watermark is None
 
 
 # --- EasyOCR: the user's choice, on random weights -------------------------------------------

@@ -10,6 +10,8 @@ read and why each other one was not.
     fusion_timeline.py   the seconds, what each analyzer found during a span (Facts)
     fusion_score.py      the reconstruction score and each second's coverage
     fusion_sentences.py  the written summary's templates
+    short_form.py        editing on the beat and the platforms' safe zones (summary.beat_sync,
+                         summary.safe_zones)
 
 Segments: one "second" per second k of the video ([k, k+1) s; the last one runs to the end of
 the video, and a sliver under shots.TAIL_S counts in the second before, as every per-second
@@ -30,6 +32,7 @@ from pipeline.analyzer import Analyzer, Context, Findings, Partials
 from pipeline.analyzers.fusion_score import Coverage, Reconstruction, coverage, reconstruction
 from pipeline.analyzers.fusion_sentences import Sentence, hook_sentence, summary_sentences
 from pipeline.analyzers.fusion_timeline import NAME, OTHERS, Facts, Inputs, Transition, timeline_seconds
+from pipeline.analyzers.short_form import BeatSync, SafeZones, beat_sync, safe_zones
 from pipeline.analyzers.shots import rounded
 from pipeline.analyzers.temporal_flow import HOOK_S
 from pipeline.schema import Segment, SegmentData, Summary
@@ -100,6 +103,12 @@ class CrossAnalyzerIntelligenceSummary(Summary):
         ..., description="how much of the video the document accounts for (fusion_score.py)"
     )
     inputs: Inputs = Field(..., description="which analyzers were read, and why each other one was not")
+    beat_sync: BeatSync | None = Field(
+        None, description="whether the hard cuts fall on audio_analysis's beats (short_form.py; None: not computed)"
+    )
+    safe_zones: SafeZones | None = Field(
+        None, description="on-screen text and face time under each platform's interface (short_form.py; None: not computed)"
+    )
 
 
 class CrossAnalyzerIntelligence(Analyzer):
@@ -136,7 +145,8 @@ class CrossAnalyzerIntelligence(Analyzer):
         )
         hook = hook.model_copy(update={"sentence": hook_sentence(hook, hook_span)})
         segments.append(Segment(start_s=hook_span[0], end_s=hook_span[1], label="hook", data=hook))
-        sentences = summary_sentences(facts, hook)
+        beats, zones = beat_sync(facts), safe_zones(facts, self.settings.safe_zones)
+        sentences = summary_sentences(facts, hook, beats, zones)
         return Findings(
             segments=segments,
             summary=CrossAnalyzerIntelligenceSummary(
@@ -145,5 +155,7 @@ class CrossAnalyzerIntelligence(Analyzer):
                 sentences=sentences,
                 reconstruction=reconstruction(facts, list(per_second.values())),
                 inputs=facts.inputs(),
+                beat_sync=beats,
+                safe_zones=zones,
             ),
         )

@@ -47,8 +47,13 @@ tracks. Text moving across the frame stays one track only while it reads the sam
 
 Summary: backend, sample_fps, frames_sampled, frames_read (OCR ran), text_track_count,
 caption_track_count, has_captions, text_coverage and caption_coverage (share of the video's
-time with any text / a caption on screen), texts (distinct texts in order of appearance) and
-persistent_texts.
+time with any text / a caption on screen), texts (distinct texts in order of appearance),
+persistent_texts, and watermark: a platform's mark (a track reading "TikTok", "Reels",
+"YouTube Shorts" and little else: text_tracks.platform_mark) with the @handle read alongside it
+(in the mark's line, else the handle track on screen longest with it) and the spans it shows;
+the platform with the most time on screen when there are several. Only what OCR reads counts: a
+logo without its name, or a name in a font OCR cannot read, is not seen, and any text that
+reads just "TikTok" counts as its mark.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from actors.ocr import EASYOCR_WEIGHTS, Read, ReadPlan, chosen_reader
 from pipeline.analyzer import Analyzer, Context, Findings, FrameBatch, FrameSpec, Partials, Resources, Skip
@@ -67,9 +72,11 @@ from pipeline.analyzers.text_tracks import (
     Box,
     Line,
     follow,
+    handle_in,
     join_rows,
     overlap,
     persistent,
+    platform_mark,
     stable,
 )
 from pipeline.schema import Segment, SegmentData, Summary
@@ -109,6 +116,15 @@ class TextOverlaySegment(SegmentData):
     samples: int = Field(..., description="how many samples showed it (count)")
 
 
+class Watermark(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Literal["tiktok", "instagram_reels", "youtube_shorts"] = Field(..., description="whose mark it is")
+    mark: str = Field(..., description="the mark's text as read")
+    handle: str | None = Field(..., description="the @handle read with it (None: none read)")
+    times: list[list[float]] = Field(..., description="[start, end] of each span the mark is on screen (s)")
+
+
 class TextOverlaySummary(Summary):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +139,9 @@ class TextOverlaySummary(Summary):
     caption_coverage: float = Field(..., description="share of the video's time with a caption on screen (0-1)")
     texts: list[str] = Field(..., description="distinct texts in order of appearance (the first 50)")
     persistent_texts: list[str] = Field(..., description="distinct texts of the persistent tracks, in order")
+    watermark: Watermark | None = Field(
+        None, description="a platform's mark and @handle burned in: a cross-post (None: none read)"
+    )
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
@@ -249,8 +268,35 @@ class TextOverlay(Analyzer):
                 caption_coverage=_coverage(captions, video_span),
                 texts=texts[:MAX_LISTED_TEXTS],
                 persistent_texts=list(dict.fromkeys(s.data.text for s in segments if s.data.persistent)),
+                watermark=watermark(segments),
             ),
         )
+
+
+def watermark(segments: list[Segment]) -> Watermark | None:
+    """The platform mark with the most time on screen, its handle and its spans."""
+    marks: dict[str, list[Segment]] = {}
+    for s in segments:
+        if (platform := platform_mark(s.data.text)) is not None:
+            marks.setdefault(platform, []).append(s)
+    if not marks:
+        return None
+    platform, tracks = max(marks.items(), key=lambda kv: sum(s.end_s - s.start_s for s in kv[1]))
+    spans: list[list[float]] = []
+    for s in sorted(tracks, key=lambda s: s.start_s):
+        if spans and s.start_s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], s.end_s)
+        else:
+            spans.append([s.start_s, s.end_s])
+    handle = next((h for s in tracks if (h := handle_in(s.data.text))), None)
+    if handle is None:  # the handle on its own line: the one on screen longest with the mark
+        together: dict[str, float] = {}
+        for s in segments:
+            shared = sum(max(0.0, min(b, s.end_s) - max(a, s.start_s)) for a, b in spans)
+            if shared > 0 and (h := handle_in(s.data.text)):
+                together[h] = together.get(h, 0.0) + shared
+        handle = max(together, key=together.get) if together else None
+    return Watermark(platform=platform, mark=tracks[0].data.text, handle=handle, times=spans)
 
 
 def _sample_ends(pts: np.ndarray, duration_s: float) -> np.ndarray:

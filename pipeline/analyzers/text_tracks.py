@@ -230,3 +230,30 @@ def persistent(tracks: list[Track], share_s: float) -> list[bool]:
         alike = [t for t in tracks if same_text(t.text(), text) and overlap(t.box(), box) >= BOX_OVERLAP]
         shown.append(sum(t.seconds for t in alike) >= share_s)
     return shown
+
+
+# Platform marks: what TikTok, Instagram and YouTube burn into a downloaded video (a logo with its
+# name, and the creator's @handle). A line is a mark when, without its handle, its letters are
+# the name, or nearly (one letter misread), and of about its length ("follow me on TikTok" is a
+# caption, not a mark).
+PLATFORM_MARKS = {
+    "tiktok": ("tiktok",),
+    "instagram_reels": ("instagram", "reels", "instagramreels"),
+    "youtube_shorts": ("youtube", "shorts", "youtubeshorts"),
+}
+HANDLE = re.compile(r"@[A-Za-z0-9_.]{2,30}")
+
+
+def platform_mark(text: str) -> str | None:
+    """The platform whose mark this reading is, or None."""
+    letters = re.sub(r"[^a-z]", "", HANDLE.sub("", text).casefold())
+    for platform, names in PLATFORM_MARKS.items():
+        for name in names:
+            if letters == name or (abs(len(letters) - len(name)) <= 1 and _ratio(letters, name) >= SAME_TEXT_RATIO):
+                return platform
+    return None
+
+
+def handle_in(text: str) -> str | None:
+    found = HANDLE.search(text.replace(" ", ""))
+    return found.group(0).rstrip(".") if found else None
