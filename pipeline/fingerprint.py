@@ -52,7 +52,10 @@ def chromaprint(samples: np.ndarray, rate: int, max_s: float = MAX_S) -> np.ndar
         raise FingerprintUnavailable("fpcalc is not installed (Debian: apt-get install libchromaprint-tools)")
     pcm = (np.clip(samples[: int(max_s * rate)], -1.0, 1.0) * 32767).astype("<i2").tobytes()
     command = [fpcalc, "-raw", "-json", "-rate", str(rate), "-channels", "1", "-format", "s16le", "-length", "0", "-"]
-    done = subprocess.run(command, input=pcm, capture_output=True, timeout=120)
+    try:
+        done = subprocess.run(command, input=pcm, capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FingerprintUnavailable(f"fpcalc did not run: {exc}") from None
     # fpcalc 1.5 exits 3 with "Error decoding audio frame (End of file)" at the end of any piped
     # input, after printing the whole fingerprint: its output decides, not its exit status.
     try:
@@ -60,9 +63,12 @@ def chromaprint(samples: np.ndarray, rate: int, max_s: float = MAX_S) -> np.ndar
     except (ValueError, KeyError, TypeError):
         errors = [line.removeprefix("ERROR: ") for line in done.stderr.decode(errors="replace").splitlines()]
         errors = [e for e in errors if "End of file" not in e] or [f"exit status {done.returncode}"]
-        raise FingerprintUnavailable(f"fpcalc gave no fingerprint: {'; '.join(errors)}") from None
+        if any("Empty fingerprint" in e or "Not enough audio" in e for e in errors):
+            items = []
+        else:
+            raise FingerprintUnavailable(f"fpcalc gave no fingerprint: {'; '.join(errors)}") from None
     if not items:
-        raise FingerprintUnavailable("fpcalc gave an empty fingerprint (about 3 s of sound are needed)")
+        raise FingerprintUnavailable("the track is too short to fingerprint (Chromaprint needs about 3 s)")
     return np.array(items, dtype=np.uint32)
 
 
