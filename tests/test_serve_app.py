@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import jsonschema
 import pytest
-from faults import corpus, media_cut_at
+from faults import corpus, media_cut_at, not_media
 from helpers import processes
 from http_files import serving
 from probe_analyzers import KillsItsWorker
@@ -472,6 +472,23 @@ def test_the_fault_corpus_over_http(endpoint, media_root, tmp_path):
             assert result.status == Status.ok and result.source == relative, name
         else:
             assert words in answer.json()["detail"] and str(media_root) not in answer.json()["detail"], (name, answer.text)
+
+
+def test_a_non_media_file_is_refused_the_same_by_path_and_by_upload(client, tmp_path):
+    """Sniffed from the content (pipeline/sniff.py), whatever the name: the same one line for the
+    file named by path and for its bytes uploaded; an animated GIF or APNG is a video either way."""
+    for name, (path, want) in not_media(tmp_path / "not-media").items():
+        relative = f"corpus/not-media/{path.name}"  # the media root's copy of the corpus
+        by_path = client.post("/v1/analyze", json={"path": relative, "analyzers": ["cut_analysis"]})
+        uploaded = client.post("/v1/analyze", files={"file": (path.name, path.read_bytes())}, data={"analyzers": "cut_analysis"})
+        if want is None:
+            served, sent = document(by_path), document(uploaded)
+            assert served.video.frame_count == sent.video.frame_count == 10, name
+            assert served.analyzers["cut_analysis"].segments == sent.analyzers["cut_analysis"].segments, name
+            continue
+        assert by_path.status_code == uploaded.status_code == 422, (name, by_path.text, uploaded.text)
+        assert by_path.json()["detail"] == f"not a readable media file: {want}: {relative}", name
+        assert uploaded.json()["detail"] == f"not a readable media file: {want}: upload:{path.name}", name
 
 
 def test_application_arguments_are_the_settings(tmp_path, monkeypatch):
