@@ -260,6 +260,14 @@ def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_pat
         "Array.from(document.querySelectorAll('svg#timeline g.absent text')).map(t => t.textContent)"
     )
     assert any("text_overlay: not run" in t for t in text_lane), text_lane
+    # The short-form panel: the sample's two hard cuts (3 s, 8 s) fall on its 120 BPM clicks.
+    panel = page.evaluate(
+        "Array.from(document.querySelectorAll('.short-form dd')).map(d => [d.previousElementSibling.textContent, d.textContent])"
+    )
+    assert [label for label, _ in panel] == ["Editing on the beat", "Safe zones", "Cross-posting mark"]
+    assert panel[0][1].startswith("2 of 2 hard cuts within ±40 ms of a beat") and "on the beat at 3.00, 8.00 s" in panel[0][1]
+    assert panel[1][1].startswith("share of the time on screen under each app's overlays; text not read, faces not detected")
+    assert panel[2][1] == "text_overlay not run"
 
 
 @pytest.fixture(scope="module")
@@ -638,3 +646,70 @@ def test_each_keyframe_lists_the_text_and_objects_seen_in_its_shot(sample_result
         (["LINK IN BIO"], []),
     ]
     assert all(c.thumbnail.startswith("data:image/jpeg;base64,/9j/") for c in cards)
+
+
+def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
+    from test_fusion import fuse, ok, seg, shot, video
+
+    from pipeline.report.data import report_data
+
+    info = video(duration_s=4.0).model_copy(update={"width": 1080, "height": 1920})
+    fields = {"position": "top", "is_caption": False, "persistent": False, "samples": 8}
+    results = {
+        "cut_analysis": ok(
+            "cut_analysis",
+            shot(0, 0.0, 2.0, None, "cut"),
+            shot(1, 2.0, 4.0, "cut", None),
+            opens_with_fade=False,
+            closes_with_fade=False,
+            cuts_per_minute=15.0,
+            average_shot_length_s=2.0,
+        ),
+        "audio_analysis": ok(
+            "audio_analysis",
+            tempo_bpm=120.0,
+            beat_strength=0.9,
+            beat_times_s=[0.5 * k for k in range(8)],
+            music_share=1.0,
+            speech_share=0.0,
+            silence_share=0.0,
+            loudness={"integrated_lufs_estimate": None, "curve": []},
+        ),
+        "text_overlay": ok(
+            "text_overlay",
+            seg(0.0, 4.0, "text", 0.9, text="TikTok", box=[0.05, 0.02, 0.3, 0.06], **fields),
+            seg(0.0, 4.0, "text", 0.9, text="@maker", box=[0.05, 0.07, 0.3, 0.1], **fields),
+            texts=["TikTok", "@maker"],
+            watermark={"platform": "tiktok", "mark": "TikTok", "handle": "@maker", "times": [[0.0, 4.0]]},
+        ),
+    }
+    fused = fuse(info, results)
+    result = VideoResult(
+        id="portrait",
+        source="portrait.mp4",
+        video=info,
+        analyzers={**results, NAME: AnalyzerResult(status=Status.ok, segments=fused.segments, summary=fused.summary)},
+    )
+    panel = report_data(result).short_form
+    assert [(line.label, line.measured) for line in panel.lines] == [
+        ("Editing on the beat", True),
+        ("Safe zones", True),
+        ("Cross-posting mark", True),
+    ]
+    assert panel.lines[0].text.startswith("1 of 1 hard cuts within ±40 ms of a beat at 120 BPM (100%; 16% by chance")
+    assert panel.lines[2].text == "TikTok @maker, on screen 0-4 s"
+    # The mark and its handle sit in every app's top bar: all of the text time is under it.
+    assert [(z.platform, z.text, z.top_bar, z.right_rail, z.bottom, z.faces) for z in panel.zones] == [
+        (name, 1.0, 1.0, 0.0, 0.0, None) for name in ("TikTok", "Instagram Reels", "YouTube Shorts")
+    ]
+    html = render(result, tmp_path)
+    assert "<h2>Short-form</h2>" in html and "<th>YouTube Shorts</th><td class=num>100%</td>" in html
+
+    fused = fuse(video(duration_s=4.0), results)
+    fused_result = AnalyzerResult(status=Status.ok, segments=fused.segments, summary=fused.summary)
+    landscape = result.model_copy(update={"video": video(duration_s=4.0), "analyzers": {**results, NAME: fused_result}})
+    lines = report_data(landscape).short_form.lines
+    assert (lines[1].text, lines[1].measured) == ("not applicable: landscape", False)
+    unfused = result.model_copy(update={"analyzers": {n: r for n, r in result.analyzers.items() if n != NAME}})
+    lines = report_data(unfused).short_form.lines
+    assert [line.text for line in lines] == [f"{NAME} not run", f"{NAME} not run", "TikTok @maker, on screen 0-4 s"]

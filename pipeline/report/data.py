@@ -1,6 +1,7 @@
 """What the report page shows, computed from the typed document: the header, the reconstruction
-score, the written summary and the hook, the second-by-second table (and the data the page's
-script shows under the pointer), the timeline's lanes, and each analyzer's status.
+score, the written summary and the hook, the short-form panel (short_form.py), the
+second-by-second table (and the data the page's script shows under the pointer), the
+timeline's lanes, and each analyzer's status.
 
 The score, the summary, the hook and the seconds are cross_analyzer_intelligence's, read from
 the document; when it did not run (or did not succeed) the page says why and shows the rest.
@@ -18,6 +19,7 @@ from pipeline.analyzers.fusion_timeline import NAME as FUSION
 from pipeline.analyzers.fusion_timeline import Transition
 from pipeline.report.lanes import Lanes
 from pipeline.report.layout import Timeline, place
+from pipeline.report.short_form import ShortFormPanel, short_form_panel
 from pipeline.report.watch import Line, Media, ShotCard, media, shot_cards, transcript
 from pipeline.schema import SCHEMA_MAJOR, AnalyzerResult, Status, VideoInfo, VideoResult, readable
 
@@ -85,6 +87,7 @@ class Report:
     transcript: list[Line] = field(default_factory=list)
     transcript_absent: str = ""  # why there is no transcript
     shots_absent: str = ""  # why there are no keyframes
+    short_form: ShortFormPanel | None = None  # the short-form insights (None: no readable video)
 
     @property
     def title(self) -> str:
@@ -114,6 +117,7 @@ def report_data(result: VideoResult, page_dir: Path = Path("."), embed_video: bo
         media=media(result, page_dir, embed_video),
         shots=shot_cards(result),
         transcript=transcript(result),
+        short_form=short_form_panel(result),
     )
     heard = lanes.ok("speech_transcription") is not None
     report.transcript_absent = "no speech heard" if heard else lanes.why(("speech_transcription",), "audio")
