@@ -247,3 +247,38 @@ def portrait_captions(width: int = 540, height: int = 960) -> ClipSpec:
             Caption(4.5, 6.0, "FOLLOW FOR MORE"),
         ),
     )
+
+
+def write_frames(path: str, frames, fps: float, audio: AudioSpec | None = None, seconds: float = 0.0) -> str:
+    """Encode (time_s, RGB frame) pairs as H.264 (+ AAC of `audio` over `seconds` when given) in
+    an MP4 at `path`: clips that a ClipSpec cannot describe (split screens, painted faces)."""
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(path, "w") as container:
+        video = None
+        audio_stream = container.add_stream("aac", rate=44100, layout="mono") if audio is not None else None
+        for i, (_, frame) in enumerate(frames):
+            if video is None:
+                video = container.add_stream("libx264", rate=rate)
+                video.width, video.height, video.pix_fmt = frame.shape[1], frame.shape[0], "yuv420p"
+                video.options = {"crf": "18", "preset": "veryfast"}
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            picture.pts = i
+            container.mux(video.encode(picture))
+        container.mux(video.encode())
+        if audio_stream is not None:
+            samples = render_audio(audio, seconds)
+            for i in range(0, len(samples), 1024):
+                chunk = av.AudioFrame.from_ndarray(samples[i : i + 1024][None, :], format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 44100, i
+                container.mux(audio_stream.encode(chunk))
+            container.mux(audio_stream.encode())
+    return path
+
+
+def split_screen_frames(first: ClipSpec, second: ClipSpec, layout: str = "side_by_side"):
+    """Yield (time_s, RGB frame) of two clips shown at once, `first` on the left (side_by_side)
+    or on top (top_bottom), each at its own size: a duet or a reaction whose seam sits on the
+    centre line when both halves are the same size. As long as the shorter clip."""
+    joined = np.hstack if layout == "side_by_side" else np.vstack
+    for (t, a), (_, b) in zip(render_frames(first), render_frames(second)):
+        yield t, joined([a, b])

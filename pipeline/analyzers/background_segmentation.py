@@ -16,6 +16,10 @@ Summary: person_share (mean over the samples), background_share {static, moving,
 
 "moving" background does not say whether the camera or the scene moved (camera_analysis does),
 and a uniform background (a plain wall) looks static however the camera moves.
+
+green_screen (pipeline/analyzers/formats.py): the shots whose background stays still (under
+formats.STILL_BELOW changed) behind a person who covers formats.PERSON_MIN of the picture and
+moves (person_change per sample: the share of the person mask's pixels changed by CHANGE_LEVEL).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.yolo import WEIGHTS, Found, mask_grid
 from pipeline.analyzer import Context, Findings, FrameBatch, Partials, Skip
+from pipeline.analyzers.formats import GreenScreen, green_screen
 from pipeline.analyzers.shots import ShotsFrom, TIME_SLACK_S, rounded
 from pipeline.analyzers.tracking import shot_of_samples, video_shots
 from pipeline.analyzers.yolo_base import YoloAnalyzer
@@ -43,6 +48,7 @@ SAMPLE = np.dtype(  # the partial: one row per sample
         ("person", "f4"),  # share of the picture covered by people
         ("people", "i4"),  # person detections of CONFIDENCE or more
         ("change", "f4"),  # share of the background changed since t_prev (NaN: not measured)
+        ("person_change", "f4"),  # share of the people's pixels changed since t_prev (NaN: no person, or no t_prev)
     ]
 )
 
@@ -81,6 +87,9 @@ class BackgroundSegmentationSummary(Summary):
     shots_from: ShotsFrom = Field(
         ..., description="where the shots came from: cut_analysis, or the whole video as one shot"
     )
+    green_screen: GreenScreen | None = Field(
+        None, description="a green-screen-style explainer: a moving person over a still background (see its basis)"
+    )
 
 
 class BackgroundSegmentation(YoloAnalyzer):
@@ -101,10 +110,10 @@ class BackgroundSegmentation(YoloAnalyzer):
         rows = np.zeros(len(batch.frames), SAMPLE)
         for i in range(len(batch.frames)):
             k = i + offset
-            change = (
-                background_change(greys[k - 1], greys[k], found[k - 1]["person"], found[k]["person"]) if k else np.nan
-            )
-            rows[i] = (batch.pts_s[i], times[i], found[k]["person"].mean(), found[k]["people"], change)
+            before, now = found[k - 1]["person"], found[k]["person"]
+            change = background_change(greys[k - 1], greys[k], before, now) if k else np.nan
+            moved = person_change(greys[k - 1], greys[k], now) if k else np.nan
+            rows[i] = (batch.pts_s[i], times[i], now.mean(), found[k]["people"], change, moved)
         return rows
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
@@ -118,11 +127,13 @@ class BackgroundSegmentation(YoloAnalyzer):
         clean = (shot_of == prev_shot) & np.isfinite(samples["change"])
         for start, end in shots.transitions:
             clean &= (samples["t"] <= start + TIME_SLACK_S) | (samples["t_prev"] >= end - TIME_SLACK_S)
-        segments = []
+        segments, shot_rows, shot_pairs = [], [], []
         kind_time = dict.fromkeys(("static", "moving", "unknown"), 0.0)
         for i, (start, end) in enumerate(shots.shots):
             here = samples[shot_of == i]
             pairs = samples["change"][clean & (shot_of == i)]
+            shot_rows.append(samples[clean & (shot_of == i)])
+            shot_pairs.append(pairs)
             change = float(np.median(pairs)) if len(pairs) else None
             kind = "unknown" if change is None else "static" if change < STATIC_BELOW else "moving"
             kind_time[kind] += end - start
@@ -143,6 +154,7 @@ class BackgroundSegmentation(YoloAnalyzer):
                 background_share=BackgroundShare(**{k: rounded(t / total, 3) if total else 0.0 for k, t in kind_time.items()}),
                 frames_analysed=len(samples),
                 shots_from=shots.shots_from,
+                green_screen=green_screen(shot_rows, shots.shots, shot_pairs),
             ),
         )
 
@@ -157,6 +169,14 @@ def background_change(
     if background.mean() < MIN_BACKGROUND:
         return np.nan
     return float((cv2.absdiff(grey, grey_before)[background] > CHANGE_LEVEL).mean())
+
+
+def person_change(grey_before: np.ndarray, grey: np.ndarray, people: np.ndarray) -> float:
+    """Share of the pixels under the person mask whose grey level changed by more than
+    CHANGE_LEVEL (NaN: no person): a person who talks and gestures changes, a photo does not."""
+    if not people.any():
+        return np.nan
+    return float((cv2.absdiff(grey, grey_before)[people] > CHANGE_LEVEL).mean())
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:

@@ -30,6 +30,11 @@ camera motion does not explain).
 motion_energy is the mean speed of all the verified tracks (frame widths per second): camera and
 subject motion together. The summary's motion_curve gives it per second of video (None where
 nothing was measured), for temporal_flow.
+
+Split screen (summary.split_screen, pipeline/analyzers/formats.py): on the same pairs, the seam
+strength across the centre lines of the later frame, each half's grey change, and how far apart
+the left and right (top and bottom) halves' tracks move once the fitted camera motion is taken
+out: a duet's halves are two cameras, one picture's halves share one.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pydantic import ConfigDict, Field
 
 from pipeline.analyzer import Analyzer, Context, FrameBatch, Findings, Partials, Skip
 from pipeline.analyzers.cuts import FRAMES
+from pipeline.analyzers.formats import SplitScreen, half_changes, halves_apart, seam_strengths, split_screen
 from pipeline.analyzers.shots import (
     TIME_SLACK_S,
     ShotsFrom,
@@ -85,10 +91,20 @@ PAIR = np.dtype(
         ("rotation", "f4"),  # radians over the pair, + clockwise on screen
         ("outliers", "f4"),  # share of tracks the camera motion does not explain
         ("energy", "f4"),  # mean track speed in widths per second: camera and subject motion together
+        ("apart_x", "f4"),  # left and right halves' residual motion apart, in widths (NaN: too few tracks)
+        ("apart_y", "f4"),  # the same for the top and bottom halves
+        # The later frame's seam strengths and each half's mean grey change over the pair, for
+        # formats.split_screen: measured on every pair, trackable or not.
+        ("seam_x", "f4"),
+        ("seam_y", "f4"),
+        ("change_l", "f4"),
+        ("change_r", "f4"),
+        ("change_t", "f4"),
+        ("change_b", "f4"),
     ]
 )
 
-UNMEASURED = (False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+UNMEASURED = (False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan)
 
 DIRECTIONS = {  # (label, sign of the measure) -> where the camera goes
     ("pan", -1): "right",
@@ -131,6 +147,9 @@ class CameraAnalysisSummary(Summary):
         ..., description="motion energy of the pairs ending in each second of the video (widths/s; None: unmeasured)"
     )
     shots_from: ShotsFrom = Field(..., description="where the shots came from: cut_analysis, or the whole video")
+    split_screen: SplitScreen | None = Field(
+        None, description="a split-screen layout from a persistent centre seam and independent halves (see its basis)"
+    )
 
 
 class CameraAnalysis(Analyzer):
@@ -154,7 +173,8 @@ class CameraAnalysis(Analyzer):
         pairs = np.zeros(max(0, len(grays) - 1), PAIR)
         for i in range(len(pairs)):
             motion = _pair_motion(grays[i], grays[i + 1]) if trackable[i] and trackable[i + 1] else None
-            pairs[i] = (times[i], times[i + 1], *(motion or UNMEASURED))
+            layout = (*seam_strengths(grays[i + 1]), *half_changes(grays[i], grays[i + 1]))
+            pairs[i] = (times[i], times[i + 1], *(motion or UNMEASURED), *layout)
         pairs["energy"] /= np.maximum(pairs["t1"] - pairs["t0"], 1e-3)
         return pairs
 
@@ -184,13 +204,14 @@ class CameraAnalysis(Analyzer):
                 mean_motion_energy=rounded(kept["energy"].mean()) if len(kept) else None,
                 motion_curve=_per_second(kept, context.video.duration_s),
                 shots_from="cut_analysis" if context.ok("cut_analysis") else "whole_video",
+                split_screen=split_screen(pairs),
             ),
         )
 
 
 def _pair_motion(prev: np.ndarray, cur: np.ndarray) -> tuple | None:
-    """(valid, dx, dy, log_scale, rotation, outliers, energy) of the camera between two grey
-    frames, or None when too few corners can be followed."""
+    """(valid, dx, dy, log_scale, rotation, outliers, energy, apart_x, apart_y) of the camera
+    between two grey frames, or None when too few corners can be followed."""
     corners = _spread_corners(prev)
     if len(corners) < MIN_TRACKS:
         return None
@@ -218,6 +239,8 @@ def _pair_motion(prev: np.ndarray, cur: np.ndarray) -> tuple | None:
         math.atan2(fit[1, 0], fit[0, 0]),
         1.0 - float(inliers.mean()),
         float(np.linalg.norm(end - start, axis=1).mean()) / width,
+        # What the camera's motion leaves of each track: halves of one picture leave the same.
+        *halves_apart(start, end - (start @ fit[:, :2].T + fit[:, 2]), (width, prev.shape[0])),
     )
 
 

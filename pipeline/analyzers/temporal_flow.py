@@ -1,9 +1,9 @@
-"""Pacing over time and the hook: how much happens each second, and in the first seconds.
+"""Pacing over time, the hook, loops and stitches: how much happens each second, in the first
+seconds, and whether the end leads back into the start.
 
-Reads other analyzers' results only (it consumes no frames or audio of its own):
-cut_analysis's shots, camera_analysis's per-second motion curve and audio_analysis's loudness
-curve. Any of them may be missing (failed, skipped, not requested); the pace then has no
-term from it, and the summary's `inputs` says which were used.
+Pacing reads other analyzers' results: cut_analysis's shots, camera_analysis's per-second motion
+curve and audio_analysis's loudness curve. Any of them may be missing (failed, skipped, not
+requested); the pace then has no term from it, and the summary's `inputs` says which were used.
 
 Per second k of the video ([k, k+1) s; a sliver of a last second counts in the one before):
     cuts        shot boundaries (cuts, fades, dissolves) in that second
@@ -14,15 +14,19 @@ Per second k of the video ([k, k+1) s; a sliver of a last second counts in the o
                   motion min(1, motion / MOTION_FULL)
                   audio  (audio_dbfs - AUDIO_QUIET_DB) / (AUDIO_LOUD_DB - AUDIO_QUIET_DB), clipped to 0..1
 
-The hook segment spans the first HOOK_S seconds (the whole video when shorter). Its data, each
-measure None when its input is missing: cuts and cut_times_s (boundaries inside the hook),
-time_to_first_cut_s (the video's first boundary, wherever it is; None without any); motion and
-pace, with motion_rest and pace_rest over the seconds after the hook; audio_dbfs and
-audio_vs_rest_db (the hook's loudness against the rest). On-screen text is not read
-(text_overlay is not built yet).
+The hook segment spans the first HOOK_S seconds (the whole video when shorter: `shorter_than_hook`
+says so). Its data, each measure None when its input is missing: cuts and cut_times_s (boundaries
+inside the hook), cuts_first_1s, time_to_first_cut_s (the video's first boundary, wherever it
+is; None without any); `firsts`: when the first cut, on-screen text (text_overlay's tracks, at
+its 2 fps sampling), spoken word (speech_transcription's word times) and face (eye_tracking's
+face tracks, else age_estimation's) appear, whether within 1 s and 3 s, or why it was not
+measured; motion and pace, with motion_rest and pace_rest over the seconds after the hook;
+audio_dbfs and audio_vs_rest_db (the hook's loudness against the rest).
 
 Summary: seconds, curves {cuts, motion, audio_dbfs, pace} (null for a missing input),
-mean_pace, peak_pace_second, inputs.
+mean_pace, peak_pace_second, inputs; loop (pipeline/analyzers/loops.py: its own steps on
+cut_analysis's frames, decoded for it anyway, and on the sound track); stitch
+(pipeline/analyzers/formats.py, from the shots and face tracks).
 """
 
 from __future__ import annotations
@@ -33,15 +37,48 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.analyzer import Analyzer, Context, Findings, Partials, Skip
+from pipeline.analyzer import Analyzer, AudioTrack, Context, Findings, FrameBatch, Partials, Skip
+from pipeline.analyzers import loops
+from pipeline.analyzers.cuts import FRAMES
+from pipeline.analyzers.formats import Stitch, face_spans, stitch
 from pipeline.analyzers.shots import loudness_per_second, mean_db, rounded, second_of, whole_seconds
-from pipeline.schema import Segment, SegmentData, Summary
+from pipeline.schema import Segment, SegmentData, Summary, VideoInfo
 
 HOOK_S = 3.0
+FIRST_S = 1.0  # the hook's first, shorter window
 CUT_WINDOW_S = 3  # seconds, centred on the second: one cut makes a pace bump, not a spike
 CUT_RATE_FULL = 1.0  # boundaries per second at which the cut term is full
 MOTION_FULL = 0.5  # frame widths per second
 AUDIO_QUIET_DB, AUDIO_LOUD_DB = -50.0, -10.0
+
+
+class HookEvent(BaseModel):
+    """When something first appears in the video, and whether within the hook's windows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_s: float | None = Field(
+        ..., description="when it first appears (s; None: never in the video, or not measured: see reason)"
+    )
+    in_first_1s: bool | None = Field(..., description="it appears before 1 s (None: not measured)")
+    in_first_3s: bool | None = Field(..., description="it appears before 3 s (None: not measured)")
+    source: str | None = Field(..., description="the analyzer it was read from (None: not measured)")
+    reason: str | None = Field(None, description="why it was not measured (None: measured)")
+
+
+class HookFirsts(BaseModel):
+    """The first cut, on-screen text, spoken word and face."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cut: HookEvent = Field(..., description="the first shot boundary (cut_analysis)")
+    text: HookEvent = Field(
+        ..., description="the first on-screen text track, watermarks included (text_overlay; up to 0.5 s late at 2 fps)"
+    )
+    word: HookEvent = Field(..., description="the first spoken word's start (speech_transcription)")
+    face: HookEvent = Field(
+        ..., description="the first face track (eye_tracking, else age_estimation: its tracks with an age read)"
+    )
 
 
 class TemporalFlowSegment(SegmentData):
@@ -61,6 +98,11 @@ class TemporalFlowSegment(SegmentData):
     pace_rest: float | None = Field(None, description="mean pace over the seconds after the hook (0-1)")
     audio_dbfs: float | None = Field(None, description="mean power of the hook's seconds (dBFS)")
     audio_vs_rest_db: float | None = Field(None, description="the hook's loudness minus the rest's (dB)")
+    cuts_first_1s: int | None = Field(None, description="shot boundaries before 1 s (count)")
+    firsts: HookFirsts | None = Field(None, description="when the first cut, text, word and face appear")
+    shorter_than_hook: str | None = Field(
+        None, description="the video is shorter than the 3 s hook: the hook is all of it and has no rest (None: longer)"
+    )
 
 
 class FlowCurves(BaseModel):
@@ -96,15 +138,33 @@ class TemporalFlowSummary(Summary):
     mean_pace: float | None = Field(..., description="mean of the pace curve (0-1; None: no second paced)")
     peak_pace_second: int | None = Field(..., description="index of the second of highest pace (None: no second paced)")
     inputs: FlowInputs = Field(..., description="what each term came from")
+    loop: loops.Loop | None = Field(None, description="whether the last second leads back into the first (see its basis)")
+    stitch: Stitch | None = Field(
+        None, description="whether the video opens like a stitch: a borrowed clip, then a cut to a face (see its basis)"
+    )
 
 
 class TemporalFlow(Analyzer):
     name = "temporal_flow"
+    # cut_analysis's frames, decoded for it anyway; the loop's few numpy steps run in the decoding
+    # worker on frames still in memory.
+    frames = FRAMES
+    audio = True
     after = ("cut_analysis", "camera_analysis", "audio_analysis")
-    # Consumes nothing: running in the decoding worker costs no stage of its own.
+    uses = ("text_overlay", "speech_transcription", "eye_tracking", "age_estimation")
     in_decoder = True
     summary_type = TemporalFlowSummary
     segment_type = TemporalFlowSegment
+
+    @classmethod
+    def missing_input(cls, info: VideoInfo) -> str | None:
+        return None  # paces a sound track alone, or a picture alone
+
+    def process_frames(self, batch: FrameBatch) -> dict:
+        return loops.frame_partial(batch)
+
+    def process_audio(self, audio: AudioTrack) -> dict | None:
+        return loops.audio_partial(audio)
 
     def finalize(self, partials: Partials, context: Context) -> Findings:
         duration = context.video.duration_s
@@ -135,7 +195,11 @@ class TemporalFlow(Analyzer):
         curves["pace"] = [_mean([term[k] for term in terms]) for k in range(seconds)]
 
         hook_end = min(HOOK_S, duration)
-        hook_data = _hook(boundaries if cuts else None, curves, hook_end)
+        hook_data = TemporalFlowSegment(
+            **_hook(boundaries if cuts else None, curves, hook_end),
+            firsts=_firsts(boundaries if cuts else None, context),
+            shorter_than_hook=f"the video ({duration:.2f} s) is shorter than the {HOOK_S:g} s hook" if duration < HOOK_S else None,
+        )
         hook = Segment(start_s=0.0, end_s=rounded(hook_end), label="hook", data=hook_data)
         pace = curves["pace"]
         measured = [k for k in range(seconds) if pace[k] is not None]
@@ -147,11 +211,13 @@ class TemporalFlow(Analyzer):
                 mean_pace=rounded(_mean(pace)),
                 peak_pace_second=max(measured, key=pace.__getitem__) if measured else None,
                 inputs=FlowInputs(**inputs),
+                loop=loops.loop(partials.frames, partials.audio, context.video.has_audio, duration, cuts),
+                stitch=stitch(cuts, {name: context.results.get(name) for name in FACES_FROM}, duration),
             ),
         )
 
 
-def _hook(boundaries: list[float] | None, curves: dict[str, list | None], hook_end: float) -> TemporalFlowSegment:
+def _hook(boundaries: list[float] | None, curves: dict[str, list | None], hook_end: float) -> dict[str, Any]:
     """What the first seconds hold, each measure beside the same for the rest of the video."""
     first = math.ceil(hook_end - 1e-6)  # the seconds the hook covers, a partial one included
     data: dict[str, Any] = {}
@@ -161,6 +227,7 @@ def _hook(boundaries: list[float] | None, curves: dict[str, list | None], hook_e
             cuts=len(in_hook),
             cut_times_s=in_hook,
             time_to_first_cut_s=boundaries[0] if boundaries else None,
+            cuts_first_1s=sum(1 for t in in_hook if t < FIRST_S),
         )
     for name in ("motion", "pace"):
         if curves[name] is not None:
@@ -170,7 +237,41 @@ def _hook(boundaries: list[float] | None, curves: dict[str, list | None], hook_e
         hook_db, rest_db = mean_db(curves["audio_dbfs"][:first]), mean_db(curves["audio_dbfs"][first:])
         data["audio_dbfs"] = rounded(hook_db)
         data["audio_vs_rest_db"] = rounded(hook_db - rest_db) if hook_db is not None and rest_db is not None else None
-    return TemporalFlowSegment(**data)
+    return data
+
+
+FACES_FROM = ("eye_tracking", "age_estimation")
+
+
+def _firsts(boundaries: list[float] | None, context: Context) -> HookFirsts:
+    """The first cut, text, word and face, each from its analyzer or why not."""
+    text = context.ok("text_overlay")
+    speech = context.ok("speech_transcription")
+    source, faces, no_faces = face_spans({name: context.results.get(name) for name in FACES_FROM})
+    return HookFirsts(
+        cut=_event(boundaries, "cut_analysis", context),
+        text=_event([s.start_s for s in text.segments if s.label == "text"] if text else None, "text_overlay", context),
+        word=_event(
+            [w.start_s for s in speech.segments for w in s.data.words] if speech else None, "speech_transcription", context
+        ),
+        face=_event([a for a, _ in faces], source, context) if faces is not None else _unmeasured(no_faces),
+    )
+
+
+def _event(times: list[float] | None, source: str, context: Context) -> HookEvent:
+    if times is None:
+        return _unmeasured(_absent(context, source).removeprefix("absent: "))
+    first = min(times, default=None)
+    return HookEvent(
+        time_s=rounded(first),
+        in_first_1s=first is not None and first < FIRST_S,
+        in_first_3s=first is not None and first < HOOK_S,
+        source=source,
+    )
+
+
+def _unmeasured(reason: str) -> HookEvent:
+    return HookEvent(time_s=None, in_first_1s=None, in_first_3s=None, source=None, reason=reason)
 
 
 def _audio_term(dbfs: float) -> float:
