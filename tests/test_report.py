@@ -299,6 +299,11 @@ def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, test
     check_seeking(page, [s.start_s for s in cuts.segments if s.label == "shot"])
     assert shown["summary"][0].startswith("A 24 s horizontal video (1280x720, 29.97 fps) in 4 shots")
     assert "It has no audio track." in shown["summary"]
+    # A landscape clip without audio: the short-form insights say why they do not apply.
+    fused = result.analyzers[NAME].summary
+    assert fused.safe_zones.reason == "not applicable: landscape" and fused.beat_sync.reason == "audio_analysis not run"
+    panel = page.evaluate("Array.from(document.querySelectorAll('.short-form dd.unmeasured')).map(d => d.textContent)")
+    assert panel == ["audio_analysis not run", "not applicable: landscape", "text_overlay not run"]
 
 
 def test_without_fusion_the_page_draws_the_lanes_and_says_why_there_is_no_summary(tmp_path, testvideo, page):
