@@ -6,7 +6,8 @@
 
 One FastAPI ingress deployment (`Reelscope`) admits each video and has it decoded once, with the
 cheap analyzers, in a Ray task where a native crash costs only that video (`pipeline.runners.serve`); each heavy model family is a deployment of
-its own, the same `actors` class the Ray Data graph runs, with its GPU fraction and autoscaling;
+its own, the same `actors` class the Ray Data graph runs (in a `Family`, which lets concurrent
+requests share forward passes), with its GPU fraction and autoscaling;
 `Jobs` keeps the state of asynchronous jobs for every ingress replica. The run's settings
 (pipeline.settings) are built once, by `build_app`: its arguments over REELSCOPE_* variables
 (the `serve` section by its fields' names, any other setting by its own), and travel in the plan
@@ -42,7 +43,7 @@ from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, ins
 from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, parse_names, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
-from pipeline.runners.serve import DecoderCrashed, Jobs, ServeRunner
+from pipeline.runners.serve import DecoderCrashed, Family, Jobs, ServeRunner
 from pipeline.settings import ServeSettings, Settings, SettingsError
 
 API_VERSION = "1.1.0"  # 1.1: GET /v1/schema
@@ -377,14 +378,16 @@ def build_app(args: dict | None = None) -> Application:
     families = {}
     for stage, gpu, cpu in zip(stages, fractions, cpus):
         cls = actor_class(stage)
-        deployment = serve.deployment(cls).options(
+        deployment = serve.deployment(Family).options(
             name=stage_name(stage) if cls is ModelActor else cls.__name__,
             ray_actor_options={"num_gpus": gpu, "num_cpus": cpu},
             max_ongoing_requests=8,
             autoscaling_config={"min_replicas": 1, "max_replicas": options.max_model_replicas, "target_ongoing_requests": 2},
         )
         # Small arguments: the replica resolves the classes itself (no constructor arguments in the object store).
-        families[stage_name(stage)] = deployment.bind(analyzers=tuple(reference(a) for a in stage), settings=settings)
+        families[stage_name(stage)] = deployment.bind(
+            actor=reference(cls), analyzers=tuple(reference(a) for a in stage), settings=settings
+        )
     ingress = serve.deployment(Reelscope).options(
         num_replicas=options.ingress_replicas,
         # The replica takes every request it can answer: Reelscope._slot queues and refuses analyses

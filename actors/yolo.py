@@ -133,19 +133,33 @@ class YoloRuntime(Runtime):
     def predict(self, batch: FrameBatch, analyzers: frozenset[str]) -> dict[str, Found]:
         """Each named analyzer's detections in `batch`, INFER_BATCH frames per forward pass, the
         frames letterboxed once for every model."""
+        return self.predict_many([batch], analyzers)[0]
+
+    def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[dict[str, Found]]:
+        """`predict` for several batches of frames of one size (a Serve replica's concurrent
+        requests, pipeline.runners.serve.Coalescer) in shared forward passes: INFER_BATCH frames
+        per batch in each pass, so that the batches' frames go through each model together."""
         import torch
 
-        leads = batch.prev_frame is not None and any(self.models[n].frame_before for n in analyzers)
-        frames = np.concatenate([batch.prev_frame[None], batch.frames]) if leads else batch.frames
-        found = {name: Found([], self.models[name].names) for name in analyzers}
+        parts, rows = [], []  # every batch's frames, and (batch, is its leading frame before) per frame
+        for i, batch in enumerate(batches):
+            leads = batch.prev_frame is not None and any(self.models[n].frame_before for n in analyzers)
+            parts.append(np.concatenate([batch.prev_frame[None], batch.frames]) if leads else batch.frames)
+            rows += [(i, leads and j == 0) for j in range(len(parts[-1]))]
+        frames = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        found = [{name: Found([], self.models[name].names) for name in analyzers} for _ in batches]
+        step = INFER_BATCH * len(batches)
         with torch.inference_mode():
-            for start in range(0, len(frames), INFER_BATCH):
-                chunk = frames[start : start + INFER_BATCH]
+            for start in range(0, len(frames), step):
+                chunk = frames[start : start + step]
                 image = self.preprocess(chunk)
                 for name in analyzers:
-                    skip = 1 if leads and start == 0 and not self.models[name].frame_before else 0
-                    preds = self.infer(name, image[skip:])
-                    found[name].frames.extend(self.postprocess(name, preds, tuple(image.shape[2:]), chunk.shape[1:3]))
+                    keep = [k for k in range(len(chunk)) if self.models[name].frame_before or not rows[start + k][1]]
+                    if not keep:
+                        continue
+                    preds = self.infer(name, image if len(keep) == len(chunk) else image[keep])
+                    for k, detections in zip(keep, self.postprocess(name, preds, tuple(image.shape[2:]), chunk.shape[1:3])):
+                        found[rows[start + k][0]][name].frames.append(detections)
         return found
 
     def preprocess(self, frames: np.ndarray):

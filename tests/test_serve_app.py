@@ -94,7 +94,7 @@ def endpoint(local_ray, media_root, vision_settings):
             "max_upload_mb": "2",
             "max_duration_s": "30",
             "max_sync_duration_s": "20",
-            "max_ongoing_requests": "1",
+            "max_ongoing_requests": "2",
             "max_queued_requests": "1",
             "ingress_cpus": "0.5",
             "models_dir": str(vision_settings.models_dir),
@@ -393,6 +393,28 @@ def replica_pids(deployment: str, busy: bool = False, app: str = "reelscope") ->
     """Processes of this session's Serve replicas of `deployment` (busy: running a request)."""
     title = f"ServeReplica:{app}:{deployment}" + (".handle_request" if busy else "")
     return [pid for pid, command, _ in processes() if title in command]
+
+
+def test_two_requests_share_the_yolo_forward_passes(client, media_root):
+    """Two clients' frames in one forward pass (pipeline.runners.serve.Coalescer), with the same
+    detections as each request alone; the ingress answers meanwhile."""
+    shutil.copy(media_root / "clip.mp4", media_root / "twin.mp4")  # another video id, the same frame size
+    family = serve.get_deployment_handle("YoloActor", app_name="reelscope")
+    before = family.batching.remote().result()["ultralytics"]
+    ask = {"analyzers": ["object_detection"]}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(client.post, "/v1/analyze", json={"path": path, **ask}) for path in ("clip.mp4", "twin.mp4")]
+        while not all(p.done() for p in pending):
+            started = time.monotonic()
+            assert client.get("/healthz").status_code == 200 and time.monotonic() - started < 2
+            time.sleep(0.1)
+        together = [document(p.result()) for p in pending]
+    after = family.batching.remote().result()["ultralytics"]
+    assert after["shared"] > before["shared"] and after["largest"] >= 2, (before, after)
+    assert after["payloads"] - before["payloads"] > after["passes"] - before["passes"]  # fewer passes than batches
+    alone = document(client.post("/v1/analyze", json={"path": "clip.mp4", **ask}))
+    for result in together:
+        assert result.analyzers["object_detection"].segments == alone.analyzers["object_detection"].segments
 
 
 def test_a_model_replica_killed_mid_request_loses_nothing(client):
