@@ -249,6 +249,77 @@ def portrait_captions(width: int = 540, height: int = 960) -> ClipSpec:
     )
 
 
+def beat_cut_clip(
+    bpm: float = 120.0, beats_per_shot: tuple[int, ...] = (3, 2, 4, 2, 3, 2, 4), shift_beats: float = 0.0, fps: float = 24.0
+) -> ClipSpec:
+    """Shots of whole numbers of beats over a click track at `bpm`: every cut on a beat, or
+    `shift_beats` of a beat later (0.5: each cut halfway between two beats). Static shots of
+    far-apart colours, so that each boundary is a hard cut. The defaults put every beat and half
+    beat on a frame (12 and 6 frames at 24 fps) at times a float holds exactly."""
+    period = 60.0 / bpm
+    colours = ((210, 90, 50), (60, 140, 220), (90, 200, 90), (230, 220, 80), (150, 60, 170))
+    shots = tuple(
+        Shot((n + (shift_beats if i == 0 else 0.0)) * period, colours[i % len(colours)], seed=i + 1)
+        for i, n in enumerate(beats_per_shot)
+    )
+    return ClipSpec(shots=shots, fps=fps, width=320, height=240, audio=AudioSpec(bpm=bpm))
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    """A line burned in at a known place from start_s (inclusive) to end_s (exclusive): its centre
+    at `at` (fractions of the width and height), moving in a straight line to `to` if given."""
+
+    start_s: float
+    end_s: float
+    text: str
+    at: tuple[float, float]
+    to: tuple[float, float] | None = None
+    scale: float = 1.0  # of the caption's size (0.9 x width / 360)
+
+
+PLACED_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def placed_box(placed: PlacedText, t: float, width: int, height: int) -> tuple[float, float, float, float]:
+    """The box [x0, y0, x1, y1] (fractions of the frame) of the text's letters at time t."""
+    scale = 0.9 * width / 360 * placed.scale
+    (tw, th), baseline = cv2.getTextSize(placed.text, PLACED_FONT, scale, 2)
+    if placed.to is None or placed.end_s <= placed.start_s:
+        cx, cy = placed.at
+    else:
+        k = min(max((t - placed.start_s) / (placed.end_s - placed.start_s), 0.0), 1.0)
+        cx, cy = (a + k * (b - a) for a, b in zip(placed.at, placed.to))
+    x, y = int(cx * width - tw / 2), int(cy * height - th / 2)
+    return (x / width, y / height, (x + tw) / width, (y + th + baseline) / height)
+
+
+def placed_text_frames(texts: tuple[PlacedText, ...], seconds: float, width: int = 540, height: int = 960, fps: float = 30.0):
+    """Yield (time_s, RGB frame) of a still textured picture with each line white on a black box
+    where and when `texts` says: captions inside and outside an app's overlays, a watermark that
+    moves. Encode with write_frames."""
+    view = _texture(Shot(seconds, (70, 120, 90), seed=7), width, height)[SHAKE_PX : SHAKE_PX + height, SHAKE_PX : SHAKE_PX + width]
+    for i in range(int(round(seconds * fps))):
+        t = i / fps
+        frame = view.copy()
+        for placed in texts:
+            if placed.start_s <= t < placed.end_s:
+                x0, y0, x1, y1 = placed_box(placed, t, width, height)
+                left, top, right, bottom = int(x0 * width), int(y0 * height), int(x1 * width), int(y1 * height)
+                scale = 0.9 * width / 360 * placed.scale
+                baseline = cv2.getTextSize(placed.text, PLACED_FONT, scale, 2)[1]
+                cv2.rectangle(frame, (left - 8, top - 8), (right + 8, bottom + 8), (0, 0, 0), -1)
+                cv2.putText(frame, placed.text, (left, bottom - baseline), PLACED_FONT, scale, (255, 255, 255), 2, cv2.LINE_AA)
+        yield t, frame
+
+
+def write_placed_text_clip(
+    path: str, texts: tuple[PlacedText, ...], seconds: float, width: int = 540, height: int = 960, fps: float = 30.0
+) -> str:
+    """placed_text_frames encoded (no audio) at `path`."""
+    return write_frames(path, placed_text_frames(texts, seconds, width, height, fps), fps)
+
+
 def write_frames(path: str, frames, fps: float, audio: AudioSpec | None = None, seconds: float = 0.0) -> str:
     """Encode (time_s, RGB frame) pairs as H.264 (+ AAC of `audio` over `seconds` when given) in
     an MP4 at `path`: clips that a ClipSpec cannot describe (split screens, painted faces)."""
