@@ -151,9 +151,15 @@ def halves_apart(start: np.ndarray, residual: np.ndarray, size: tuple[int, int])
         if min(first.sum(), (~first).sum()) < MIN_HALF_TRACKS:
             out.append(float("nan"))
             continue
-        gap = np.median(residual[first], axis=0) - np.median(residual[~first], axis=0)
-        out.append(float(np.linalg.norm(gap)) / width)
+        gap = _middle(residual[first]) - _middle(residual[~first])
+        out.append(float(np.hypot(gap[0], gap[1])) / width)
     return out[0], out[1]
+
+
+def _middle(rows: np.ndarray) -> np.ndarray:
+    """The per-column median of a few rows (the upper one of an even count): np.median's
+    overhead is ten times the sort's on a handful of tracks."""
+    return np.sort(rows, axis=0)[len(rows) // 2]
 
 
 def half_changes(prev: np.ndarray, cur: np.ndarray) -> tuple[float, float, float, float]:
