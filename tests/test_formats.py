@@ -4,10 +4,11 @@ face tracks and person masks, whose truth is known by construction."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from helpers import analyse
-from yolo_cases import video
+from yolo_cases import silent_models, ultralytics_config, video  # noqa: F401 (fixtures)
 
 from pipeline.analyzer import Context, Partials
 from pipeline.analyzers import formats
@@ -16,8 +17,9 @@ from pipeline.analyzers.cuts import CutAnalysisSegment
 from pipeline.analyzers.eye_tracking import EyeTrackingSegment
 from pipeline.engine import Plan, VideoRequest
 from pipeline.runners.local import run_local
-from pipeline.sample import ClipSpec, Shot, split_screen_frames, write_clip, write_frames
+from pipeline.sample import ClipSpec, Shot, render_frames, split_screen_frames, write_clip, write_frames
 from pipeline.schema import AnalyzerResult, Segment, Status, VideoResult
+from pipeline.settings import Settings
 
 
 def half(*shots: Shot, width: int = 160, height: int = 240) -> ClipSpec:
@@ -174,3 +176,29 @@ def test_green_screen_shot_by_shot():
     rows["t_prev"][20:] += 4.0
     found = BackgroundSegmentation().finalize(Partials(frames=[rows]), Context(video=info, results=results)).summary.green_screen
     assert (found.shots, found.share, found.likely) == ([0], 0.5, True)
+
+
+def still_picture_with_a_moving_blob(seconds: float = 3.0, fps: float = 15.0):
+    """A still textured picture with a dark person-sized ellipse swaying in front of it."""
+    (_, background), *_ = render_frames(ClipSpec((Shot(0.1, (70, 120, 90), seed=9),), width=320, height=240, audio=None))
+    for i in range(int(seconds * fps)):
+        frame = background.copy()
+        x = 160 + int(40 * np.sin(i / fps * 2 * np.pi))
+        cv2.ellipse(frame, (x, 150), (40, 90), 0, 0, 360, (40, 30, 30), -1)
+        yield i / fps, frame
+
+
+def test_green_screen_end_to_end_without_a_person_found(tmp_path, silent_models):  # noqa: F811
+    """Through the ultralytics runtime on a model that segments no one (random weights: what a
+    tiny model finds cannot be truth): with nobody found over the picture there is no explainer.
+    Whether a found person makes one is tested on constructed masks above."""
+    path = write_frames(str(tmp_path / "blob.mp4"), still_picture_with_a_moving_blob(), 15.0)
+    plan = Plan.build(["background_segmentation"], settings=Settings(models_dir=silent_models))
+    (document,) = run_local([VideoRequest("blob", path)], plan)
+    background = document.analyzers["background_segmentation"]
+    assert background.status == Status.ok, background.error or background.reason
+    assert background.summary.person_share == 0.0
+    found = background.summary.green_screen
+    assert (found.likely, found.share, found.shots) == (False, 0.0, [])
+    again = VideoResult.model_validate_json(document.to_json()).analyzers["background_segmentation"]
+    assert again.summary.green_screen == found
