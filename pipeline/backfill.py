@@ -2,8 +2,8 @@
 
 The manifest lists videos: a text file (one path per line, exactly as written), a CSV or a Parquet file with a `path`
 column. Every video goes through the same Ray graph as `reelscope analyze`, and each result is
-written to D/results/<id>.json the moment its video completes, atomically (written aside, then
-renamed): a result file is the video's done marker, so a re-run skips what is done, and a run
+written to D/results/<id>.json the moment its video completes, by the Ray actor that finalizes it
+(not the driver), atomically (written aside, then renamed): a result file is the video's done marker, so a re-run skips what is done, and a run
 cut off mid-write leaves no half file that counts as done. A bad video gets a result too, with
 its error: it is counted, never lost. Last, D/videos.parquet (one row per video of the manifest:
 status, the headline figures as typed columns, every summary as JSON) and D/segments.parquet
@@ -178,12 +178,12 @@ def backfill(
             def advanced(video_id: str, seconds: float) -> None:
                 progress.advanced(video_id, names[video_id], seconds)
 
-            for done, result in enumerate(ray_data.run(pending, plan, on_item=advanced), start=1):
-                write_atomically(output / "results" / f"{result.id}.json", result.to_json())
-                failed += result.status == Status.failed
-                state = "ok" if result.status == Status.ok else f"FAILED: {result.error}"
-                duration = result.video.duration_s if result.video else None
-                progress.finished(result.id, f"[{done}/{len(pending)}] {result.source}: {state}", duration)
+            # Each result file is written by the Ray actor that finalizes its video, not here.
+            finished = ray_data.run_to_files(pending, plan, output / "results", on_item=advanced)
+            for done, video in enumerate(finished, start=1):
+                failed += video.status == Status.failed
+                state = "ok" if video.status == Status.ok else f"FAILED: {video.error}"
+                progress.finished(video.id, f"[{done}/{len(pending)}] {video.source}: {state}", video.duration_s)
     videos, segments = write_tables(output, ids)
     print(f"{videos} videos ({failed} failed in this run), {segments} segments: {output}/videos.parquet, segments.parquet")
     return 0

@@ -40,7 +40,9 @@ def test_a_worker_that_dies_costs_only_its_video(local_ray, sample_clip, tmp_pat
     plan = Plan(analyzers=(KillsItsWorker, FrameCounter), unavailable={})
     results = {r.id: r for r in ray_data.run(requests, plan)}
     assert set(results) == {"before", "poison", "after"}
-    assert results["poison"].status == Status.failed and "worker analysing this video died" in results["poison"].error
+    assert results["poison"].status == Status.failed
+    # With the cause Ray gives (Ray Data logs the error it ignores for us): here, the process ended.
+    assert "the worker analysing this video died (WorkerCrashedError: The worker died unexpectedly" in results["poison"].error
     for video_id in ("before", "after"):
         assert results[video_id].status == Status.ok
         assert results[video_id].analyzers["probe_counter"].summary.frames == 300

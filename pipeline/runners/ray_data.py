@@ -1,6 +1,12 @@
 """The engine's units as a Ray Data graph: the one graph the CLI and the bulk backfill run.
 
-    requests --map_batches(decode task)--> WorkItems --map_batches(actor pool per model stage)--> driver: Assembler
+    requests --map_batches(decode task)--> WorkItem rows --map_batches(actor pool per model stage)-->
+        driver (plain columns only) --a video's last item in--> Finalizer actor: Assembler (+ its result file)
+
+A WorkItem travels as one Arrow row (actors/base.py): its frames or audio out of band, read in
+place by the pools that read them and passed on unread by the others. The driver never
+unpickles an item: it groups a video's items by the row's plain columns and hands them to a
+Finalizer actor, which assembles and finalizes the video and, in a backfill, writes its result file.
 
 Decoding runs as Ray tasks: a warm cluster reuses its worker processes, and each process keeps
 its set-up in-decoder analyzers (see `decode_stage`), so a second video pays no start-up.
@@ -11,18 +17,24 @@ leave decoded frames piling up (ray-project/ray#65540).
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import ray
+from ray.exceptions import RayError
 
-from actors import actor_class, pack, reference, unpack
+from actors import actor_class, pack, reference
 from pipeline import metrics
 from pipeline.analyzer import Analyzer
-from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest
-from pipeline.schema import VideoResult
+from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest, one_line
+from pipeline.schema import Status, VideoResult
 from pipeline.settings import Settings
 
 DEFAULT_GPU_MEMORY_GB = 80.0  # what a fraction is taken of when neither settings nor a local GPU say
@@ -106,9 +118,9 @@ def decode_stage(plan: Plan) -> DecodeStage:
     return _decode_stages[plan.key]
 
 
-def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str, list]]:
+def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pa.Table]:
     """The decode task (its name is the operator's on the dashboard: `MapBatches(decode_videos)`).
-    Each item carries when its video's decoding began, so `run` can time each video end to end."""
+    Each item carries when its video's decoding began, so each video is timed end to end."""
     stage = decode_stage(plan)
     for video_id, path in zip(batch["video_id"], batch["path"]):
         started = time.time()
@@ -116,7 +128,7 @@ def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[dict[str
             metrics.record_stage({}, item.seconds, 0, "decode")  # in-decoder analyzers: their seconds
             if item.info is not None:
                 metrics.record_decoded(item.info.frame_count or 0)
-            yield {**pack([item]), STARTED: [started]}
+            yield pack([item]).append_column(STARTED, pa.array([started], pa.float64()))
 
 
 def stage_cpus(
@@ -176,6 +188,7 @@ def build_dataset(
                 # Small arguments: the actor resolves the classes itself.
                 fn_constructor_kwargs={"analyzers": tuple(map(reference, stage)), "later": later, "settings": settings},
                 batch_size=1,
+                batch_format="pyarrow",  # rows as they are in the block: the payload is read in place
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
                 num_gpus=fraction,
                 num_cpus=cpu,
@@ -184,37 +197,181 @@ def build_dataset(
     return ds
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What the driver of a backfill learns of a video whose result file a Finalizer wrote."""
+
+    id: str
+    source: str
+    status: Status
+    error: str | None
+    duration_s: float | None
+
+    @classmethod
+    def of(cls, result: VideoResult) -> Finished:
+        duration = result.video.duration_s if result.video else None
+        return cls(result.id, result.source, result.status, result.error, duration)
+
+
+# Ray restarts a finalizer that died however often (max_restarts=-1), so a video that kills it
+# each time fails alone (its call retried CRASH_RETRIES times) and the next video finds it again.
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=CRASH_RETRIES)
+class Finalizer:
+    """Assembles and finalizes whole videos from their items, in a worker, not on the driver; with
+    results_dir, writes each result file (the backfill's done marker) and returns only a Finished.
+    An actor rather than a task apiece: it imports and builds the analyzers once per run, where
+    short-lived task workers beyond a node's CPU count would each start (and import) afresh.
+    It reserves no CPU: finalizing is a small share of a video's work, and the driver bounds how
+    many videos wait for it."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.assembler = Assembler(plan)
+
+    def finalize(self, items: list[bytes], started: float, results_dir: str | None) -> VideoResult | Finished:
+        result = self.assembler.finalize([pickle.loads(item) for item in items])
+        metrics.record_video(result, time.time() - started, RUNNER)
+        if results_dir is None:
+            return result
+        from pipeline.backfill import write_atomically
+
+        write_atomically(Path(results_dir) / f"{result.id}.json", result.to_json())
+        return Finished.of(result)
+
+
 def run(
     requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None, **options
 ) -> Iterator[VideoResult]:
     """Analyse the videos on the connected Ray cluster; yield each result as its video completes.
     on_item(video_id, seconds): called as each video's items arrive, with the video time they reach."""
-    assembler = Assembler(plan)
-    finished: set[str] = set()
-    started: dict[str, float] = {}
-    run_start = time.time()
-    assembled = 0
-    ds = build_dataset(requests, plan, **options)
-    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        for item, began in zip(unpack(batch), batch[STARTED]):
-            assembled += 1
-            started.setdefault(item.video_id, float(began))
-            if on_item is not None and item.until_s:
-                on_item(item.video_id, item.until_s)
-            result = assembler.add(item)
-            if result is not None:
-                finished.add(result.id)
-                metrics.record_video(result, time.time() - started.pop(result.id), RUNNER)
-                yield result
-        decoded = _decoded_items(ds)
-        if decoded is not None:
-            metrics.set_queue_depth(RUNNER, decoded - assembled)
-    metrics.set_queue_depth(RUNNER, 0)
-    for request in requests:
-        if request.video_id not in finished:
-            result = assembler.abandon(request, "the worker analysing this video died; the Ray logs say why")
-            metrics.record_video(result, time.time() - started.get(request.video_id, run_start), RUNNER)
-            yield result
+    yield from _stream(requests, plan, on_item, None, options)
+
+
+def run_to_files(
+    requests: list[VideoRequest], plan: Plan, results_dir: Path, on_item: Callable[[str, float], None] | None = None, **options
+) -> Iterator[Finished]:
+    """As `run`, but each video's result is written to results_dir/<id>.json by the Finalizer
+    that finalizes it: the driver only learns what it needs for a progress line."""
+    yield from _stream(requests, plan, on_item, str(results_dir), options)
+
+
+def _stream(requests, plan, on_item, results_dir, options) -> Iterator[VideoResult | Finished]:
+    deaths = _Deaths()
+    logging.getLogger("ray.data").addHandler(deaths)  # the errors Ray Data ignores for us, with their causes
+    driver = _Driver(requests, plan, on_item, results_dir, deaths)
+    try:
+        yield from driver.run(build_dataset(requests, plan, **options))
+    finally:
+        logging.getLogger("ray.data").removeHandler(deaths)
+        for finalizer in driver.finalizers:
+            ray.kill(finalizer)
+
+
+class _Driver:
+    """The driver's part: it reads each row's plain columns (never its pickles), keeps a video's
+    items until the last one is in, hands them to a Finalizer and yields its answer."""
+
+    def __init__(self, requests, plan, on_item, results_dir, deaths) -> None:
+        self.requests = requests
+        self.sources = {r.video_id: r for r in requests}
+        self.on_item = on_item
+        self.results_dir = results_dir
+        self.deaths = deaths
+        cpus = ray.cluster_resources().get("CPU", 1)
+        # One finalizer per 32 CPUs (at least one), spread over the nodes; each keeps up with far
+        # more videos than 32 CPUs decode. Started now: it is warm when the first video completes.
+        self.finalizers = [
+            Finalizer.options(scheduling_strategy="SPREAD").remote(plan) for _ in range(max(1, int(cpus) // 32))
+        ]
+        self.turn = 0
+        self.items: dict[str, dict[int, bytes]] = {}  # video_id -> seq -> pickled item: a retried task may deliver one twice
+        self.expected: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+        self.finalizing: dict[ray.ObjectRef, str] = {}
+        self.answered: set[str] = set()
+        self.limit = 2 * len(self.finalizers)  # videos handed over at once: bounds what waits in the object store
+
+    def run(self, ds: ray.data.Dataset) -> Iterator[VideoResult | Finished]:
+        rows = 0
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            columns = zip(*(batch.column(c).to_pylist() for c in ("video_id", "seq", "items", "until_s", STARTED)))
+            for row, (video_id, seq, count, until_s, began) in enumerate(columns):
+                rows += 1
+                self.add(batch, row, video_id, seq, count, until_s, began)
+            yield from self.collect(timeout=0)
+            yield from self.collect(timeout=None, leave=self.limit)
+            decoded = _decoded_items(ds)
+            if decoded is not None:
+                metrics.set_queue_depth(RUNNER, decoded - rows)
+        metrics.set_queue_depth(RUNNER, 0)
+        yield from self.collect(timeout=None)
+        lost = [r for r in self.requests if r.video_id not in self.answered]
+        for request in lost:
+            yield _failed(request, f"the worker analysing this video died{self.deaths.cause(len(lost))}", self.results_dir)
+
+    def add(self, batch: pa.Table, row: int, video_id: str, seq: int, count: int, until_s: float, began: float) -> None:
+        self.started.setdefault(video_id, began)
+        if self.on_item is not None and until_s:
+            self.on_item(video_id, until_s)
+        got = self.items.setdefault(video_id, {})
+        got[seq] = batch.column("item")[row].as_py()
+        if count:
+            self.expected[video_id] = count
+        if len(got) == self.expected.get(video_id):
+            del self.items[video_id]
+            ordered = [got[i] for i in range(len(got))]
+            finalizer = self.finalizers[self.turn % len(self.finalizers)]
+            self.turn += 1
+            self.finalizing[finalizer.finalize.remote(ordered, self.started[video_id], self.results_dir)] = video_id
+
+    def collect(self, timeout: float | None, leave: int = 0) -> Iterator[VideoResult | Finished]:
+        """Answers of the Finalizers: those ready now (timeout 0), else wait until at
+        most `leave` are left running."""
+        while self.finalizing and (timeout == 0 or len(self.finalizing) > leave):
+            ready, _ = ray.wait(list(self.finalizing), num_returns=1, timeout=timeout)
+            if not ready:
+                return
+            video_id = self.finalizing.pop(ready[0])
+            self.answered.add(video_id)
+            try:
+                yield ray.get(ready[0])
+            except RayError as exc:  # its finalizer kept dying on it: this video only
+                yield _failed(self.sources[video_id], f"assembling this video failed: {one_line(exc)}", self.results_dir)
+
+
+class _Deaths(logging.Handler):
+    """Why Ray Data's tasks and actors died in this run: it logs each error it ignores (those of
+    the decode task or pool batch of one video) with the exception, which says why when Ray knows."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.causes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            text = str(error).strip().splitlines()
+            self.causes.append(f"{type(error).__name__}: {text[0] if text else ''}".strip())
+
+    def cause(self, videos: int) -> str:
+        """The cause for one of `videos` lost videos: the one seen, or every distinct one."""
+        causes = list(dict.fromkeys(self.causes))
+        if not causes:
+            return "; the Ray logs say why"
+        if videos == 1 and len(causes) == 1:
+            return f" ({causes[0]})"
+        return f" (in this run, Ray gave: {' | '.join(causes)})"
+
+
+def _failed(request: VideoRequest, error: str, results_dir: str | None) -> VideoResult | Finished:
+    """A video whose items stopped coming (its worker died), as a result (written, for a backfill)."""
+    result = VideoResult(id=request.video_id, source=request.path, status=Status.failed, error=error)
+    metrics.record_video(result, 0.0, RUNNER)
+    if results_dir is None:
+        return result
+    from pipeline.backfill import write_atomically
+
+    write_atomically(Path(results_dir) / f"{result.id}.json", result.to_json())
+    return Finished.of(result)
 
 
 def _decoded_items(ds: ray.data.Dataset) -> int | None:

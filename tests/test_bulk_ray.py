@@ -1,0 +1,69 @@
+"""The bulk path on the test session's local Ray: each video is finalized, and its result file
+written, by a Ray actor, not the driver; the driver only learns what a progress line needs, and
+a long manifest streams its first results before the rest has been looked at."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from probe_analyzers import SPEC, FrameCounter
+from pydantic import ConfigDict
+
+from pipeline.analyzer import Analyzer, Findings
+from pipeline.engine import Plan, VideoRequest
+from pipeline.runners import ray_data
+from pipeline.sample import ClipSpec, Shot, write_clip
+from pipeline.schema import Status, Summary, VideoResult
+
+
+class WhereSummary(Summary):
+    model_config = ConfigDict(extra="forbid")
+    finalized_in: int  # the process id that ran finalize
+
+
+class FinalizedWhere(Analyzer):
+    """Says which process finalized it."""
+
+    name = "probe_finalized_where"
+    frames = SPEC
+    in_decoder = True
+    summary_type = WhereSummary
+
+    def process_frames(self, batch):
+        return len(batch.frames)
+
+    def finalize(self, partials, context):
+        return Findings(summary=WhereSummary(finalized_in=os.getpid()))
+
+
+def test_each_result_file_is_written_by_the_actor_that_finalizes_its_video(local_ray, sample_clip, tmp_path):
+    plan = Plan(analyzers=(FinalizedWhere, FrameCounter), unavailable={})
+    requests = [VideoRequest("a", str(sample_clip)), VideoRequest("missing", str(tmp_path / "missing.mp4"))]
+    finished = {f.id: f for f in ray_data.run_to_files(requests, plan, tmp_path)}
+    assert set(finished) == {"a", "missing"}
+    assert (finished["a"].status, finished["a"].source, finished["a"].duration_s) == (Status.ok, str(sample_clip), 10.0)
+    assert finished["missing"].status == Status.failed and "no such file" in finished["missing"].error
+    written = VideoResult.model_validate_json((tmp_path / "a.json").read_text())
+    assert written.analyzers["probe_counter"].summary.frames == 300  # the model stage's partials reached it
+    assert written.analyzers["probe_finalized_where"].summary.finalized_in != os.getpid()  # not the driver
+    assert VideoResult.model_validate_json((tmp_path / "missing.json").read_text()).status == Status.failed
+    (shown,) = ray_data.run(requests[:1], plan)  # `reelscope analyze` gets the whole result back
+    assert shown.analyzers["probe_counter"].summary.frames == 300
+
+
+def test_a_ten_thousand_video_manifest_streams_its_first_result_within_a_minute(local_ray, tmp_path):
+    clip = write_clip(str(tmp_path / "tiny.mp4"), ClipSpec(shots=(Shot(0.5, seed=1),), width=64, height=64, audio=None))
+    requests = []
+    for i in range(10_000):  # distinct files, as a manifest lists them
+        link = tmp_path / f"v{i:05d}.mp4"
+        link.symlink_to(clip)
+        requests.append(VideoRequest(f"v{i:05d}", str(link)))
+    plan = Plan(analyzers=(FinalizedWhere,), unavailable={})
+    start = time.monotonic()
+    stream = ray_data.run_to_files(requests, plan, tmp_path)
+    first = next(stream)
+    waited = time.monotonic() - start
+    stream.close()
+    assert first.status == Status.ok and (tmp_path / f"{first.id}.json").exists()
+    assert waited < 60, f"the first of 10,000 videos took {waited:.1f} s"
