@@ -43,7 +43,7 @@ from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, ins
 from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, parse_names, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
-from pipeline.runners.serve import DecoderCrashed, Family, Jobs, ServeRunner
+from pipeline.runners.serve import HEARTBEAT_S, DecoderCrashed, Family, Jobs, ServeRunner
 from pipeline.settings import ServeSettings, Settings, SettingsError
 
 API_VERSION = "1.1.0"  # 1.1: GET /v1/schema
@@ -62,6 +62,7 @@ class Job(BaseModel):
     progress: float = Field(0.0, description="share of the video's duration analysed, 0 to 1")
     error: str | None = None
     result: VideoResult | None = None
+    attempts: int = Field(1, description="runs of the job so far: one whose replica died runs again on a live one")
 
 
 api = FastAPI(
@@ -120,7 +121,10 @@ class Reelscope:
         self.deployed = {a.name for a in plan.analyzers}
         self.runner = ServeRunner(families, self.options.stage_timeout_s)
         self.jobs = jobs
+        self.replica = uuid.uuid4().hex  # this replica, as the owner of the jobs it runs
         self.active_jobs = 0
+        self.running: set[str] = set()  # ids of the jobs this replica runs
+        self._heartbeat: asyncio.Task | None = None
         self.admitted = 0  # requests analysing or waiting for a slot, in this replica
         self.slots = asyncio.Semaphore(self.options.max_ongoing_requests)
         self._job_tasks: set[asyncio.Task] = set()  # held so the event loop does not drop them
@@ -160,7 +164,7 @@ class Reelscope:
         self._authorize(credentials)
         async with self._slot():
             with tempfile.TemporaryDirectory(prefix="reelscope-") as workdir:
-                video, plan, label, _ = await self._admit(request, Path(workdir), sync=True)
+                video, plan, label, _, _ = await self._admit(request, Path(workdir), sync=True)
                 try:
                     result = await self._analyze(video, plan, label)
                 except DecoderCrashed as exc:
@@ -173,6 +177,7 @@ class Reelscope:
     async def submit(self, request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
         """The same input as /v1/analyze, as an asynchronous job: poll GET /v1/jobs/{id}."""
         self._authorize(credentials)
+        self._beating()
         # Counted before the first await: concurrent submissions cannot all pass the check.
         if self.active_jobs >= self.options.max_jobs:
             raise Refused(503, f"{self.active_jobs} jobs are running here; retry later", {"Retry-After": "30"})
@@ -180,21 +185,23 @@ class Reelscope:
         workdir = Path(tempfile.mkdtemp(prefix="reelscope-job-"))
         try:
             async with self._slot():
-                video, plan, label, info = await self._admit(request, workdir, sync=False)
+                video, plan, label, info, names = await self._admit(request, workdir, sync=False)
             job_id = uuid.uuid4().hex
-            await self.jobs.update.remote(job_id, status="queued")
+            # What another replica needs to run the job again, should this one die.
+            again = {"video_id": video.video_id, "path": video.path, "label": label, "analyzers": names,
+                     "duration_s": info.duration_s, "workdir": str(workdir)}  # fmt: skip
+            await self.jobs.create.remote(job_id, again, self.replica)
         except BaseException:
             self.active_jobs -= 1
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        task = asyncio.create_task(self._run_job(job_id, video, plan, label, info.duration_s, workdir))
-        self._job_tasks.add(task)
-        task.add_done_callback(self._job_tasks.discard)
+        self._start_job(job_id, video, plan, label, info.duration_s, workdir)
         return Job(id=job_id, status="queued")
 
     @api.get("/v1/jobs/{job_id}", response_model=Job)
     async def job(self, job_id: str, credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
         self._authorize(credentials)
+        self._beating()
         job = await self.jobs.get.remote(job_id)
         if job is None:
             raise HTTPException(404, f"no such job: {echo(job_id)}")
@@ -261,7 +268,7 @@ class Reelscope:
         if info.duration_s > limit:
             hint = "; send it to POST /v1/jobs" if sync and info.duration_s <= self.options.max_duration_s else ""
             raise Refused(422, f"the video is {info.duration_s:.0f} s long; this endpoint takes up to {limit:.0f} s{hint}")
-        return VideoRequest(safe_stem(label.rsplit("/", 1)[-1]), str(path)), plan, label, info
+        return VideoRequest(safe_stem(label.rsplit("/", 1)[-1]), str(path)), plan, label, info, names
 
     def _plan(self, names: list[str] | str | None) -> Plan:
         """The requested analyzers (a list, or a form's "a,b"), with what they need, that are
@@ -297,6 +304,44 @@ class Reelscope:
     def _private_paths(self) -> dict[str, str]:
         return {str(self.plan.settings.models_dir): "<models>"}
 
+    async def check_health(self) -> None:
+        """Serve asks every few seconds: a replica that just started (after one died) begins its
+        heartbeat here, and with it takes over the jobs the dead one left."""
+        self._beating()
+
+    def _beating(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Says this replica's jobs are alive, and runs again a job that lost its replica."""
+        while True:
+            try:
+                await self.jobs.beat.remote(self.replica, sorted(self.running))
+                if self.active_jobs < self.options.max_jobs and (claimed := await self.jobs.claim.remote(self.replica)):
+                    await self._resume(claimed["id"], claimed["request"])
+            except Exception:  # the job board restarting: the next beat tries again
+                pass
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _resume(self, job_id: str, again: dict) -> None:
+        path, workdir = Path(again["path"]), Path(again["workdir"])
+        try:
+            plan = self._plan(again["analyzers"])
+            if not path.is_file():
+                raise Refused(422, "the video went with the replica that took the job (an upload kept on its node); submit it again")
+        except Refused as exc:
+            await self.jobs.update.remote(job_id, self.replica, status="failed", error=exc.reason)
+            return
+        self.active_jobs += 1
+        self._start_job(job_id, VideoRequest(again["video_id"], str(path)), plan, again["label"], again["duration_s"], workdir)
+
+    def _start_job(self, job_id: str, video: VideoRequest, plan: Plan, label: str, duration_s: float, workdir: Path) -> None:
+        self.running.add(job_id)
+        task = asyncio.create_task(self._run_job(job_id, video, plan, label, duration_s, workdir))
+        self._job_tasks.add(task)
+        task.add_done_callback(self._job_tasks.discard)
+
     async def _run_job(self, job_id: str, video: VideoRequest, plan: Plan, label: str, duration_s: float, workdir: Path):
         reported = 0.0
         updates: set[asyncio.Task] = set()  # an update nobody awaits would be dropped
@@ -306,22 +351,23 @@ class Reelscope:
             share = min(1.0, analysed_s / duration_s) if duration_s else 0.0
             if share - reported >= 0.01:  # a handful of updates per job, not one per batch
                 reported = share
-                update = asyncio.ensure_future(self.jobs.update.remote(job_id, progress=round(share, 3)))
+                update = asyncio.ensure_future(self.jobs.update.remote(job_id, self.replica, progress=round(share, 3)))
                 updates.add(update)
                 update.add_done_callback(updates.discard)
 
         try:
-            await self.jobs.update.remote(job_id, status="running")
+            await self.jobs.update.remote(job_id, self.replica, status="running")
             result = await self._analyze(video, plan, label, progress)
             # The job's status is its document's: a video that failed is a failed job, with why.
             ended = {"status": "done"} if result.status == "ok" else {"status": "failed", "error": result.error}
-            await self.jobs.update.remote(job_id, progress=1.0, result=result.model_dump(mode="json"), **ended)
+            await self.jobs.update.remote(job_id, self.replica, progress=1.0, result=result.model_dump(mode="json"), **ended)
         except DecoderCrashed as exc:
-            await self.jobs.update.remote(job_id, status="failed", error=str(exc))
+            await self.jobs.update.remote(job_id, self.replica, status="failed", error=str(exc))
         except Exception as exc:
-            await self.jobs.update.remote(job_id, status="failed", error=one_line(exc))
+            await self.jobs.update.remote(job_id, self.replica, status="failed", error=one_line(exc))
         finally:
             self.active_jobs -= 1
+            self.running.discard(job_id)
             shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import jsonschema
 import pytest
+import ray
 from faults import corpus, media_cut_at, not_media
 from helpers import processes
 from http_files import serving
@@ -32,7 +33,7 @@ from pipeline.registry import ALL_NAMES, load
 from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import SCHEMA_VERSION, Status, VideoResult, document_schema
-from pipeline.runners.serve import Jobs
+from pipeline.runners.serve import JOB_ATTEMPTS, ORPHAN_S, Jobs
 from pipeline.settings import Settings, SettingsError
 from serve_app import API_VERSION, Job, Reelscope, app_settings, build_app
 
@@ -511,6 +512,59 @@ def test_a_non_media_file_is_refused_the_same_by_path_and_by_upload(client, tmp_
         assert by_path.status_code == uploaded.status_code == 422, (name, by_path.text, uploaded.text)
         assert by_path.json()["detail"] == f"not a readable media file: {want}: {relative}", name
         assert uploaded.json()["detail"] == f"not a readable media file: {want}: upload:{path.name}", name
+
+
+def serve_replica(app: str, deployment: str):
+    """The actor of the one replica of `deployment` (Serve names it SERVE_REPLICA::app#deployment#id)."""
+    prefix = f"SERVE_REPLICA::{app}#{deployment}#"
+    [name] = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(prefix)]
+    return ray.get_actor(name, namespace="serve")
+
+
+def test_a_job_whose_ingress_replica_dies_runs_again_on_a_live_one(client, media_root):
+    """The ingress replica is killed mid-job: its state is on the job board, and the replica Serve
+    starts in its place takes the job over and runs it to the end."""
+    write_clip(str(media_root / "eighteen.mp4"), ClipSpec(shots=(Shot(9.0, (200, 40, 40)), Shot(9.0, (40, 40, 200))), audio=None))
+    accepted = client.post("/v1/jobs", json={"path": "eighteen.mp4", "analyzers": ["cut_analysis", "object_detection"]})
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    deadline = time.monotonic() + 120
+    while (state := client.get(f"/v1/jobs/{job_id}").json())["progress"] <= 0:
+        assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
+        time.sleep(0.05)
+    assert state["status"] == "running" and state["progress"] < 1, state  # killed mid-job
+    ray.kill(serve_replica("reelscope", "Reelscope"), no_restart=True)
+    killed = time.monotonic()
+    while True:
+        with contextlib.suppress(httpx.HTTPError):  # while Serve replaces the replica
+            answer = client.get(f"/v1/jobs/{job_id}", timeout=10)
+            if answer.status_code == 200 and answer.json()["status"] in ("done", "failed"):
+                break
+        assert time.monotonic() - killed < 180, answer.text
+        time.sleep(0.5)
+    job = Job.model_validate_json(answer.text)
+    assert job.status == "done" and job.attempts == 2 and job.progress == 1.0, (job.status, job.error, job.attempts)
+    assert shot_count(job.result) == 2 and job.result.analyzers["object_detection"].status == Status.ok
+
+
+def test_the_job_board_runs_a_job_again_a_bounded_number_of_times():
+    """Jobs without Serve: a job unheard of for ORPHAN_S is another replica's to run, JOB_ATTEMPTS
+    runs in all, then failed; a late word from a dead run changes nothing."""
+    board = Jobs.func_or_class(stall_s=600)
+    board.create("j", {"path": "clip.mp4"}, owner="first")
+    board.update("j", "first", status="running", progress=0.3)
+    assert board.claim("second") is None  # its replica is alive
+    for attempt in range(2, JOB_ATTEMPTS + 1):
+        board.jobs["j"]["beat"] -= ORPHAN_S + 1  # its replica went silent
+        assert board.claim(f"replica {attempt}") == {"id": "j", "request": {"path": "clip.mp4"}}
+        assert board.get("j")["status"] == "queued" and board.get("j")["attempts"] == attempt
+        board.update("j", "first", status="done", progress=1.0)  # the dead run's last word: dropped
+        assert board.get("j")["status"] == "queued"
+    board.jobs["j"]["beat"] -= ORPHAN_S + 1
+    assert board.claim("another") is None
+    failed = board.get("j")
+    assert failed["status"] == "failed" and f"stopped, {JOB_ATTEMPTS} times" in failed["error"]
+    assert set(failed) == {"id", "status", "progress", "error", "attempts"}
 
 
 def test_application_arguments_are_the_settings(tmp_path, monkeypatch):

@@ -275,10 +275,19 @@ class Family:
         return {name: dict(coalescer.stats) for name, coalescer in self.coalescers.items()}
 
 
+JOB_ATTEMPTS = 2  # a job whose ingress replica dies runs once more, on a live replica, then fails
+HEARTBEAT_S = 2.0  # how often an ingress replica says its jobs are alive, and looks for orphans
+ORPHAN_S = 5 * HEARTBEAT_S  # a job unheard of this long lost its replica
+PUBLIC = ("id", "status", "progress", "error", "result", "attempts")  # what GET /v1/jobs/{id} shows
+
+
 @serve.deployment(num_replicas=1, max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
 class Jobs:
-    """Asynchronous jobs' state, shared by every ingress replica. Kept in memory: the newest
-    `keep` jobs. A job whose replica stopped updating it for `stall_s` reads as failed."""
+    """Asynchronous jobs' state, shared by every ingress replica: the newest `keep` jobs, and what
+    each needs to run again (`request`). The replica running a job says so every HEARTBEAT_S
+    (`beat`); a job unheard of for ORPHAN_S lost its replica, and the next live replica that
+    asks (`claim`) runs it again, up to JOB_ATTEMPTS runs in all; past them it is failed. A job
+    whose progress stops for `stall_s` while its replica lives is failed too."""
 
     TERMINAL = ("done", "failed")
 
@@ -287,20 +296,52 @@ class Jobs:
         self.keep = keep
         self.jobs: OrderedDict[str, dict] = OrderedDict()
 
-    def update(self, job_id: str, **fields) -> None:
-        """Updates arrive unordered: a finished job stays finished and progress only grows."""
-        job = self.jobs.setdefault(job_id, {"id": job_id, "status": "queued", "progress": 0.0})
-        if job["status"] in self.TERMINAL:
-            return
-        fields["progress"] = max(job["progress"], fields.get("progress", 0.0))
-        job.update(fields, updated=time.monotonic())
+    def create(self, job_id: str, request: dict, owner: str) -> None:
+        now = time.monotonic()
+        self.jobs[job_id] = {
+            "id": job_id, "status": "queued", "progress": 0.0, "attempts": 1,
+            "request": request, "owner": owner, "beat": now, "updated": now,
+        }  # fmt: skip
         while len(self.jobs) > self.keep:
             self.jobs.popitem(last=False)
+
+    def update(self, job_id: str, owner: str, **fields) -> None:
+        """Updates arrive unordered: a finished job stays finished and progress only grows. Only
+        the replica that runs the job now may change it (a late word from a dead run is dropped)."""
+        job = self.jobs.get(job_id)
+        if job is None or job["status"] in self.TERMINAL or job["owner"] != owner:
+            return
+        fields["progress"] = max(job["progress"], fields.get("progress", 0.0))
+        now = time.monotonic()
+        job.update(fields, updated=now, beat=now)
+
+    def beat(self, owner: str, job_ids: list[str]) -> None:
+        now = time.monotonic()
+        for job_id in job_ids:
+            job = self.jobs.get(job_id)
+            if job is not None and job["owner"] == owner:
+                job["beat"] = now
+
+    def claim(self, owner: str) -> dict | None:
+        """A job that lost its replica, now `owner`'s to run again: its id and request."""
+        for job in self.jobs.values():
+            if self._orphaned(job) and job["attempts"] < JOB_ATTEMPTS:
+                now = time.monotonic()
+                job.update(owner=owner, attempts=job["attempts"] + 1, status="queued", beat=now, updated=now)
+                return {"id": job["id"], "request": job["request"]}
+        return None
 
     def get(self, job_id: str) -> dict | None:
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        if job["status"] not in self.TERMINAL and time.monotonic() - job["updated"] > self.stall_s:
-            job.update(status="failed", error="the replica running this job stopped; submit it again")
-        return {k: v for k, v in job.items() if k != "updated"}
+        if job["status"] not in self.TERMINAL:
+            now = time.monotonic()
+            if self._orphaned(job) and job["attempts"] >= JOB_ATTEMPTS:
+                job.update(status="failed", error=f"the replica running this job stopped, {job['attempts']} times; submit it again")
+            elif now - job["updated"] > self.stall_s:
+                job.update(status="failed", error=f"no progress for {self.stall_s:.0f} s; submit it again")
+        return {k: job[k] for k in PUBLIC if k in job}
+
+    def _orphaned(self, job: dict) -> bool:
+        return job["status"] not in self.TERMINAL and time.monotonic() - job["beat"] > ORPHAN_S
