@@ -44,7 +44,10 @@ CHROMIUM_FLAGS = (
     "--autoplay-policy=no-user-gesture-required",
     "--remote-debugging-port=0",
 )
-SCREENSHOTS = os.environ.get("REELSCOPE_REPORT_SCREENSHOTS")  # a folder to keep the screenshots in, to look at them
+SCREENSHOTS = os.environ.get("REELSCOPE_REPORT_SCREENSHOTS")
+PANEL_LABELS = [  # the short-form panel's lines, in order
+    "Editing on the beat", "Safe zones", "Cross-posting mark", "Hook", "Loop", "Stitch", "Split screen", "Green screen",
+]  # fmt: skip  # a folder to keep the screenshots in, to look at them
 
 
 def chromium() -> str:
@@ -264,10 +267,17 @@ def test_analyze_report_writes_a_page_that_loads_cleanly_with_four_shots(tmp_pat
     panel = page.evaluate(
         "Array.from(document.querySelectorAll('.short-form dd')).map(d => [d.previousElementSibling.textContent, d.textContent])"
     )
-    assert [label for label, _ in panel] == ["Editing on the beat", "Safe zones", "Cross-posting mark"]
+    assert [label for label, _ in panel] == PANEL_LABELS
     assert panel[0][1].startswith("2 of 2 hard cuts within ±40 ms of a beat") and "on the beat at 3.00, 8.00 s" in panel[0][1]
     assert panel[1][1].startswith("share of the time on screen under each app's overlays; text not read, faces not detected")
-    assert panel[2][1] == "text_overlay not run"
+    assert [text for _, text in panel[2:]] == [
+        "text_overlay not run",
+        "temporal_flow not run",
+        "temporal_flow not run",
+        "temporal_flow not run",
+        "camera_analysis not run",
+        "background_segmentation not run",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +313,9 @@ def test_report_command_on_testvideo_draws_its_cut_analysis_shots(tmp_path, test
     fused = result.analyzers[NAME].summary
     assert fused.safe_zones.reason == "not applicable: landscape" and fused.beat_sync.reason == "audio_analysis not run"
     panel = page.evaluate("Array.from(document.querySelectorAll('.short-form dd.unmeasured')).map(d => d.textContent)")
-    assert panel == ["audio_analysis not run", "not applicable: landscape", "text_overlay not run"]
+    assert panel == ["audio_analysis not run", "not applicable: landscape", "text_overlay not run"] + [
+        "temporal_flow not run"
+    ] * 3 + ["camera_analysis not run", "background_segmentation not run"]
 
 
 def test_without_fusion_the_page_draws_the_lanes_and_says_why_there_is_no_summary(tmp_path, testvideo, page):
@@ -655,6 +667,7 @@ def test_each_keyframe_lists_the_text_and_objects_seen_in_its_shot(sample_result
 
 def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
     from test_fusion import fuse, ok, seg, shot, video
+    from test_short_form import LOOP, SOUND, STITCH, flow
 
     from pipeline.report.data import report_data
 
@@ -688,6 +701,12 @@ def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
             watermark={"platform": "tiktok", "mark": "TikTok", "handle": "@maker", "times": [[0.0, 4.0]]},
         ),
     }
+    results["temporal_flow"] = flow({**LOOP, "seamless": True, "sound": SOUND}, STITCH)
+    results["camera_analysis"] = ok(
+        "camera_analysis",
+        motion_curve=[],
+        split_screen={"layout": None, "seam_share": None, "independent_share": None, "frames_measured": 40},
+    )
     fused = fuse(info, results)
     result = VideoResult(
         id="portrait",
@@ -697,12 +716,19 @@ def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
     )
     panel = report_data(result).short_form
     assert [(line.label, line.measured) for line in panel.lines] == [
-        ("Editing on the beat", True),
-        ("Safe zones", True),
-        ("Cross-posting mark", True),
+        (label, label not in ("Green screen",)) for label in PANEL_LABELS
     ]
-    assert panel.lines[0].text.startswith("1 of 1 hard cuts within ±40 ms of a beat at 120 BPM (100%; 16% by chance")
-    assert panel.lines[2].text == "TikTok @maker, on screen 0-4 s"
+    lines = {line.label: line.text for line in panel.lines}
+    assert lines["Editing on the beat"].startswith("1 of 1 hard cuts within ±40 ms of a beat at 120 BPM (100%; 16% by chance")
+    assert lines["Cross-posting mark"] == "TikTok @maker, on screen 0-4 s"
+    assert lines["Hook"] == (
+        "first cut 1.50 s (first 3 s); text 0.00 s (first 1 s); word: speech_transcription did not run; face: never; "
+        "0 cuts in the first 1 s; loudness +3.2 dB against the rest; motion 0.20 against 0.10 after"
+    )
+    assert lines["Loop"] == "seamless: the end is 99.8% like the start (an ordinary step: 99.0%); the sound continues"
+    assert lines["Stitch"] == "a stitch's shape (opening shot 2.1 s, a face 0.2 s after the cut, faces 80% of the rest)"
+    assert lines["Split screen"] == "none seen (40 frames measured)"
+    assert lines["Green screen"] == "background_segmentation not run"
     # The mark and its handle sit in every app's top bar: all of the text time is under it.
     assert [(z.platform, z.text, z.top_bar, z.right_rail, z.bottom, z.faces) for z in panel.zones] == [
         (name, 1.0, 1.0, 0.0, 0.0, None) for name in ("TikTok", "Instagram Reels", "YouTube Shorts")
@@ -717,4 +743,4 @@ def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
     assert (lines[1].text, lines[1].measured) == ("not applicable: landscape", False)
     unfused = result.model_copy(update={"analyzers": {n: r for n, r in result.analyzers.items() if n != NAME}})
     lines = report_data(unfused).short_form.lines
-    assert [line.text for line in lines] == [f"{NAME} not run", f"{NAME} not run", "TikTok @maker, on screen 0-4 s"]
+    assert [line.text for line in lines[:3]] == [f"{NAME} not run", f"{NAME} not run", "TikTok @maker, on screen 0-4 s"]

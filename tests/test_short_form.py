@@ -206,3 +206,60 @@ def test_square_and_audio_only_files_say_why():
     assert square.reason == "not applicable: square"
     sound = VideoInfo(path="a.m4a", duration_s=2.0, size_bytes=1, container="mp4", has_video=False, has_audio=True)
     assert fuse(sound, {}).summary.safe_zones.reason == "not applicable: no video stream"
+
+
+# --- the other #14 insights in words ------------------------------------------------------------
+
+
+def event(time_s, source, reason=None):
+    if reason is not None:
+        return {"time_s": None, "in_first_1s": None, "in_first_3s": None, "source": None, "reason": reason}
+    return {"time_s": time_s, "in_first_1s": time_s is not None and time_s < 1, "in_first_3s": time_s is not None and time_s < 3, "source": source}
+
+
+def flow(loop: dict | None, stitch: dict | None) -> AnalyzerResult:
+    firsts = {
+        "cut": event(1.5, "cut_analysis"),
+        "text": event(0.0, "text_overlay"),
+        "word": event(None, None, reason="speech_transcription did not run"),
+        "face": event(None, "eye_tracking"),  # measured: no face in the video
+    }
+    hook = seg(0.0, 3.0, "hook", firsts=firsts, cuts_first_1s=0, audio_vs_rest_db=3.2, motion=0.2, motion_rest=0.1)
+    return ok("temporal_flow", hook, mean_pace=None, curves={"pace": []}, loop=loop, stitch=stitch)
+
+
+LOOP = {"wrap_difference": 0.002, "end_start_similarity": 0.998, "median_step": 0.01, "picture_continuous": True}
+SOUND = {"first_dbfs": -22.5, "last_dbfs": -23.9, "spectrum_similarity": 0.9, "continuous": True}
+STITCH = {"likely": True, "opening_s": 2.1, "opens_with_cut": True, "first_face_after_cut_s": 0.2, "face_share_after": 0.8, "faces_from": "eye_tracking"}
+
+
+def test_the_hook_loop_and_formats_are_said_from_their_analyzers():
+    results = {
+        "temporal_flow": flow({**LOOP, "seamless": True, "sound": SOUND}, STITCH),
+        "camera_analysis": ok(
+            "camera_analysis",
+            motion_curve=[],
+            split_screen={"layout": "side_by_side", "seam_share": {"side_by_side": 0.95, "top_bottom": 0.0},
+                          "independent_share": {"side_by_side": 0.4, "top_bottom": 0.0}, "frames_measured": 60},
+        ),
+        "background_segmentation": ok("background_segmentation", green_screen={"likely": True, "share": 0.7, "shots": [0]}),
+    }
+    said = {s.text: s.sources for s in fuse(portrait(), results).summary.sentences}
+    assert said["Hook timing: first cut at 1.5 s, on-screen text at 0 s, no face; 3.2 dB louder than the rest; "
+                "motion 0.20 against 0.10 frame widths/s after it."] == ["temporal_flow", "cut_analysis", "text_overlay", "eye_tracking"]
+    assert said["It loops seamlessly: the last frame is 99.8% like the first, and the sound continues."] == ["temporal_flow"]
+    assert said["It has a stitch's shape: a 2.1 s opening shot, then a hard cut to a face on screen 80% of the rest."] == [
+        "temporal_flow", "cut_analysis", "eye_tracking"
+    ]
+    assert said["Split screen: side by side (a duet's layout), a seam in 95% of the frames measured."] == ["camera_analysis"]
+    assert said["Green-screen style: a person over a still background in 70% of the shot time."] == ["background_segmentation"]
+
+    # Not seamless, not a stitch, no split, skipped loop: what was not found or measured is not claimed.
+    jump = {**LOOP, "seamless": False, "picture_continuous": False, "end_start_similarity": 0.6, "sound": {**SOUND, "continuous": False}}
+    texts = [s.text for s in fuse(portrait(), {"temporal_flow": flow(jump, {**STITCH, "likely": False})}).summary.sentences]
+    assert ("It does not loop seamlessly: the last frame is 60.0% like the first, more than an ordinary step; "
+            "the sound jumps across the wrap.") in texts
+    assert not any(t.startswith(("It has a stitch", "Split screen", "Green-screen")) for t in texts)
+    skipped = {key: None for key in ("seamless", *LOOP)} | {"sound": None, "skipped": "the video (1.50 s) is shorter than 2 s"}
+    texts = [s.text for s in fuse(portrait(), {"temporal_flow": flow(skipped, None)}).summary.sentences]
+    assert not any("loop" in t for t in texts)

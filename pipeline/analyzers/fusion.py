@@ -9,7 +9,7 @@ read and why each other one was not.
 
     fusion_timeline.py   the seconds, what each analyzer found during a span (Facts)
     fusion_score.py      the reconstruction score and each second's coverage
-    fusion_sentences.py  the written summary's templates
+    fusion_sentences.py  the written summary's templates (short_form_sentences.py: the #14 insights')
     short_form.py        editing on the beat and the platforms' safe zones (summary.beat_sync,
                          summary.safe_zones)
 
@@ -33,6 +33,7 @@ from pipeline.analyzers.fusion_score import Coverage, Reconstruction, coverage, 
 from pipeline.analyzers.fusion_sentences import Sentence, hook_sentence, summary_sentences
 from pipeline.analyzers.fusion_timeline import NAME, OTHERS, Facts, Inputs, Transition, timeline_seconds
 from pipeline.analyzers.short_form import BeatSync, SafeZones, beat_sync, safe_zones
+from pipeline.analyzers.short_form_sentences import short_form_sentences
 from pipeline.analyzers.shots import rounded
 from pipeline.analyzers.temporal_flow import HOOK_S
 from pipeline.schema import Segment, SegmentData, Summary
@@ -146,7 +147,7 @@ class CrossAnalyzerIntelligence(Analyzer):
         hook = hook.model_copy(update={"sentence": hook_sentence(hook, hook_span)})
         segments.append(Segment(start_s=hook_span[0], end_s=hook_span[1], label="hook", data=hook))
         beats, zones = beat_sync(facts), safe_zones(facts, self.settings.safe_zones)
-        sentences = summary_sentences(facts, hook, beats, zones)
+        sentences = summary_sentences(facts, hook, short_form_sentences(facts, beats, zones))
         return Findings(
             segments=segments,
             summary=CrossAnalyzerIntelligenceSummary(

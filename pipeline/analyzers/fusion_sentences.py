@@ -6,13 +6,12 @@ missing is left out, so nothing is said that no analyzer measured.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.analyzers.fusion_timeline import Facts, Span, camera_move
-from pipeline.analyzers.short_form import PLATFORM_NAMES, BeatSync, SafeZones
 from pipeline.schema import VideoInfo
 
 if TYPE_CHECKING:
@@ -89,17 +88,16 @@ def hook_sentence(hook: CrossAnalyzerIntelligenceSegment, span: Span) -> str:
 
 
 def summary_sentences(
-    facts: Facts, hook: CrossAnalyzerIntelligenceSegment, beats: BeatSync | None = None, zones: SafeZones | None = None
+    facts: Facts, hook: CrossAnalyzerIntelligenceSegment, short_form: Sequence[Sentence] = ()
 ) -> list[Sentence]:
-    """Template sentences, each from present fields only, with the analyzers it came from."""
+    """Template sentences, each from present fields only, with the analyzers it came from;
+    `short_form`'s (short_form_sentences.py) after what is seen and read on screen."""
     out: list[Sentence] = []
 
     def say(text: str, *sources: str) -> None:
         out.append(Sentence(text=text, sources=list(sources)))
 
     _structure_sentences(facts, say)
-    if beats is not None:
-        _beat_sentence(beats, say)
     _visual_sentences(facts, say)
     texts = facts.segments("text_overlay", "text")
     if texts is not None:
@@ -109,16 +107,7 @@ def summary_sentences(
             say("On-screen text: " + ", ".join(listed) + more + ".", "text_overlay")
         else:
             say("No on-screen text was read.", "text_overlay")
-        mark = facts.get("text_overlay").summary.watermark
-        if mark is not None:
-            handle = f" with the handle {mark.handle}" if mark.handle else ""
-            spans = ", ".join(_range(a, b) for a, b in mark.times[:MAX_LISTED])
-            say(
-                f"A {PLATFORM_NAMES[mark.platform]} watermark{handle} is on screen ({spans}): a cross-post from {PLATFORM_NAMES[mark.platform]}.",
-                "text_overlay",
-            )
-    if zones is not None:
-        _safe_zone_sentence(zones, say)
+    out += short_form
     _speech_sentences(facts, say)
     _audio_sentences(facts, say)
 
@@ -200,37 +189,6 @@ def _structure_sentences(facts: Facts, say: Say) -> None:
             say(f"Camera: {moves[0][0]} throughout.", "camera_analysis")
         else:
             say("Camera: " + ", ".join(f"{move} ({_range(a, b)})" for move, a, b in moves) + ".", "camera_analysis")
-
-
-def _beat_sentence(beats: BeatSync, say: Say) -> None:
-    """Said only when measured: a video without a beat or cuts has nothing to say here."""
-    if beats.reason is not None:
-        return
-    verdict = "cut on the beat" if beats.on_the_beat else "no more than chance"
-    say(
-        f"Cuts and beat: {beats.cuts_on_beat} of {_count(beats.cut_count, 'hard cut')} within ±{beats.window_s * 1000:.0f} ms"
-        f" of a beat at {beats.tempo_bpm:.0f} BPM ({beats.on_beat_share:.0%}; {beats.chance_share:.0%} expected by chance): {verdict}.",
-        "cut_analysis",
-        "audio_analysis",
-    )
-
-
-def _safe_zone_sentence(zones: SafeZones, say: Say) -> None:
-    """What text and faces the apps' interfaces would cover (vertical video, measured time only)."""
-    if zones.platforms is None:
-        return
-    parts, sources = [], []
-    for what, field, seconds, source in (
-        ("on-screen text", "text_under_share", zones.text_s, zones.text_from),
-        ("face", "face_under_share", zones.face_s, zones.faces_from),
-    ):
-        if source is None or not seconds:
-            continue
-        shares = ", ".join(f"{PLATFORM_NAMES[name]} {getattr(p, field):.0%}" for name, p in zones.platforms.items())
-        parts.append(f"of {what} time {shares}")
-        sources.append(source)
-    if parts:
-        say("Under the apps' buttons and captions: " + "; ".join(parts) + ".", *sources)
 
 
 def _visual_sentences(facts: Facts, say: Say) -> None:

@@ -1,7 +1,8 @@
 """The report's short-form panel: the #14 insights of one video in a few lines, read from the
 typed document (never recomputed): editing on the beat and the platforms' safe zones
-(cross_analyzer_intelligence's summary), and the cross-posting mark (text_overlay's). Each line
-says what was measured, or why it was not.
+(cross_analyzer_intelligence's summary), the cross-posting mark (text_overlay's), the hook's
+first events, the loop and the stitch (temporal_flow's), the split screen (camera_analysis's)
+and the green screen (background_segmentation's). Each line says what was measured, or why not.
 """
 
 from __future__ import annotations
@@ -96,6 +97,88 @@ def watermark_line(result: VideoResult) -> PanelLine:
     return PanelLine("Cross-posting mark", f"{PLATFORM_NAMES[mark.platform]}{handle}, on screen {spans}", "text_overlay")
 
 
+def _ok(result: VideoResult, name: str):
+    found = result.analyzers.get(name)
+    return found if found is not None and found.status == Status.ok else None
+
+
+def hook_line(result: VideoResult) -> PanelLine:
+    flow = _ok(result, "temporal_flow")
+    hook = next((s.data for s in flow.segments if s.label == "hook"), None) if flow else None
+    if hook is None or hook.firsts is None:
+        return PanelLine("Hook", _why(result, "temporal_flow") if flow is None else "not computed", "temporal_flow", False)
+    parts, sources = [], ["temporal_flow"]
+    for key in ("cut", "text", "word", "face"):
+        event = getattr(hook.firsts, key)
+        sources += [event.source] if event.source else []
+        if event.reason is not None:
+            parts.append(f"{key}: {event.reason}")
+        elif event.time_s is None:
+            parts.append(f"{key}: never")
+        else:
+            within = " (first 1 s)" if event.in_first_1s else " (first 3 s)" if event.in_first_3s else ""
+            parts.append(f"{key} {event.time_s:.2f} s{within}")
+    if hook.cuts_first_1s is not None:
+        parts.append(f"{hook.cuts_first_1s} cuts in the first 1 s")
+    if hook.audio_vs_rest_db is not None:
+        parts.append(f"loudness {hook.audio_vs_rest_db:+.1f} dB against the rest")
+    if hook.motion is not None and hook.motion_rest is not None:
+        parts.append(f"motion {hook.motion:.2f} against {hook.motion_rest:.2f} after")
+    if hook.shorter_than_hook:
+        parts.append(hook.shorter_than_hook)
+    return PanelLine("Hook", "first " + "; ".join(parts), ", ".join(dict.fromkeys(sources)))
+
+
+def loop_line(result: VideoResult) -> PanelLine:
+    flow = _ok(result, "temporal_flow")
+    loop = flow.summary.loop if flow else None
+    if loop is None or loop.seamless is None:
+        why = _why(result, "temporal_flow") if flow is None else (loop.skipped if loop else "not computed")
+        return PanelLine("Loop", why, "temporal_flow", False)
+    text = f"{'seamless' if loop.seamless else 'not seamless'}: the end is {loop.end_start_similarity:.1%} like the start"
+    text += f" (an ordinary step: {1 - loop.median_step:.1%})"
+    if loop.sound is not None:
+        text += "; the sound continues" if loop.sound.continuous else "; the sound jumps"
+    return PanelLine("Loop", text, "temporal_flow")
+
+
+def stitch_line(result: VideoResult) -> PanelLine:
+    flow = _ok(result, "temporal_flow")
+    stitch = flow.summary.stitch if flow else None
+    if stitch is None or stitch.likely is None:
+        why = _why(result, "temporal_flow") if flow is None else (stitch.reason if stitch else "not computed")
+        return PanelLine("Stitch", why, "temporal_flow", False)
+    figures = [f"opening shot {stitch.opening_s:g} s" if stitch.opening_s is not None else "one shot"]
+    if stitch.first_face_after_cut_s is not None:
+        figures.append(f"a face {stitch.first_face_after_cut_s:g} s after the cut")
+    if stitch.face_share_after is not None:
+        figures.append(f"faces {stitch.face_share_after:.0%} of the rest")
+    verdict = "a stitch's shape" if stitch.likely else "not a stitch's shape"
+    return PanelLine("Stitch", f"{verdict} ({', '.join(figures)})", f"temporal_flow, {stitch.faces_from or 'no faces'}")
+
+
+def split_line(result: VideoResult) -> PanelLine:
+    camera = _ok(result, "camera_analysis")
+    split = camera.summary.split_screen if camera else None
+    if split is None:
+        return PanelLine("Split screen", _why(result, "camera_analysis") if camera is None else "not computed", "camera_analysis", False)
+    if split.layout is None:
+        return PanelLine("Split screen", f"none seen ({split.frames_measured} frames measured)", "camera_analysis")
+    seam = split.seam_share[split.layout] if split.seam_share else None
+    shown = split.layout.replace("_", " ") + (f", a seam in {seam:.0%} of the frames" if seam is not None else "")
+    return PanelLine("Split screen", shown, "camera_analysis")
+
+
+def green_line(result: VideoResult) -> PanelLine:
+    background = _ok(result, "background_segmentation")
+    green = background.summary.green_screen if background else None
+    if green is None:
+        why = _why(result, "background_segmentation") if background is None else "not computed"
+        return PanelLine("Green screen", why, "background_segmentation", False)
+    verdict = "likely" if green.likely else "no"
+    return PanelLine("Green screen", f"{verdict}: a person over a still background in {green.share:.0%} of the shot time", "background_segmentation")
+
+
 def short_form_panel(result: VideoResult) -> ShortFormPanel:
     """The panel's lines; the fusion's figures when it succeeded, else lines that say why."""
     fusion = result.analyzers.get(FUSION)
@@ -109,5 +192,6 @@ def short_form_panel(result: VideoResult) -> ShortFormPanel:
     else:
         why = _why(result, FUSION)
         panel.lines += [PanelLine("Editing on the beat", why, "", False), PanelLine("Safe zones", why, "", False)]
-    panel.lines.append(watermark_line(result))
+    panel.lines += [watermark_line(result), hook_line(result), loop_line(result), stitch_line(result)]
+    panel.lines += [split_line(result), green_line(result)]
     return panel
