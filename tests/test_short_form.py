@@ -17,7 +17,7 @@ from pipeline.engine import Plan, VideoRequest
 from pipeline.runners.local import run_local
 from pipeline.sample import PlacedText, beat_cut_clip, placed_box, write_clip, write_placed_text_clip
 from pipeline.schema import AnalyzerResult, Status, VideoInfo
-from pipeline.settings import SafeZonesSettings, Settings
+from pipeline.settings import SafeZonesSettings, Settings, SettingsError
 
 # --- editing on the beat ----------------------------------------------------------------------
 
@@ -263,3 +263,14 @@ def test_the_hook_loop_and_formats_are_said_from_their_analyzers():
     skipped = {key: None for key in ("seamless", *LOOP)} | {"sound": None, "skipped": "the video (1.50 s) is shorter than 2 s"}
     texts = [s.text for s in fuse(portrait(), {"temporal_flow": flow(skipped, None)}).summary.sentences]
     assert not any("loop" in t for t in texts)
+
+
+def test_the_zones_are_set_by_environment_or_file_and_a_bad_one_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("REELSCOPE_SAFE_ZONES__TIKTOK_BOTTOM", "0.3")
+    (tmp_path / "zones.toml").write_text("[safe_zones]\ninstagram_reels_right = 0.12\n")
+    settings = Settings.load(tmp_path / "zones.toml")
+    assert (settings.safe_zones.tiktok_bottom, settings.safe_zones.instagram_reels_right) == (0.3, 0.12)
+    assert platform_zones(settings.safe_zones, "tiktok")["bottom"] == (0.0, 0.7, 1.0, 1.0)
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(safe_zones={"youtube_shorts_top": 1.5})
+    assert "setting safe_zones.youtube_shorts_top (REELSCOPE_SAFE_ZONES__YOUTUBE_SHORTS_TOP)" in str(refused.value)
