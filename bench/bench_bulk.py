@@ -99,18 +99,20 @@ def operators(summary) -> list:
     return [op for parent in summary.parents for op in operators(parent)] + list(summary.operators_stats)
 
 
-class Sampler(threading.Thread):
+class Sampler(threading.Thread):  # its thread's name: "Sampler"
     """CPU seconds and resident memory of this process and every descendant (embedded Ray: GCS,
     raylet, workers), and the object store's use, every `period` seconds."""
 
     def __init__(self, period: float = 0.2) -> None:
-        super().__init__(daemon=True)
+        super().__init__(daemon=True, name="Sampler")
         import psutil
 
         self.psutil = psutil
         self.me = psutil.Process()
         self.period = period
         self.base = self._cpu()
+        self.threads_base = {t.id: t.user_time + t.system_time for t in self.me.threads()}
+        self.thread_cpu: dict[int, tuple[str, float]] = {}
         self.last: dict[int, tuple[str, float]] = {}
         self.peak_pss = 0
         self.peak_store = 0.0
@@ -136,6 +138,7 @@ class Sampler(threading.Thread):
 
     def sample(self, memory: bool = True) -> None:
         self.last.update(self._cpu())
+        self._threads()
         if not memory:
             return
         pss = 0  # proportional: the object store's shared pages are counted once across processes
@@ -152,6 +155,21 @@ class Sampler(threading.Thread):
             spilled = re.search(r"Spilled (\d+) MiB", text)
             self.peak_store = max(self.peak_store, float(used.group(1)) if used else 0.0)
             self.spilled = max(self.spilled, float(spilled.group(1)) if spilled else 0.0)
+
+    def _threads(self) -> None:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for thread in self.me.threads():
+            name = re.sub(r"[-_ ]?\d+$", "", names.get(thread.id, "ray core (C++)"))
+            self.thread_cpu[thread.id] = (name, thread.user_time + thread.system_time)
+
+    def driver_threads(self) -> dict[str, float]:
+        """The driver's CPU seconds by thread (Python threads by name; the rest are Ray's C++ threads)."""
+        split: dict[str, float] = {}
+        for tid, (name, seconds) in self.thread_cpu.items():
+            split[name] = split.get(name, 0.0) + seconds - self.threads_base.get(tid, 0.0)
+        split["sampler (not the driver's)"] = self.own_cpu
+        split["Sampler"] = split.get("Sampler", 0.0) - self.own_cpu
+        return {name: seconds for name, seconds in sorted(split.items(), key=lambda kv: -kv[1]) if abs(seconds) > 0.05}
 
     def cpu_seconds(self) -> dict[str, float]:
         """Driver, workers (ray::… and worker processes), Ray's own processes: CPU seconds in the run."""
@@ -210,6 +228,7 @@ def main() -> None:
             backfill(root / "manifest.txt", root / "out", names, weights_here=True)
         wall = time.perf_counter() - start
         cpu = sampler.cpu_seconds()
+        threads = sampler.driver_threads()
         import pyarrow.parquet as pq
 
         rows = pq.read_table(root / "out" / "videos.parquet").to_pylist()
@@ -223,6 +242,7 @@ def main() -> None:
     print(f"analyzers: {','.join(names)}; model stages: {[[a.name for a in s] for s in plan.stages]}")
     print(f"(cpu) driver CPU s per video {cpu['driver'] / videos:.4f}   driver share of all CPU s {cpu['driver'] / total_cpu:.4f}")
     print(f"(cpu) CPU s: driver {cpu['driver']:.2f}  workers {cpu['workers']:.2f}  ray processes {cpu['ray']:.2f}  total {total_cpu:.2f}")
+    print("(cpu) driver CPU s by thread: " + "  ".join(f"{name} {seconds:.2f}" for name, seconds in threads.items()))
     hops = 0
     for op in operators(datasets[-1]._get_stats_summary()) if datasets else []:
         out = op.output_size_bytes.sum if op.output_size_bytes else 0
