@@ -7,7 +7,8 @@ spectrum's chroma, two bits each), stored as base64 of the little-endian uint32 
 
 Two tracks use the same sound when, at the offset where their items differ in the fewest bits
 (the best alignment), at least MATCHED_SHARE of the overlapping items differ in at most
-ITEM_MAX_BITS of 32 bits, over at least MIN_OVERLAP_S. Speech laid over a sound flips some bits
+ITEM_MAX_BITS of 32 bits, over at least FULL_OVERLAP_S of fingerprint (SHORT_MATCHED_SHARE over
+MIN_OVERLAP_S to FULL_OVERLAP_S). Speech laid over a sound flips some bits
 of every item (a bit error rate of 0.1-0.25 in our measurements), unrelated sounds about half
 (0.3-0.5 at their best offset), so the share of near-equal items tells them apart.
 
@@ -30,7 +31,11 @@ ITEM_S = 4096 / 3 / 11025  # Chromaprint's hop: a third of a 4096-sample frame a
 MAX_S = 600  # seconds fingerprinted from the start of a track: short-form videos fit whole
 ITEM_MAX_BITS = 10  # an item "matches" when it differs in at most this many of its 32 bits
 MATCHED_SHARE = 0.6  # share of matching items over the overlap that makes it the same sound
-MIN_OVERLAP_S = 5.0  # at least this much sound in common
+MIN_OVERLAP_S = 5.0  # at least this much fingerprint in common
+# Over a short overlap the best of many offsets agrees more by chance: 1,000 generated songs under
+# voices (bench/bench_corpus.py) gave unrelated pairs up to 0.68 over 5-7.4 s, none 0.6 over 8 s.
+FULL_OVERLAP_S = 8.0
+SHORT_MATCHED_SHARE = 0.75  # what an overlap under FULL_OVERLAP_S needs
 MIN_DISTINCT_SHARE = 0.2  # a stretch whose items are mostly repeats (silence, a steady tone) tells nothing
 
 # Candidate search: LSH_TABLES tables, each keyed by SAMPLED_BITS fixed random bit positions.
@@ -39,6 +44,8 @@ SAMPLED_BITS = 14
 MAX_BUCKET = 64  # a key shared by more items than this is too common to tell sounds apart
 MIN_VOTES = 4  # sampled-key agreements at one offset that make a pair worth verifying
 OFFSET_BIN = 2  # votes are counted per bin of this many items (an offset between two items splits its votes)
+PARTNERS = 10  # candidate pairs verified per video, its best-voted first
+OFFSETS_TRIED = 2  # offset bins verified per candidate pair, its best-voted first
 
 
 class FingerprintUnavailable(Exception):
@@ -99,7 +106,8 @@ class Alignment:
 
     @property
     def same_sound(self) -> bool:
-        return self.matched_share >= MATCHED_SHARE and self.overlap_s >= MIN_OVERLAP_S
+        needed = MATCHED_SHARE if self.overlap_s >= FULL_OVERLAP_S else SHORT_MATCHED_SHARE
+        return self.overlap_s >= MIN_OVERLAP_S and self.matched_share >= needed
 
 
 def _min_overlap() -> int:
@@ -111,34 +119,36 @@ def _informative(items: np.ndarray) -> bool:
 
 
 def align_at(a: np.ndarray, b: np.ndarray, offset: int) -> Alignment | None:
-    """The two compared at one offset; None when they overlap by less than MIN_OVERLAP_S or
-    either side of the overlap is mostly repeats."""
+    """The two compared at one offset; None when they overlap by less than MIN_OVERLAP_S."""
     i0, j0 = max(0, -offset), max(0, offset)
     n = min(len(a) - i0, len(b) - j0)
     if n < _min_overlap():
         return None
-    x, y = a[i0 : i0 + n], b[j0 : j0 + n]
-    if not (_informative(x) and _informative(y)):
-        return None
-    errors = np.bitwise_count(x ^ y)
+    errors = np.bitwise_count(a[i0 : i0 + n] ^ b[j0 : j0 + n])
     return Alignment(offset, n, float(errors.mean() / 32), float(np.mean(errors <= ITEM_MAX_BITS)))
 
 
 def best_alignment(a: np.ndarray, b: np.ndarray, offsets=None) -> Alignment | None:
     """The alignment with the lowest bit error rate, over every offset with enough overlap (or
-    those given)."""
+    those given); None without one, or when either side of it is mostly repeats (silence, a
+    steady tone: any two such stretches look alike)."""
     if offsets is None:
         m = _min_overlap()
         offsets = range(-(len(a) - m), len(b) - m + 1)
     found = (align_at(a, b, o) for o in offsets)
-    return min((f for f in found if f is not None), key=lambda f: f.bit_error_rate, default=None)
+    best = min((f for f in found if f is not None), key=lambda f: f.bit_error_rate, default=None)
+    if best is None:
+        return None
+    i0, j0 = max(0, -best.offset), max(0, best.offset)
+    if not (_informative(a[i0 : i0 + best.overlap]) and _informative(b[j0 : j0 + best.overlap])):
+        return None
+    return best
 
 
 def same_sound_pairs(fingerprints: list[np.ndarray]) -> dict[tuple[int, int], Alignment]:
     """(i, j) with i < j -> their alignment, for every pair of the list that uses the same sound."""
-    candidates = _candidates(fingerprints)
     found = {}
-    for (i, j), bins in candidates.items():
+    for (i, j), bins in _candidates(fingerprints).items():
         offsets = {o for b in bins for o in range(b * OFFSET_BIN - 1, (b + 1) * OFFSET_BIN + 1)}
         best = best_alignment(fingerprints[i], fingerprints[j], sorted(offsets))
         if best is not None and best.same_sound:
@@ -147,7 +157,8 @@ def same_sound_pairs(fingerprints: list[np.ndarray]) -> dict[tuple[int, int], Al
 
 
 def _candidates(fingerprints: list[np.ndarray]) -> dict[tuple[int, int], list[int]]:
-    """(i, j) -> the offset bins where their sampled keys agree at least MIN_VOTES times."""
+    """(i, j) -> the offset bins where their sampled keys agree most (at least MIN_VOTES times),
+    for each video's best-voted pairs."""
     if len(fingerprints) < 2:
         return {}
     video = np.concatenate([np.full(len(f), k, np.int64) for k, f in enumerate(fingerprints)])
@@ -166,11 +177,21 @@ def _candidates(fingerprints: list[np.ndarray]) -> dict[tuple[int, int], list[in
     if len(codes) == 0:
         return {}
     codes, counts = np.unique(codes, return_counts=True)
-    codes = codes[counts >= MIN_VOTES]
+    keep = counts >= MIN_VOTES
+    codes, counts = codes[keep], counts[keep]
     span = 2 * shift + 1  # code = (i * n + j) * span + (offset bin + shift)
+    bins: dict[int, list[tuple[int, int]]] = {}  # pair -> (votes, offset bin), most votes first
+    for at in np.argsort(-counts, kind="stable").tolist():
+        bins.setdefault(int(codes[at] // span), []).append((int(counts[at]), int(codes[at] % span - shift)))
+    # Each video keeps its PARTNERS best-voted pairs: similar-sounding music collides by chance
+    # too, and a sound many videos share stays connected through each one's best partners.
+    partners: dict[int, int] = {}
     out: dict[tuple[int, int], list[int]] = {}
-    for pair, b in zip((codes // span).tolist(), (codes % span - shift).tolist()):
-        out.setdefault(divmod(pair, n), []).append(b)
+    for pair, voted in sorted(bins.items(), key=lambda item: -item[1][0][0]):
+        i, j = divmod(pair, n)
+        if partners.get(i, 0) < PARTNERS or partners.get(j, 0) < PARTNERS:
+            partners[i], partners[j] = partners.get(i, 0) + 1, partners.get(j, 0) + 1
+            out[(i, j)] = [b for _, b in voted[:OFFSETS_TRIED]]
     return out
 
 

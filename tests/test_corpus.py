@@ -32,13 +32,14 @@ def footage(seeds: tuple[int, ...], seconds: float) -> ClipSpec:
     return ClipSpec(shots, fps=15, width=240, height=320, audio=None)
 
 
-# name: (shot seeds, seconds, song seed, voice seed, re-upload changes)
+# name: (shot seeds, seconds, song seed, voice seed, re-upload changes); 12 s or more, so that a
+# shared sound overlaps by fingerprint.FULL_OVERLAP_S (the 2.5 s Chromaprint's first item needs taken off)
 CLIPS = {
-    "a": ((1, 2, 3), 10.0, 1, 101, {}),
-    "a-reupload": ((1, 2, 3), 10.0, 1, 101, {"crop": 0.05, "size": (360, 480), "crf": 30}),
-    "b": ((4, 5), 11.0, 2, 102, {}),
-    "c": ((6, 7), 12.0, 2, 103, {}),
-    "d": ((8, 2), 13.0, 3, None, {}),
+    "a": ((1, 2, 3), 12.0, 1, 101, {}),
+    "a-reupload": ((1, 2, 3), 12.0, 1, 101, {"crop": 0.05, "size": (360, 480), "crf": 30}),
+    "b": ((4, 5), 12.0, 2, 102, {}),
+    "c": ((6, 7), 13.0, 2, 103, {}),
+    "d": ((8, 2), 14.0, 3, None, {}),
     "e": ((9, 10), 9.0, None, None, {}),
 }
 

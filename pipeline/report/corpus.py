@@ -46,6 +46,8 @@ class Distribution:
     summary: str  # median and range, or the share that is true
     bars: list[Bar]
     flag: bool = False  # a yes/no figure: one bar, the share that is yes
+    low: str | None = None  # the histogram's ends, written under it
+    high: str | None = None
 
 
 @dataclass
@@ -149,7 +151,7 @@ def page_data(corpus: corpora.Corpus, page_dir: Path) -> CorpusPage:
         directory=str(corpus.directory),
         counts=counts,
         distributions=[_distribution(corpus, column, kind) for column, kind in corpus.figures],
-        columns=[*columns, "shots", "sound fingerprint"],
+        columns=[*columns, "sound fingerprint"],
         rows=[_row(e, corpus.figures, links[e.id], member.get(e.id, [])) for e in corpus.entries],
         footage=footage,
         sound=sound,
@@ -180,7 +182,7 @@ def _distribution(corpus: corpora.Corpus, column: str, kind: str) -> Distributio
         for k, c in enumerate(counts.tolist())
     ]
     summary = f"median {np.median(data):.3g}, {data.min():.3g}-{data.max():.3g}"
-    return Distribution(column, label, len(values), summary, bars)
+    return Distribution(column, label, len(values), summary, bars, low=f"{edges[0]:.3g}", high=f"{edges[-1]:.3g}")
 
 
 def _cell(value) -> Cell:
@@ -195,9 +197,8 @@ def _cell(value) -> Cell:
 
 def _row(entry: corpora.Entry, figures: list[tuple[str, str]], link: str | None, groups: list[str]) -> Row:
     cells = [_cell(_value(entry, column)) for column, _ in figures]
-    cells.append(_cell(entry.shots if entry.status == "ok" else None))
     heard = entry.fingerprint is not None
-    cells.append(Cell(f"{len(entry.fingerprint) * fingerprint.ITEM_S:.0f} s" if heard else (entry.fingerprint_absent or "-"), "1" if heard else "0"))
+    cells.append(Cell("yes" if heard else (entry.fingerprint_absent or "-"), "1" if heard else "0"))
     return Row(entry.id, link, entry.status, entry.error, cells, ", ".join(groups))
 
 
@@ -222,8 +223,15 @@ def _group_views(corpus: corpora.Corpus, groups: list[corpora.Group], links: dic
             pairs.append(PairView(p.a, p.b, links[p.a], links[p.b], what, thumbs))
         for p in group.sound:
             al = p.alignment
-            lead = f"{p.b} starts {al.offset_s:.1f} s into {p.a}'s sound" if al.offset >= 0 else f"{p.a} starts {-al.offset_s:.1f} s into {p.b}'s sound"
-            what = f"{al.matched_share:.0%} of {al.overlap_s:.0f} s in common match (bit error rate {al.bit_error_rate:.2f}); {lead}"
+            if al.offset == 0:
+                lead = "both from the same point of the sound"
+            else:
+                later, earlier = (p.b, p.a) if al.offset > 0 else (p.a, p.b)
+                lead = f"{later} starts {abs(al.offset_s):.1f} s into {earlier}'s sound"
+            what = (
+                f"{al.matched_share:.0%} of the {al.overlap} fingerprint items in common ({al.overlap_s:.0f} s) match,"
+                f" bit error rate {al.bit_error_rate:.2f}; {lead}"
+            )
             pairs.append(PairView(p.a, p.b, links[p.a], links[p.b], what, []))
         views.append(GroupView(number, [(v, links[v]) for v in group.videos], pairs))
     return views
