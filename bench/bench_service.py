@@ -1,6 +1,6 @@
 """Backfill throughput and Serve latency of the CPU analyzers, measured side by side in one run.
 
-    python bench/bench_service.py [--videos N] [--requests M] [--concurrency K] [--quick]
+    python bench/bench_service.py [--videos N] [--requests M] [--concurrency K] [--yolo full] [--quick]
 
 The CPU analyzers are every analyzer that needs no model weights: the run's settings point
 models_dir at an empty directory (the plan carries them to every Ray worker, and the Serve
@@ -20,6 +20,11 @@ POST /v1/analyze {"path": <sample clip>} interleaved with M `run_local` calls on
 this process (the in-process call sets its analyzers up each time, as `run_local` does), and with
 the first few a multipart upload of the clip (upload overhead): p50 and p95 of each and their
 ratios. Then the same M requests from K concurrent clients (throughput against sequential).
+
+--yolo tiny|full adds object_detection: a YOLO11 detect model with random weights written by
+tests/model_factory.py (`full`: the real YOLO11n architecture, so a forward pass costs what the
+release's does), deployed as a model family whose forward passes concurrent requests share
+(pipeline.runners.serve.Coalescer); the run then prints that deployment's batching counts.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=8, help="videos in the backfill manifest (default 8)")
     parser.add_argument("--requests", type=int, default=12, help="sequential Serve requests, and in-process calls (default 12)")
-    parser.add_argument("--concurrency", type=int, default=2, help="concurrent clients for the throughput run; 0: skip (default 2)")
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients for the throughput run; 0: skip (default 4)")
+    parser.add_argument("--yolo", choices=["tiny", "full"], help="add object_detection with a random-weight YOLO11 of this size")
     parser.add_argument("--uploads", type=int, default=4, help="multipart uploads, interleaved with the sequential requests (default 4)")
     parser.add_argument("--warmup", type=int, default=3, help="Serve requests before the timed ones (default 3)")
     parser.add_argument("--media", type=Path, default=SHARED_MEDIA if SHARED_MEDIA.is_dir() else None,
@@ -125,6 +131,11 @@ def main() -> None:
         atexit.register(shutil.rmtree, work, ignore_errors=True)
     models = work / "models"  # empty: only analyzers that need no weights can run, on every worker
     models.mkdir()
+    if args.yolo:
+        sys.path.insert(0, str(REPO / "tests"))
+        from model_factory import write_yolo
+
+        write_yolo(models, "detect", args.yolo)
     media = work / "media"
     media.mkdir()
 
@@ -267,6 +278,9 @@ def main() -> None:
             log(f"serve: {args.requests} requests from {args.concurrency} concurrent clients")
             with ThreadPoolExecutor(args.concurrency) as pool:
                 concurrent_s, concurrent_lat = timed(lambda: list(pool.map(lambda _: post(client, **body), range(args.requests))))
+        batching = None
+        if "object_detection" in analyzers:
+            batching = serve.get_deployment_handle("YoloActor", app_name="reelscope").batching.remote().result()
     ray.shutdown()  # this process's own Ray, Serve with it
     load_after = load_average()
     total_s = time.perf_counter() - started
@@ -318,6 +332,8 @@ def main() -> None:
         rate = args.requests / concurrent_s * 60
         print(f"  throughput: sequential {sequential_rate:.1f} videos/min; {args.concurrency} concurrent clients {rate:.1f} videos/min"
               f" (x{rate / sequential_rate:.2f}; their latency p50 {percentile(concurrent_lat, 50):.2f} s, p95 {percentile(concurrent_lat, 95):.2f} s)")
+    if batching:
+        print(f"  YOLO family batching (whole run, one replica): {batching}")
     if errors:
         print(f"  {len(errors)} request(s) failed, first: {errors[0]}")
 
