@@ -10,7 +10,9 @@ A failed or unreadable document never fails the page.
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +21,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pipeline import corpus as corpora
 from pipeline import fingerprint
+from pipeline.exports import DocumentError, read_document
 from pipeline.report import write_report
 from pipeline.schema import VideoResult
 
 BINS = 12
 HIST_W, HIST_H = 240, 70  # SVG units of one histogram
 THUMBS_PER_PAIR = 6  # matched keyframes shown per pair of videos
+PARALLEL_FROM = 16  # stale per-video reports from which a pool of processes writes them
 
 LABELS = {"duration_s": "duration (s)", "cuts_per_minute": "cuts per minute", "speech_share": "speech share"}
 
@@ -114,23 +118,47 @@ def _template():
     return environment.get_template("corpus.html.j2")
 
 
-def write_corpus(directory: Path | str, output: Path | str | None = None) -> tuple[Path, int]:
+def write_corpus(directory: Path | str, output: Path | str | None = None, workers: int | None = None) -> tuple[Path, int]:
     """Write the corpus page (default DIR/corpus.html) and every stale per-video report; returns
-    the page's path and how many per-video reports were written."""
+    the page's path and how many per-video reports were written. PARALLEL_FROM stale reports or
+    more are written by `workers` processes (default: one a CPU) while this one builds the page."""
     directory = Path(directory)
     output = Path(output) if output else directory / "corpus.html"
-    written = 0
+    stale = [path for path in corpora.documents(directory) if _stale(path)]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(stale) >= PARALLEL_FROM:
+        # spawn, not fork: the caller may hold threads (Ray's, in a test session)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = pool.map(_video_report, stale, chunksize=8)  # submitted now, run while the page is built
+            corpus = corpora.build(directory)
+            written = sum(done)
+    else:
+        written, todo = 0, set(stale)
 
-    def video_report(path: Path, result: VideoResult) -> None:
-        nonlocal written
-        page = path.with_suffix(".html")
-        if not page.exists() or page.stat().st_mtime_ns < path.stat().st_mtime_ns:
-            write_report(result, page)
-            written += 1
+        def each(path: Path, result: VideoResult) -> None:
+            nonlocal written
+            if path in todo:
+                write_report(result, path.with_suffix(".html"))
+                written += 1
 
-    corpus = corpora.build(directory, each=video_report)
+        corpus = corpora.build(directory, each=each)
     output.write_text(_template().render(page=page_data(corpus, output.parent)), encoding="utf-8")
     return output, written
+
+
+def _stale(document: Path) -> bool:
+    page = document.with_suffix(".html")
+    return not page.exists() or page.stat().st_mtime_ns < document.stat().st_mtime_ns
+
+
+def _video_report(document: Path) -> bool:
+    """Write one document's report (in a pool's process); False for a document it cannot read."""
+    try:
+        result = read_document(document)
+    except DocumentError:
+        return False
+    write_report(result, document.with_suffix(".html"))
+    return True
 
 
 def page_data(corpus: corpora.Corpus, page_dir: Path) -> CorpusPage:
