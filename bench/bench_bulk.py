@@ -99,9 +99,27 @@ def operators(summary) -> list:
     return [op for parent in summary.parents for op in operators(parent)] + list(summary.operators_stats)
 
 
+def watch_store(address: str) -> None:
+    """In a process of its own (so that its calls into Ray cost the driver nothing): the object
+    store's peak use and what was spilled, polled every second until stdin closes."""
+    from ray._private.internal_api import memory_summary
+
+    peak = spilled = 0.0
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    while not done.wait(1.0):
+        with contextlib.suppress(Exception):
+            text = memory_summary(address=address, stats_only=True)
+            used = re.search(r"Plasma memory usage (\d+) MiB", text)
+            gone = re.search(r"Spilled (\d+) MiB", text)
+            peak = max(peak, float(used.group(1)) if used else 0.0)
+            spilled = max(spilled, float(gone.group(1)) if gone else 0.0)
+    print(peak, spilled)
+
+
 class Sampler(threading.Thread):  # its thread's name: "Sampler"
-    """CPU seconds and resident memory of this process and every descendant (embedded Ray: GCS,
-    raylet, workers), and the object store's use, every `period` seconds."""
+    """CPU seconds and memory (PSS) of this process and every descendant (embedded Ray: GCS,
+    raylet, workers), every `period` seconds; its own CPU is left out of the driver's."""
 
     def __init__(self, period: float = 0.2) -> None:
         super().__init__(daemon=True, name="Sampler")
@@ -115,8 +133,6 @@ class Sampler(threading.Thread):  # its thread's name: "Sampler"
         self.thread_cpu: dict[int, tuple[str, float]] = {}
         self.last: dict[int, tuple[str, float]] = {}
         self.peak_pss = 0
-        self.peak_store = 0.0
-        self.spilled = 0.0
         self.own_cpu = 0.0  # this thread's CPU seconds: not the driver's work
         self.stop = threading.Event()
 
@@ -124,15 +140,17 @@ class Sampler(threading.Thread):  # its thread's name: "Sampler"
         seen = {}
         for proc in [self.me, *self.me.children(recursive=True)]:
             with contextlib.suppress(self.psutil.Error):
-                times = proc.cpu_times()
-                seen[proc.pid] = (" ".join(proc.cmdline()[:3]), times.user + times.system)
+                command = " ".join(proc.cmdline()[:4])
+                if "--watch-store" not in command:  # the benchmark's own
+                    times = proc.cpu_times()
+                    seen[proc.pid] = (command, times.user + times.system)
         return seen
 
     def run(self) -> None:
         for n in itertools.count():
             if self.stop.is_set():
                 break
-            self.sample(memory=n % 5 == 0)
+            self.sample(memory=n % 10 == 0)
             self.own_cpu = time.thread_time()
             self.stop.wait(self.period)
 
@@ -146,15 +164,6 @@ class Sampler(threading.Thread):  # its thread's name: "Sampler"
             with contextlib.suppress(self.psutil.Error):
                 pss += proc.memory_full_info().pss
         self.peak_pss = max(self.peak_pss, pss)
-        with contextlib.suppress(Exception):
-            import ray._private.worker
-            from ray._private.internal_api import memory_summary
-
-            text = memory_summary(address=ray._private.worker.global_worker.node.address, stats_only=True)
-            used = re.search(r"Plasma memory usage (\d+) MiB", text)
-            spilled = re.search(r"Spilled (\d+) MiB", text)
-            self.peak_store = max(self.peak_store, float(used.group(1)) if used else 0.0)
-            self.spilled = max(self.spilled, float(spilled.group(1)) if spilled else 0.0)
 
     def _threads(self) -> None:
         names = {t.native_id: t.name for t in threading.enumerate()}
@@ -192,7 +201,10 @@ def main() -> None:
     parser.add_argument("--analyzers", help="comma-separated (default: all whose weights are here)")
     parser.add_argument("--no-real", action="store_true", help="leave out the real clips of ../shared/media")
     parser.add_argument("--real-max-s", type=float, default=12.0, help="real clips up to this long")
+    parser.add_argument("--watch-store", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.watch_store:
+        return watch_store(args.watch_store)
 
     from pipeline.backfill import backfill
     from pipeline.engine import Plan
@@ -221,6 +233,11 @@ def main() -> None:
 
         ray_data.build_dataset = kept
         (root / "manifest.txt").write_text("\n".join(sources) + "\n")
+        import ray._private.worker
+        import subprocess
+
+        address = ray._private.worker.global_worker.node.address
+        store = subprocess.Popen([sys.executable, __file__, "--watch-store", address], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         sampler = Sampler()
         sampler.start()
         start = time.perf_counter()
@@ -228,6 +245,7 @@ def main() -> None:
             backfill(root / "manifest.txt", root / "out", names, weights_here=True)
         wall = time.perf_counter() - start
         cpu = sampler.cpu_seconds()
+        peak_store, spilled = map(float, store.communicate("")[0].split())
         threads = sampler.driver_threads()
         import pyarrow.parquet as pq
 
@@ -249,7 +267,7 @@ def main() -> None:
         hops += out if "ReadItems" not in op.operator_name and "FromItems" not in op.operator_name else 0
         print(f"(hop) {op.operator_name[:60]:<60} MiB out per video {out / videos / MiB:.3f}")
     print(f"(hop) all hops MiB per video {hops / videos / MiB:.3f}   read by model stages MiB per video {read / videos / MiB:.3f}   copied/read {hops / max(read, 1):.3f}")
-    print(f"(store) object store peak MiB {sampler.peak_store:.1f}   spilled MiB {sampler.spilled:.1f}   memory peak (PSS, all processes) MiB {sampler.peak_pss / MiB:.1f}")
+    print(f"(store) object store peak MiB {peak_store:.1f}   spilled MiB {spilled:.1f}   memory peak (PSS, all processes) MiB {sampler.peak_pss / MiB:.1f}")
     print(f"(speed) {videos / wall * 60:.2f} videos/min   {video_s / wall:.3f} video-hours/hour   wall {wall:.2f} s")
     if ok < videos - len([s for s in sources if "delayed_start" in s]):
         print(printed.getvalue()[-3000:], file=sys.stderr)
