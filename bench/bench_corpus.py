@@ -10,8 +10,10 @@ and its own duration and cut rate. Planted duplicates: every 10th video re-uploa
 (its keyframes re-encoded and cropped 5 % a side, the same sound), every 7th reuses the song of
 the one before under another voice.
 
-Then times `reelscope report DIR` twice: cold (every video's own report written too) and warm
-(only the corpus page: the per-video reports are fresh), and prints the figures.
+Then times `reelscope report DIR`: cold (every video's own report written too: in this process,
+then by the pool of one process a CPU) and warm (only the corpus page: the per-video reports are
+fresh); checks the groups found against the planted ones; and times the fingerprint's share of
+audio_analysis on a minute of audio.
 """
 
 from __future__ import annotations
@@ -121,11 +123,13 @@ def main() -> None:
     from pipeline.report.corpus import write_corpus
 
     make_corpus(args.dir, args.videos)
-    for page in (args.dir / "results").glob("*.html"):
-        page.unlink()
-    started = time.perf_counter()
-    _, written = write_corpus(args.dir)
-    cold = time.perf_counter() - started
+    cold = {}
+    for workers in (1, None):  # the per-video reports written here, then by the pool
+        for page in (args.dir / "results").glob("*.html"):
+            page.unlink()
+        started = time.perf_counter()
+        _, written = write_corpus(args.dir, workers=workers)
+        cold[workers] = time.perf_counter() - started
     started = time.perf_counter()
     write_corpus(args.dir)
     warm = time.perf_counter() - started
@@ -133,14 +137,43 @@ def main() -> None:
     built = corpus.build(args.dir)
     grouping = time.perf_counter() - started
     page = args.dir / "corpus.html"
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on it slows every figure)")
     print(f"{len(built.entries)} documents, {sum(len(e.keyframes) for e in built.entries)} keyframes hashed, "
           f"{len(built.footage_groups)} shared-footage groups, {len(built.sound_groups)} same-sound groups")  # fmt: skip
     truth = json.loads((args.dir / "truth.json").read_text())
     compare(built.footage_groups, truth_groups(truth["footage"]), "shared footage")
     compare(built.sound_groups, truth_groups(truth["songs"]), "same sound")
-    print(f"corpus page, cold (+{written} per-video reports): {cold:.1f} s")
+    print(f"corpus page, cold (+{written} per-video reports written in this process): {cold[1]:.1f} s")
+    print(f"corpus page, cold (+{written} per-video reports, {os.cpu_count()} processes): {cold[None]:.1f} s")
     print(f"corpus page, warm (per-video reports fresh):   {warm:.1f} s  (target 30 s; page {page.stat().st_size / 1e6:.1f} MB)")
     print(f"  of which reading, hashing and grouping:      {grouping:.1f} s")
+    fingerprint_cost()
+
+
+def fingerprint_cost(repeats: int = 5) -> None:
+    """What the fingerprint adds to audio_analysis: fpcalc on a minute of decoded audio, against
+    the whole analyzer's process step on it (which includes it)."""
+    import statistics
+
+    from pipeline import fingerprint
+    from pipeline.analyzer import AudioTrack
+    from pipeline.analyzers.audio import AudioAnalysis
+    from pipeline.corpus_sample import song, voice
+
+    track = (song(1, 60, rate=16_000) + voice(2, 60, rate=16_000)).astype(np.float32)
+    analyzer = AudioAnalysis()
+    analyzer.setup()
+    audio = AudioTrack(track, 16_000, 0.0, 0.0, float(np.abs(track).max()))
+    times = {"fpcalc": [], "audio_analysis": []}
+    for _ in range(repeats):  # interleaved: both see the same machine
+        started = time.perf_counter()
+        fingerprint.chromaprint(track, 16_000)
+        times["fpcalc"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        analyzer.process_audio(audio)
+        times["audio_analysis"].append(time.perf_counter() - started)
+    fp, whole = (statistics.median(times[k]) for k in ("fpcalc", "audio_analysis"))
+    print(f"fingerprint of 60 s of audio: {fp * 1000:.0f} ms (median of {repeats}); audio_analysis with it: {whole * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
