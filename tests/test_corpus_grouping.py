@@ -142,3 +142,21 @@ def test_union_find_groups():
     entries = [corpus.Entry(id=x, path=Path(x)) for x in "abcdefg"]
     groups = corpus._groups(entries, [("a", "c"), ("e", "d"), ("c", "f"), ("f", "a")])
     assert [g.videos for g in groups] == [["a", "c", "f"], ["d", "e"]]
+
+
+def test_audio_analysis_keeps_the_fingerprint_or_says_why_not(tmp_path, monkeypatch):
+    """The fingerprint audio_analysis writes is fpcalc's of the decoded track; without fpcalc the
+    analysis still succeeds, its fingerprint None with the reason."""
+    from helpers import analyse
+
+    from pipeline.corpus_sample import write_clip_with_audio
+
+    track = song(1, SECONDS) + voice(101, SECONDS)
+    clip = write_clip_with_audio(str(tmp_path / "clip.mp4"), ClipSpec((Shot(SECONDS),), fps=10, width=64, height=64, audio=None), track)
+    summary = analyse(clip, "audio_analysis").summary
+    assert summary.fingerprint_absent is None and summary.fingerprint.item_count == len(fingerprint.decode(summary.fingerprint.raw_b64))
+    kept = fingerprint.best_alignment(fingerprint.decode(summary.fingerprint.raw_b64), prints(track))
+    assert kept.offset == 0 and kept.matched_share > 0.95  # the same sound, through AAC and the decoder
+    monkeypatch.setenv("PATH", str(tmp_path))
+    summary = analyse(clip, "audio_analysis").summary
+    assert summary.fingerprint is None and "fpcalc is not installed" in summary.fingerprint_absent
