@@ -725,7 +725,9 @@ def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
         "first cut 1.50 s (first 3 s); text 0.00 s (first 1 s); word: speech_transcription did not run; face: never; "
         "0 cuts in the first 1 s; loudness +3.2 dB against the rest; motion 0.20 against 0.10 after"
     )
-    assert lines["Loop"] == "seamless: the end is 99.8% like the start (an ordinary step: 99.0%); the sound continues"
+    assert lines["Loop"] == (
+        "seamless: the end is 99.8% like the start (one frame and the next: 99.0% alike, the median); the sound continues"
+    )
     assert lines["Stitch"] == "a stitch's shape (opening shot 2.1 s, a face 0.2 s after the cut, faces 80% of the rest)"
     assert lines["Split screen"] == "none seen (40 frames measured)"
     assert lines["Green screen"] == "background_segmentation not run"

@@ -245,7 +245,7 @@ def test_the_hook_loop_and_formats_are_said_from_their_analyzers():
         "background_segmentation": ok("background_segmentation", green_screen={"likely": True, "share": 0.7, "shots": [0]}),
     }
     said = {s.text: s.sources for s in fuse(portrait(), results).summary.sentences}
-    assert said["Hook timing: first cut at 1.5 s, on-screen text at 0 s, no face; 3.2 dB louder than the rest; "
+    assert said["Hook timing: first cut at 1.5 s, on-screen text at 0 s; no face; 3.2 dB louder than the rest; "
                 "motion 0.20 against 0.10 frame widths/s after it."] == ["temporal_flow", "cut_analysis", "text_overlay", "eye_tracking"]
     assert said["It loops seamlessly: the last frame is 99.8% like the first, and the sound continues."] == ["temporal_flow"]
     assert said["It has a stitch's shape: a 2.1 s opening shot, then a hard cut to a face on screen 80% of the rest."] == [

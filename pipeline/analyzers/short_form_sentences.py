@@ -85,13 +85,17 @@ def _hook(facts: Facts, say: Say) -> None:
     hook = next((s.data for s in flow.segments if s.label == "hook"), None) if flow is not None else None
     if hook is None or hook.firsts is None:
         return
-    parts, sources = [], ["temporal_flow"]
+    found, never, sources = [], [], ["temporal_flow"]
     for key, name in HOOK_EVENTS:
         event = getattr(hook.firsts, key)
         if event.reason is not None:
             continue  # not measured: nothing to say
-        parts.append(f"{name} at {_secs(event.time_s)}" if event.time_s is not None else f"no {name}")
+        if event.time_s is None:
+            never.append(name)
+        else:
+            found.append(f"{name} at {_secs(event.time_s)}")
         sources.append(event.source)
+    parts = (["first " + ", ".join(found)] if found else []) + (["no " + ", ".join(never)] if never else [])
     if not parts:
         return
     extra = []
@@ -101,7 +105,7 @@ def _hook(facts: Facts, say: Say) -> None:
         extra.append(f"{abs(hook.audio_vs_rest_db):.1f} dB {'louder' if hook.audio_vs_rest_db >= 0 else 'quieter'} than the rest")
     if hook.motion is not None and hook.motion_rest is not None:
         extra.append(f"motion {hook.motion:.2f} against {hook.motion_rest:.2f} frame widths/s after it")
-    say("Hook timing: first " + ", ".join(parts) + (f"; {'; '.join(extra)}" if extra else "") + ".", *sources)
+    say("Hook timing: " + "; ".join(parts + extra) + ".", *sources)
 
 
 def _loop(facts: Facts, say: Say) -> None:

@@ -79,8 +79,8 @@ def zone_rows(zones: SafeZones) -> list[ZoneRow]:
 def zone_line(zones: SafeZones | None) -> PanelLine:
     if zones is None or zones.reason is not None:
         return PanelLine("Safe zones", zones.reason if zones else "not computed", "", measured=False)
-    read = [f"text {zones.text_s:g} s ({zones.text_from})" if zones.text_from else "text not read"]
-    read.append(f"faces {zones.face_s:g} s ({zones.faces_from})" if zones.faces_from else "faces not detected")
+    read = [f"text on screen {zones.text_s:.1f} s ({zones.text_from})" if zones.text_from else "text not read"]
+    read.append(f"faces {zones.face_s:.1f} s ({zones.faces_from})" if zones.faces_from else "faces not detected")
     sources = ", ".join(s for s in (zones.text_from, zones.faces_from) if s)
     return PanelLine("Safe zones", "share of the time on screen under each app's overlays; " + ", ".join(read), sources)
 
@@ -136,7 +136,7 @@ def loop_line(result: VideoResult) -> PanelLine:
         why = _why(result, "temporal_flow") if flow is None else (loop.skipped if loop else "not computed")
         return PanelLine("Loop", why, "temporal_flow", False)
     text = f"{'seamless' if loop.seamless else 'not seamless'}: the end is {loop.end_start_similarity:.1%} like the start"
-    text += f" (an ordinary step: {1 - loop.median_step:.1%})"
+    text += f" (one frame and the next: {1 - loop.median_step:.1%} alike, the median)"
     if loop.sound is not None:
         text += "; the sound continues" if loop.sound.continuous else "; the sound jumps"
     return PanelLine("Loop", text, "temporal_flow")
