@@ -719,7 +719,7 @@ def test_the_short_form_panel_shows_each_insight_or_why_not(tmp_path):
         (label, label not in ("Green screen",)) for label in PANEL_LABELS
     ]
     lines = {line.label: line.text for line in panel.lines}
-    assert lines["Editing on the beat"].startswith("1 of 1 hard cuts within ±40 ms of a beat at 120 BPM (100%; 16% by chance")
+    assert lines["Editing on the beat"].startswith("1 of 1 hard cut within ±40 ms of a beat at 120 BPM (100%; 16% by chance")
     assert lines["Cross-posting mark"] == "TikTok @maker, on screen 0-4 s"
     assert lines["Hook"] == (
         "first cut 1.50 s (first 3 s); text 0.00 s (first 1 s); word: speech_transcription did not run; face: never; "

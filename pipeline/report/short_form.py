@@ -52,7 +52,7 @@ def beat_line(beats: BeatSync | None) -> PanelLine:
     verdict = "on the beat" if beats.on_the_beat else "no more than chance"
     on = ", ".join(f"{t:.2f}" for t in beats.on_beat_times_s or [])
     text = (
-        f"{beats.cuts_on_beat} of {beats.cut_count} hard cuts within ±{beats.window_s * 1000:.0f} ms of a beat at "
+        f"{beats.cuts_on_beat} of {beats.cut_count} hard cut{'' if beats.cut_count == 1 else 's'} within ±{beats.window_s * 1000:.0f} ms of a beat at "
         f"{beats.tempo_bpm:.0f} BPM ({beats.on_beat_share:.0%}; {beats.chance_share:.0%} by chance, "
         f"p = {beats.p_value:.2g}): {verdict}" + (f"; on the beat at {on} s" if on else "")
     )
