@@ -52,6 +52,25 @@ def test_each_result_file_is_written_by_the_actor_that_finalizes_its_video(local
     assert shown.analyzers["probe_counter"].summary.frames == 300
 
 
+def test_a_poison_video_in_a_bulk_run_costs_only_itself(local_ray, tmp_path):
+    """Its decode worker dies on it every time (each retry too); the videos before and after it,
+    on the same workers, come out whole, and its result file says why it failed."""
+    from probe_analyzers import KillsItsWorker
+
+    good = write_clip(str(tmp_path / "good.mp4"), ClipSpec(shots=(Shot(0.5, seed=2),), width=64, height=64, audio=None))
+    poison = write_clip(str(tmp_path / "poison.mp4"), ClipSpec(shots=(Shot(0.5, color=(255, 0, 255)),), width=64, height=64, audio=None))
+    requests = [VideoRequest(f"v{i}", good) for i in range(12)]
+    requests.insert(5, VideoRequest("poison", poison))
+    plan = Plan(analyzers=(KillsItsWorker, FrameCounter), unavailable={})
+    finished = {f.id: f for f in ray_data.run_to_files(requests, plan, tmp_path)}
+    assert sorted(finished) == sorted(r.video_id for r in requests)
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(finished)
+    assert finished["poison"].status == Status.failed and "WorkerCrashedError" in finished["poison"].error
+    for video_id in finished.keys() - {"poison"}:
+        assert finished[video_id].status == Status.ok, finished[video_id]
+        assert VideoResult.model_validate_json((tmp_path / f"{video_id}.json").read_text()).analyzers["probe_counter"].summary.frames == 15
+
+
 def test_a_ten_thousand_video_manifest_streams_its_first_result_within_a_minute(local_ray, tmp_path):
     clip = write_clip(str(tmp_path / "tiny.mp4"), ClipSpec(shots=(Shot(0.5, seed=1),), width=64, height=64, audio=None))
     requests = []

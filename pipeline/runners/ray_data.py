@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 from ray.exceptions import RayError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors import actor_class, pack, reference
 from pipeline import metrics
@@ -277,11 +278,12 @@ class _Driver:
         self.results_dir = results_dir
         self.deaths = deaths
         cpus = ray.cluster_resources().get("CPU", 1)
-        # One finalizer per 32 CPUs (at least one), spread over the nodes; each keeps up with far
-        # more videos than 32 CPUs decode. Started now: it is warm when the first video completes.
-        self.finalizers = [
-            Finalizer.options(scheduling_strategy="SPREAD").remote(plan) for _ in range(max(1, int(cpus) // 32))
-        ]
+        # One finalizer per 32 CPUs (at least one); each keeps up with far more videos than 32 CPUs
+        # decode. On the driver's node: the items come to the driver anyway, and that node lives as
+        # long as the run (one on a lost worker node would take its videos with it). Started now:
+        # it is warm when the first video completes.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        self.finalizers = [Finalizer.options(scheduling_strategy=here).remote(plan) for _ in range(max(1, int(cpus) // 32))]
         self.turn = 0
         self.items: dict[str, dict[int, bytes]] = {}  # video_id -> seq -> pickled item: a retried task may deliver one twice
         self.expected: dict[str, int] = {}
