@@ -75,6 +75,11 @@ bearer = HTTPBearer(auto_error=False)
 
 RETRY_AFTER_S = "5"
 POLL_HEADROOM = 16  # requests past the analysis slots that still reach the replica: polls, listings
+# The ingress holds each request's decoded batches (tens of MB) for a moment. glibc's allocator
+# raises its mmap threshold to the largest block freed, after which such buffers come from its
+# heaps and their pages stay with the process: RSS kept the peak of the traffic (bench/bench_soak.py).
+# A fixed threshold maps them and gives them back when freed; two arenas bound the threads' heaps.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "MALLOC_ARENA_MAX": "2"}
 
 
 @api.exception_handler(Refused)
@@ -441,7 +446,7 @@ def build_app(args: dict | None = None) -> Application:
         # own plain-text 503 is the last resort, past as many again.
         max_ongoing_requests=options.max_ongoing_requests + options.max_queued_requests + POLL_HEADROOM,
         max_queued_requests=options.max_ongoing_requests + options.max_queued_requests + POLL_HEADROOM,
-        ray_actor_options={"num_cpus": options.ingress_cpus},
+        ray_actor_options={"num_cpus": options.ingress_cpus, "runtime_env": {"env_vars": ALLOCATOR_ENV}},
     )
     return ingress.bind(plan, families, Jobs.bind(stall_s=options.stage_timeout_s + 60))
 
