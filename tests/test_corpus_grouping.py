@@ -160,3 +160,15 @@ def test_audio_analysis_keeps_the_fingerprint_or_says_why_not(tmp_path, monkeypa
     monkeypatch.setenv("PATH", str(tmp_path))
     summary = analyse(clip, "audio_analysis").summary
     assert summary.fingerprint is None and "fpcalc is not installed" in summary.fingerprint_absent
+
+
+def test_the_page_says_which_video_has_the_sound_later(tracks, tmp_path):
+    from pipeline.report.corpus import page_data
+
+    entries = []
+    for name in ("s0", "s0 late+v2", "s2"):
+        entries.append(corpus.Entry(id=name, path=tmp_path / f"{name}.json", status="ok", fingerprint=prints(tracks[name])))
+    built = corpus.Corpus(tmp_path, entries, [], [], corpus.sound_groups(entries))
+    [group] = page_data(built, tmp_path).sound
+    assert [v for v, _ in group.videos] == ["s0", "s0 late+v2"]
+    assert "the sound comes 3.0 s later in s0 late+v2 than in s0" in group.pairs[0].what

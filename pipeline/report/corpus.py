@@ -255,7 +255,7 @@ def _group_views(corpus: corpora.Corpus, groups: list[corpora.Group], links: dic
                 lead = "both from the same point of the sound"
             else:
                 later, earlier = (p.b, p.a) if al.offset > 0 else (p.a, p.b)
-                lead = f"{later} starts {abs(al.offset_s):.1f} s into {earlier}'s sound"
+                lead = f"the sound comes {abs(al.offset_s):.1f} s later in {later} than in {earlier}"
             what = (
                 f"{al.matched_share:.0%} of the {al.overlap} fingerprint items in common ({al.overlap_s:.0f} s) match,"
                 f" bit error rate {al.bit_error_rate:.2f}; {lead}"
