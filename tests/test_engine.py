@@ -129,3 +129,12 @@ def test_an_actor_refuses_analyzers_it_does_not_serve():
 
     with pytest.raises(TypeError, match="serves probe_member_a, probe_member_b, not probe_counter"):
         ProbeFamilyActor((reference(FrameCounter),))
+
+
+def test_stages_reading_the_most_bytes_come_first_and_one_payloads_readers_side_by_side():
+    """A chain of pools carries each payload through every stage before its last reader."""
+    plan = Plan.build(["speech_transcription", "qwen2_vl_temporal", "text_overlay", "object_detection", "eye_tracking", "speech_emotion"])
+    # 10 fps at 640 px, 5 fps at 640, 2 fps at 960, 2 fps at 448, then the two that read the audio.
+    assert [[a.name for a in stage] for stage in plan.stages] == [
+        ["eye_tracking"], ["object_detection"], ["text_overlay"], ["qwen2_vl_temporal"], ["speech_transcription"], ["speech_emotion"]
+    ]
