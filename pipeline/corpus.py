@@ -22,8 +22,6 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from pipeline import fingerprint
@@ -115,19 +113,22 @@ def documents(directory: Path) -> list[Path]:
     return sorted(folder.glob("*.json"))
 
 
-def build(directory: Path, each: Callable[[Path, VideoResult], None] | None = None) -> Corpus:
-    """The corpus of `directory`; `each(path, result)` is called for every readable document (the
-    report writes its page there, while the document is in memory)."""
-    entries = []
-    for path in documents(directory):
-        try:
-            result = read_document(path)
-        except DocumentError as exc:
-            entries.append(Entry(id=path.stem, path=path, error=str(exc)))
-            continue
-        entries.append(entry_of(result, path))
-        if each is not None:
-            each(path, result)
+def build(directory: Path) -> Corpus:
+    """The corpus of `directory`, its documents read here one after the other."""
+    return assemble(directory, [read_entry(path)[0] for path in documents(directory)])
+
+
+def read_entry(path: Path) -> tuple[Entry, VideoResult | None]:
+    """A document's entry, and the document (None when it cannot be read: the entry says why)."""
+    try:
+        result = read_document(path)
+    except DocumentError as exc:
+        return Entry(id=path.stem, path=path, error=str(exc)), None
+    return entry_of(result, path), result
+
+
+def assemble(directory: Path, entries: list[Entry]) -> Corpus:
+    """The corpus of these entries: the figures some video has, and the groups."""
     figures = [("duration_s", "number")] + [
         (column, "flag" if str(kind) == "bool" else "number")
         for column, kind, _, _ in FIGURES

@@ -139,7 +139,7 @@ def test_reports_are_rewritten_only_when_stale(backfilled):
 
 
 def test_a_pool_of_processes_writes_the_same_reports(backfilled, tmp_path):
-    """From PARALLEL_FROM stale reports on, spawned processes write them while the page is built."""
+    """From PARALLEL_FROM documents on, spawned processes read them and write their reports."""
     out, ids = backfilled
     results = tmp_path / "results"
     results.mkdir()

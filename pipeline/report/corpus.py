@@ -21,14 +21,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pipeline import corpus as corpora
 from pipeline import fingerprint
-from pipeline.exports import DocumentError, read_document
 from pipeline.report import write_report
-from pipeline.schema import VideoResult
 
 BINS = 12
 HIST_W, HIST_H = 240, 70  # SVG units of one histogram
 THUMBS_PER_PAIR = 6  # matched keyframes shown per pair of videos
-PARALLEL_FROM = 16  # stale per-video reports from which a pool of processes writes them
+PARALLEL_FROM = 16  # documents from which a pool of processes reads them and writes their reports
 
 LABELS = {"duration_s": "duration (s)", "cuts_per_minute": "cuts per minute", "speech_share": "speech share"}
 
@@ -120,45 +118,32 @@ def _template():
 
 def write_corpus(directory: Path | str, output: Path | str | None = None, workers: int | None = None) -> tuple[Path, int]:
     """Write the corpus page (default DIR/corpus.html) and every stale per-video report; returns
-    the page's path and how many per-video reports were written. PARALLEL_FROM stale reports or
-    more are written by `workers` processes (default: one a CPU) while this one builds the page."""
+    the page's path and how many per-video reports were written. From PARALLEL_FROM documents on,
+    `workers` processes (default: one a CPU) read them and write the reports."""
     directory = Path(directory)
     output = Path(output) if output else directory / "corpus.html"
-    stale = [path for path in corpora.documents(directory) if _stale(path)]
+    paths = corpora.documents(directory)
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and len(stale) >= PARALLEL_FROM:
+    if workers > 1 and len(paths) >= PARALLEL_FROM:
         # spawn, not fork: the caller may hold threads (Ray's, in a test session)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = pool.map(_video_report, stale, chunksize=8)  # submitted now, run while the page is built
-            corpus = corpora.build(directory)
-            written = sum(done)
+            read = list(pool.map(_entry_and_report, paths, chunksize=16))
     else:
-        written, todo = 0, set(stale)
-
-        def each(path: Path, result: VideoResult) -> None:
-            nonlocal written
-            if path in todo:
-                write_report(result, path.with_suffix(".html"))
-                written += 1
-
-        corpus = corpora.build(directory, each=each)
+        read = [_entry_and_report(path) for path in paths]
+    corpus = corpora.assemble(directory, [entry for entry, _ in read])
     output.write_text(_template().render(page=page_data(corpus, output.parent)), encoding="utf-8")
-    return output, written
+    return output, sum(wrote for _, wrote in read)
 
 
-def _stale(document: Path) -> bool:
+def _entry_and_report(document: Path) -> tuple[corpora.Entry, bool]:
+    """The document's entry, its report written when missing or older than the document (and
+    whether it was)."""
+    entry, result = corpora.read_entry(document)
     page = document.with_suffix(".html")
-    return not page.exists() or page.stat().st_mtime_ns < document.stat().st_mtime_ns
-
-
-def _video_report(document: Path) -> bool:
-    """Write one document's report (in a pool's process); False for a document it cannot read."""
-    try:
-        result = read_document(document)
-    except DocumentError:
-        return False
-    write_report(result, document.with_suffix(".html"))
-    return True
+    if result is None or (page.exists() and page.stat().st_mtime_ns >= document.stat().st_mtime_ns):
+        return entry, False
+    write_report(result, page)
+    return entry, True
 
 
 def page_data(corpus: corpora.Corpus, page_dir: Path) -> CorpusPage:
