@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
-MEDIA = REPO.parent / "shared" / "media"
+# Beside the main checkout, also when bench_revisions runs this from a temporary worktree.
+GIT_COMMON = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--git-common-dir"], capture_output=True, text=True).stdout.strip()
+MEDIA = (REPO / GIT_COMMON).resolve().parent.parent / "shared" / "media" if GIT_COMMON else REPO.parent / "shared" / "media"
 MiB = 2**20
 
 
@@ -234,7 +237,6 @@ def main() -> None:
         ray_data.build_dataset = kept
         (root / "manifest.txt").write_text("\n".join(sources) + "\n")
         import ray._private.worker
-        import subprocess
 
         address = ray._private.worker.global_worker.node.address
         store = subprocess.Popen([sys.executable, __file__, "--watch-store", address], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
