@@ -448,7 +448,7 @@ def build_app(args: dict | None = None) -> Application:
         max_queued_requests=options.max_ongoing_requests + options.max_queued_requests + POLL_HEADROOM,
         ray_actor_options={"num_cpus": options.ingress_cpus, "runtime_env": {"env_vars": ALLOCATOR_ENV}},
     )
-    return ingress.bind(plan, families, Jobs.bind(stall_s=options.stage_timeout_s + 60))
+    return ingress.bind(plan, families, Jobs.bind(stall_s=options.stage_timeout_s + 60, folder=options.jobs_dir))
 
 
 app = build_app()  # `serve run serve_app:app`: the settings of REELSCOPE_* (REELSCOPE_SERVE__MEDIA_ROOT …)

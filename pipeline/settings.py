@@ -153,6 +153,7 @@ class ServeSettings(Section):
     batch_wait_s: float = Field(
         0.02, ge=0, description="how long a model pass waits for other requests' items to join it"
     )
+    jobs_dir: str | None = Field(None, description="job records kept here too: jobs outlive the job board's replica")
     use_gpus: bool | None = Field(None, description="none: when the cluster has GPUs while the app is built")
 
     @field_validator("analyzers", mode="before")

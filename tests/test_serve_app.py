@@ -98,6 +98,7 @@ def endpoint(local_ray, media_root, vision_settings):
             "max_ongoing_requests": "2",
             "max_queued_requests": "1",
             "ingress_cpus": "0.5",
+            "jobs_dir": str(media_root.parent / "jobs"),
             "models_dir": str(vision_settings.models_dir),
             "text_overlay.reader": vision_settings.text_overlay.reader,
         }
@@ -523,7 +524,8 @@ def serve_replica(app: str, deployment: str):
 
 def test_a_job_whose_ingress_replica_dies_runs_again_on_a_live_one(client, media_root):
     """The ingress replica is killed mid-job: its state is on the job board, and the replica Serve
-    starts in its place takes the job over and runs it to the end."""
+    starts in its place takes the job over and runs it to the end. Then the board's own replica
+    is killed: its successor reads the jobs back from serve.jobs_dir."""
     write_clip(str(media_root / "eighteen.mp4"), ClipSpec(shots=(Shot(9.0, (200, 40, 40)), Shot(9.0, (40, 40, 200))), audio=None))
     accepted = client.post("/v1/jobs", json={"path": "eighteen.mp4", "analyzers": ["cut_analysis", "object_detection"]})
     assert accepted.status_code == 202, accepted.text
@@ -546,6 +548,18 @@ def test_a_job_whose_ingress_replica_dies_runs_again_on_a_live_one(client, media
     assert job.status == "done" and job.attempts == 2 and job.progress == 1.0, (job.status, job.error, job.attempts)
     assert shot_count(job.result) == 2 and job.result.analyzers["object_detection"].status == Status.ok
 
+    # The job board's replica killed too: the one Serve starts in its place reads the jobs back.
+    ray.kill(serve_replica("reelscope", "Jobs"), no_restart=True)
+    killed = time.monotonic()
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            answer = client.get(f"/v1/jobs/{job_id}", timeout=10)
+            if answer.status_code == 200:
+                break
+        assert time.monotonic() - killed < 120, answer.text
+        time.sleep(0.5)
+    assert Job.model_validate_json(answer.text) == job
+
 
 def test_the_job_board_runs_a_job_again_a_bounded_number_of_times():
     """Jobs without Serve: a job unheard of for ORPHAN_S is another replica's to run, JOB_ATTEMPTS
@@ -565,6 +579,22 @@ def test_the_job_board_runs_a_job_again_a_bounded_number_of_times():
     failed = board.get("j")
     assert failed["status"] == "failed" and f"stopped, {JOB_ATTEMPTS} times" in failed["error"]
     assert set(failed) == {"id", "status", "progress", "error", "attempts"}
+
+
+def test_the_job_board_keeps_its_jobs_across_a_restart(tmp_path):
+    """With serve.jobs_dir, a new job board (its replica restarted) has every job as it was; a
+    running one is claimable once its replica stays silent."""
+    board = Jobs.func_or_class(stall_s=600, folder=str(tmp_path))
+    board.create("done", {"path": "a.mp4"}, owner="r1")
+    board.update("done", "r1", status="done", progress=1.0, result={"status": "ok"})
+    board.create("running", {"path": "b.mp4"}, owner="r1")
+    board.update("running", "r1", status="running", progress=0.5)
+    again = Jobs.func_or_class(stall_s=600, folder=str(tmp_path))
+    assert again.get("done") == board.get("done") and again.get("done")["result"] == {"status": "ok"}
+    assert again.get("running")["status"] == "running" and again.get("running")["progress"] == 0.5
+    assert again.claim("r2") is None  # its replica has ORPHAN_S to be heard of again
+    again.jobs["running"]["beat"] -= ORPHAN_S + 1
+    assert again.claim("r2") == {"id": "running", "request": {"path": "b.mp4"}}
 
 
 def test_application_arguments_are_the_settings(tmp_path, monkeypatch):

@@ -27,12 +27,15 @@ family), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import json
 import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -287,23 +290,37 @@ class Jobs:
     each needs to run again (`request`). The replica running a job says so every HEARTBEAT_S
     (`beat`); a job unheard of for ORPHAN_S lost its replica, and the next live replica that
     asks (`claim`) runs it again, up to JOB_ATTEMPTS runs in all; past them it is failed. A job
-    whose progress stops for `stall_s` while its replica lives is failed too."""
+    whose progress stops for `stall_s` while its replica lives is failed too. With `folder`
+    (serve.jobs_dir) each job is also a JSON file there, read back when the board's replica
+    restarts; without it the jobs live in this replica's memory."""
 
     TERMINAL = ("done", "failed")
 
-    def __init__(self, stall_s: float, keep: int = 1000) -> None:
+    def __init__(self, stall_s: float, keep: int = 1000, folder: str | None = None) -> None:
         self.stall_s = stall_s
         self.keep = keep
         self.jobs: OrderedDict[str, dict] = OrderedDict()
+        self.folder = Path(folder) if folder else None  # each job also a JSON file here: jobs outlive this replica
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            now = time.time()
+            for file in sorted(self.folder.glob("*.json"), key=lambda f: f.stat().st_mtime):
+                with contextlib.suppress(OSError, ValueError):
+                    job = json.loads(file.read_text())
+                    job["beat"] = now  # each replica gets ORPHAN_S to say it still runs its jobs
+                    self.jobs[job["id"]] = job
 
     def create(self, job_id: str, request: dict, owner: str) -> None:
-        now = time.monotonic()
+        now = time.time()
         self.jobs[job_id] = {
             "id": job_id, "status": "queued", "progress": 0.0, "attempts": 1,
             "request": request, "owner": owner, "beat": now, "updated": now,
         }  # fmt: skip
+        self._save(self.jobs[job_id])
         while len(self.jobs) > self.keep:
-            self.jobs.popitem(last=False)
+            _, gone = self.jobs.popitem(last=False)
+            if self.folder is not None:
+                (self.folder / f"{gone['id']}.json").unlink(missing_ok=True)
 
     def update(self, job_id: str, owner: str, **fields) -> None:
         """Updates arrive unordered: a finished job stays finished and progress only grows. Only
@@ -312,11 +329,12 @@ class Jobs:
         if job is None or job["status"] in self.TERMINAL or job["owner"] != owner:
             return
         fields["progress"] = max(job["progress"], fields.get("progress", 0.0))
-        now = time.monotonic()
+        now = time.time()
         job.update(fields, updated=now, beat=now)
+        self._save(job)
 
     def beat(self, owner: str, job_ids: list[str]) -> None:
-        now = time.monotonic()
+        now = time.time()
         for job_id in job_ids:
             job = self.jobs.get(job_id)
             if job is not None and job["owner"] == owner:
@@ -326,8 +344,9 @@ class Jobs:
         """A job that lost its replica, now `owner`'s to run again: its id and request."""
         for job in self.jobs.values():
             if self._orphaned(job) and job["attempts"] < JOB_ATTEMPTS:
-                now = time.monotonic()
+                now = time.time()
                 job.update(owner=owner, attempts=job["attempts"] + 1, status="queued", beat=now, updated=now)
+                self._save(job)
                 return {"id": job["id"], "request": job["request"]}
         return None
 
@@ -336,12 +355,20 @@ class Jobs:
         if job is None:
             return None
         if job["status"] not in self.TERMINAL:
-            now = time.monotonic()
+            now = time.time()
             if self._orphaned(job) and job["attempts"] >= JOB_ATTEMPTS:
                 job.update(status="failed", error=f"the replica running this job stopped, {job['attempts']} times; submit it again")
             elif now - job["updated"] > self.stall_s:
                 job.update(status="failed", error=f"no progress for {self.stall_s:.0f} s; submit it again")
+            if job["status"] == "failed":
+                self._save(job)
         return {k: job[k] for k in PUBLIC if k in job}
 
+    def _save(self, job: dict) -> None:
+        if self.folder is not None:
+            temporary = self.folder / f".{job['id']}.json"
+            temporary.write_text(json.dumps(job))
+            temporary.replace(self.folder / f"{job['id']}.json")  # whole or not at all
+
     def _orphaned(self, job: dict) -> bool:
-        return job["status"] not in self.TERMINAL and time.monotonic() - job["beat"] > ORPHAN_S
+        return job["status"] not in self.TERMINAL and time.time() - job["beat"] > ORPHAN_S
