@@ -10,10 +10,10 @@ and its own duration and cut rate. Planted duplicates: every 10th video re-uploa
 (its keyframes re-encoded and cropped 5 % a side, the same sound), every 7th reuses the song of
 the one before under another voice.
 
-Then times `reelscope report DIR`: cold (every video's own report written too: in this process,
-then by the pool of one process a CPU) and warm (only the corpus page: the per-video reports are
-fresh); checks the groups found against the planted ones; and times the fingerprint's share of
-audio_analysis on a minute of audio.
+Then times `reelscope report DIR` (write_corpus) cold (every video's own report written too) and
+warm (the per-video reports fresh: only the page), interleaved over --rounds rounds; checks the
+groups found against the planted ones; and times the fingerprint's share of audio_analysis on a
+minute of audio.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import base64
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -117,44 +118,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=REPO / ".cache" / "bench_corpus")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     from pipeline import corpus
     from pipeline.report.corpus import write_corpus
 
     make_corpus(args.dir, args.videos)
-    cold = {}
-    for workers in (1, None):  # the per-video reports written here, then by the pool
-        for page in (args.dir / "results").glob("*.html"):
-            page.unlink()
-        started = time.perf_counter()
-        _, written = write_corpus(args.dir, workers=workers)
-        cold[workers] = time.perf_counter() - started
-    started = time.perf_counter()
-    write_corpus(args.dir)
-    warm = time.perf_counter() - started
-    started = time.perf_counter()
+    # Interleaved rounds, so that every way sees the same machine; medians printed.
+    times: dict[str, list[float]] = {"cold": [], "warm": []}
+    loads = []
+    for _ in range(args.rounds):
+        for way in times:
+            cold = way == "cold"
+            if cold:
+                for page in (args.dir / "results").glob("*.html"):
+                    page.unlink()
+            started = time.perf_counter()
+            _, written = write_corpus(args.dir)
+            times[way].append(time.perf_counter() - started)
+            assert written == (args.videos if cold else 0)
+            loads.append(os.getloadavg()[0])
     built = corpus.build(args.dir)
-    grouping = time.perf_counter() - started
-    page = args.dir / "corpus.html"
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on it slows every figure)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {min(loads):.1f}-{max(loads):.1f} during the runs (other work slows every figure)")
     print(f"{len(built.entries)} documents, {sum(len(e.keyframes) for e in built.entries)} keyframes hashed, "
           f"{len(built.footage_groups)} shared-footage groups, {len(built.sound_groups)} same-sound groups")  # fmt: skip
     truth = json.loads((args.dir / "truth.json").read_text())
     compare(built.footage_groups, truth_groups(truth["footage"]), "shared footage")
     compare(built.sound_groups, truth_groups(truth["songs"]), "same sound")
-    print(f"corpus page, cold (+{written} per-video reports written in this process): {cold[1]:.1f} s")
-    print(f"corpus page, cold (+{written} per-video reports, {os.cpu_count()} processes): {cold[None]:.1f} s")
-    print(f"corpus page, warm (per-video reports fresh):   {warm:.1f} s  (target 30 s; page {page.stat().st_size / 1e6:.1f} MB)")
-    print(f"  of which reading, hashing and grouping:      {grouping:.1f} s")
+    page = args.dir / "corpus.html"
+    print(f"`reelscope report DIR` (page {page.stat().st_size / 1e6:.1f} MB; cold: +{args.videos} per-video reports; target 30 s):")
+    for way, seconds in times.items():
+        print(f"  {way}  median {statistics.median(seconds):5.1f} s   ({', '.join(f'{t:.1f}' for t in seconds)})")
     fingerprint_cost()
 
 
 def fingerprint_cost(repeats: int = 5) -> None:
     """What the fingerprint adds to audio_analysis: fpcalc on a minute of decoded audio, against
     the whole analyzer's process step on it (which includes it)."""
-    import statistics
-
     from pipeline import fingerprint
     from pipeline.analyzer import AudioTrack
     from pipeline.analyzers.audio import AudioAnalysis

@@ -22,9 +22,7 @@ from test_report import Page, click
 from pipeline import cli, corpus
 from pipeline.backfill import backfill, video_id
 from pipeline.corpus_sample import song, voice, write_clip_with_audio
-from pipeline.exports import read_document
-from pipeline.report import write_report
-from pipeline.report.corpus import PARALLEL_FROM, write_corpus
+from pipeline.report.corpus import write_corpus
 from pipeline.sample import ClipSpec, Shot
 from pipeline.schema import Status, VideoResult
 
@@ -136,25 +134,6 @@ def test_reports_are_rewritten_only_when_stale(backfilled):
     os.utime(document, ns=(report.stat().st_mtime_ns + 10**9,) * 2)
     _, written = write_corpus(out)
     assert written == 1
-
-
-def test_a_pool_of_processes_writes_the_same_reports(backfilled, tmp_path):
-    """From PARALLEL_FROM documents on, spawned processes read them and write their reports."""
-    out, ids = backfilled
-    results = tmp_path / "results"
-    results.mkdir()
-    documents = sorted((out / "results").glob("*.json"))
-    for copy in range(3):
-        for document in documents:
-            (results / f"{document.stem}-{copy}.json").write_text(document.read_text())
-    assert len(documents) * 3 >= PARALLEL_FROM
-    _, written = write_corpus(tmp_path, workers=2)
-    assert written == len(documents) * 3
-    for document in results.glob("*.json"):
-        inline = write_report(read_document(document), results / ".inline.html")  # the same folder: the same clip path
-        assert document.with_suffix(".html").read_bytes() == inline.read_bytes()
-    page = (tmp_path / "corpus.html").read_text()
-    assert page.count('<tr class="ok">') == len(documents) * 3 - 3  # the broken clip's three copies failed
 
 
 def test_a_corpus_of_failed_and_unreadable_documents_still_gets_a_page(tmp_path):

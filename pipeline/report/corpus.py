@@ -10,9 +10,7 @@ A failed or unreadable document never fails the page.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from pipeline.report import write_report
 BINS = 12
 HIST_W, HIST_H = 240, 70  # SVG units of one histogram
 THUMBS_PER_PAIR = 6  # matched keyframes shown per pair of videos
-PARALLEL_FROM = 16  # documents from which a pool of processes reads them and writes their reports
 
 LABELS = {"duration_s": "duration (s)", "cuts_per_minute": "cuts per minute", "speech_share": "speech share"}
 
@@ -116,20 +113,12 @@ def _template():
     return environment.get_template("corpus.html.j2")
 
 
-def write_corpus(directory: Path | str, output: Path | str | None = None, workers: int | None = None) -> tuple[Path, int]:
+def write_corpus(directory: Path | str, output: Path | str | None = None) -> tuple[Path, int]:
     """Write the corpus page (default DIR/corpus.html) and every stale per-video report; returns
-    the page's path and how many per-video reports were written. From PARALLEL_FROM documents on,
-    `workers` processes (default: one a CPU) read them and write the reports."""
+    the page's path and how many per-video reports were written."""
     directory = Path(directory)
     output = Path(output) if output else directory / "corpus.html"
-    paths = corpora.documents(directory)
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and len(paths) >= PARALLEL_FROM:
-        # spawn, not fork: the caller may hold threads (Ray's, in a test session)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            read = list(pool.map(_entry_and_report, paths, chunksize=16))
-    else:
-        read = [_entry_and_report(path) for path in paths]
+    read = [_entry_and_report(path) for path in corpora.documents(directory)]
     corpus = corpora.assemble(directory, [entry for entry, _ in read])
     output.write_text(_template().render(page=page_data(corpus, output.parent)), encoding="utf-8")
     return output, sum(wrote for _, wrote in read)
