@@ -2,7 +2,9 @@
 figures, and the groups of videos that share footage or a sound.
 
 - Headline figures: the columns of the backfill's videos.parquet (pipeline.backfill.FIGURES, read
-  from each typed document the same way), so a figure added there appears here too.
+  from each typed document the same way), so a figure added there appears here too; and
+  DOCUMENT_FIGURES, what the documents say that it has no column for (the hook's first text, word
+  and speech, the cuts on the beat, each platform's safe-zone shares).
 - Near-duplicate footage: a perceptual hash (imagehash's pHash, 64 bits) of each shot's keyframe,
   the thumbnail cut_analysis already keeps in the document (no second decode of any video). A
   re-upload is often cropped (platform bars, a watermark cut off) and always re-encoded: each
@@ -36,6 +38,35 @@ CROP_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8)  # central crops hashed: a copy croppe
 FLAT_STD = 6.0  # a keyframe whose grey levels vary less than this (0-255) is flat: not hashed
 BLOCK = 256  # keyframes compared with all others at once (memory: 8 x BLOCK x keyframes x scales bytes)
 REUPLOAD_SHARE = 0.8  # a pair of videos sharing this share of each one's hashed shots is a re-upload
+
+
+def _fused_hook(result):
+    return next(s.data for s in result.segments if s.label == "hook")
+
+
+def _safe_zone_share(platform: str, what: str):
+    def read(result):
+        zones = result.summary.safe_zones
+        found = zones.platforms.get(platform) if zones is not None and zones.platforms else None
+        return getattr(found, f"{what}_under_share") if found is not None else None
+
+    return read
+
+
+# Figures the documents carry that videos.parquet has no column for (yet), in FIGURES' shape. A
+# column that FIGURES gains later is read from there instead.
+FUSION = "cross_analyzer_intelligence"
+DOCUMENT_FIGURES = (
+    ("hook_first_text_s", "number", FUSION, lambda r: _fused_hook(r).first_text_s),
+    ("hook_first_word_s", "number", FUSION, lambda r: _fused_hook(r).first_word_s),
+    ("hook_first_speech_s", "number", FUSION, lambda r: _fused_hook(r).first_speech_s),
+    ("on_beat_share", "number", FUSION, lambda r: r.summary.beat_sync.on_beat_share if r.summary.beat_sync else None),
+    *(
+        (f"{platform}_{what}_under_share", "number", FUSION, _safe_zone_share(platform, what))
+        for platform in ("tiktok", "instagram_reels", "youtube_shorts")
+        for what in ("text", "face")
+    ),
+)
 
 
 @dataclass
@@ -130,11 +161,15 @@ def read_entry(path: Path) -> tuple[Entry, VideoResult | None]:
 def assemble(directory: Path, entries: list[Entry]) -> Corpus:
     """The corpus of these entries: the figures some video has, and the groups."""
     figures = [("duration_s", "number")] + [
-        (column, "flag" if str(kind) == "bool" else "number")
-        for column, kind, _, _ in FIGURES
-        if any(e.figures.get(column) is not None for e in entries)
+        (column, kind) for column, kind, _, _ in _figures() if any(e.figures.get(column) is not None for e in entries)
     ]
     return Corpus(directory, entries, figures, footage_groups(entries), sound_groups(entries))
+
+
+def _figures() -> list[tuple[str, str, str, object]]:
+    """(column, "number" | "flag", analyzer, read) of videos.parquet's figures, then the documents' own."""
+    parquet = [(c, "flag" if str(kind) == "bool" else "number", name, read) for c, kind, name, read in FIGURES]
+    return parquet + [f for f in DOCUMENT_FIGURES if f[0] not in {c for c, *_ in parquet}]
 
 
 def entry_of(result: VideoResult, path: Path) -> Entry:
@@ -146,7 +181,7 @@ def entry_of(result: VideoResult, path: Path) -> Entry:
         error=result.error,
         duration_s=result.video.duration_s if result.video else None,
     )
-    for column, _, name, read in FIGURES:
+    for column, _, name, read in _figures():
         ran = result.analyzers.get(name)
         try:  # a figure this document predates reads as missing
             entry.figures[column] = read(ran) if ran is not None and ran.status == Status.ok else None

@@ -172,3 +172,20 @@ def test_the_page_says_which_video_has_the_sound_later(tracks, tmp_path):
     [group] = page_data(built, tmp_path).sound
     assert [v for v, _ in group.videos] == ["s0", "s0 late+v2"]
     assert "the sound comes 3.0 s later in s0 late+v2 than in s0" in group.pairs[0].what
+
+
+def test_figures_the_documents_carry_beyond_the_parquet_columns(sample_clip, tmp_path):
+    """The sample's two hard cuts (3.0 and 8.0 s) fall on its 120 bpm clicks: on_beat_share 1.0 from
+    cross_analyzer_intelligence's beat_sync; the hook's first text was not read (no text_overlay):
+    no value, so no distribution for it."""
+    from pipeline.engine import Plan, VideoRequest
+    from pipeline.runners.local import run_local
+
+    plan = Plan.build(["cut_analysis", "audio_analysis", "cross_analyzer_intelligence"])
+    [result] = run_local([VideoRequest("sample", str(sample_clip))], plan)
+    (tmp_path / "sample.json").write_text(result.to_json())
+    built = corpus.build(tmp_path)
+    [entry] = built.entries
+    assert entry.figures["on_beat_share"] == 1.0 and entry.figures["hook_first_text_s"] is None
+    columns = [column for column, _ in built.figures]
+    assert "on_beat_share" in columns and "hook_first_text_s" not in columns
