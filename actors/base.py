@@ -79,6 +79,7 @@ ROW_SCHEMA = pa.schema(
     [
         ("video_id", pa.string()),
         ("seq", pa.int64()),
+        ("kind", pa.string()),  # WorkItem.kind: "frames", "audio" or "end" (a progress feed's)
         ("items", pa.int64()),  # on a video's last item: how many items the video has; else 0
         ("until_s", pa.float64()),
         ("reads", pa.string()),  # payload_key() of the payload, "" when there is none
@@ -133,6 +134,7 @@ def pack(items: list[WorkItem]) -> pa.Table:
         rows["buffers"].append(chunks)
         rows["video_id"].append(item.video_id)
         rows["seq"].append(item.seq)
+        rows["kind"].append(item.kind)
         rows["items"].append(item.seq + 1 if item.kind == "end" else 0)
         rows["until_s"].append(item.until_s)
         rows["reads"].append(payload_key(payload))

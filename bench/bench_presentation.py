@@ -50,7 +50,7 @@ def main() -> None:
         start = time.perf_counter()
         if progress:
             with RunProgress(1, stream=io.StringIO(), live=True) as shown:
-                for result in run_local(request, plan, on_item=lambda vid, s: shown.advanced(vid, "bench", s, 24.0)):
+                for result in run_local(request, plan, on_item=shown.feed(plan, {r.video_id: "bench" for r in request}, {r.video_id: 24.0 for r in request})):
                     shown.finished(result.id, "done", result.video.duration_s)
         else:
             list(run_local(request, plan))

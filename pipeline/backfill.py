@@ -174,12 +174,8 @@ def backfill(
         names = {r.video_id: Path(r.path).name for r in pending}
         # A job log is not a terminal: plain progress lines every few seconds, whatever the console.
         with RunProgress(len(pending), live=False) as progress:
-
-            def advanced(video_id: str, seconds: float) -> None:
-                progress.advanced(video_id, names[video_id], seconds)
-
             # Each result file is written by the Ray actor that finalizes its video, not here.
-            finished = ray_data.run_to_files(pending, plan, output / "results", on_item=advanced)
+            finished = ray_data.run_to_files(pending, plan, output / "results", on_item=progress.feed(plan, names))
             for done, video in enumerate(finished, start=1):
                 failed += video.status == Status.failed
                 state = "ok" if video.status == Status.ok else f"FAILED: {video.error}"

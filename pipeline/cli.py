@@ -90,12 +90,8 @@ def analyze(args: argparse.Namespace) -> int:
     failures = 0
     plan = Plan.build(names_asked, settings=settings, weights_here=args.in_process or not args.address)
     with RunProgress(len(requests)) as progress:
-
-        def advanced(video_id: str, seconds: float) -> None:
-            progress.advanced(video_id, names[video_id], seconds, durations[video_id])
-
         try:
-            for done, result in enumerate(runner(requests, plan, on_item=advanced), start=1):
+            for done, result in enumerate(runner(requests, plan, on_item=progress.feed(plan, names, durations)), start=1):
                 (out / f"{result.id}.json").write_text(result.to_json())
                 if args.report:
                     from pipeline.report import write_report

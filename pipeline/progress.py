@@ -1,7 +1,7 @@
 """Progress a person reads while a run goes: about videos, not Ray Data's rows and blocks.
 
 On a terminal (rich): a line per video in flight (its name, seconds of video analysed of its
-duration, an ETA) under one bar for the run (videos done of all, video-hours analysed per hour of
+duration, how many analyzers have read all of it, an ETA) under one bar for the run (videos done of all, video-hours analysed per hour of
 wall time), and each finished video's one line printed above them. In a log (no TTY: a file,
 `ray job submit`'s job log) the same facts as a plain line every `every_s` seconds, never control
 characters.
@@ -12,10 +12,14 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from pipeline.engine import Plan
+    from pipeline.runners import OnItem
 
 
 @dataclass
@@ -23,6 +27,7 @@ class _Video:
     name: str
     duration_s: float | None
     analysed_s: float = 0.0
+    read_by: tuple[int, int] | None = None  # (analyzers that have read all of it, analyzers that read)
     first: tuple[float, float] | None = None  # (wall time, video seconds) of its first update
     task: TaskID | None = None
 
@@ -77,11 +82,35 @@ class RunProgress:
         if self.bars is not None and video.task is None:
             video.task = self.bars.add_task(name, total=duration_s or None, figures=self._video_figures(video))
 
-    def advanced(self, video_id: str, name: str, analysed_s: float, duration_s: float | None = None) -> None:
-        """`video_id` has been analysed up to `analysed_s` seconds of video."""
+    def feed(self, plan: Plan, names: dict[str, str], durations: dict[str, float | None] | None = None) -> OnItem:
+        """A runner's on_item for this display: each video's time analysed, and how many of the
+        plan's analyzers have read all of it (Plan.done_reading over the kinds of items seen)."""
+        seen: dict[str, set[str]] = {}
+        readers = plan.done_reading({"end"})
+
+        def on_item(video_id: str, seconds: float, kind: str) -> None:
+            kinds = seen.setdefault(video_id, set())
+            kinds.add(kind)
+            duration = (durations or {}).get(video_id)
+            self.advanced(video_id, names[video_id], seconds, duration, (plan.done_reading(kinds), readers))
+
+        return on_item
+
+    def advanced(
+        self,
+        video_id: str,
+        name: str,
+        analysed_s: float,
+        duration_s: float | None = None,
+        read_by: tuple[int, int] | None = None,
+    ) -> None:
+        """`video_id` has been analysed up to `analysed_s` seconds of video; `read_by`: how many
+        analyzers have read all of it, of how many read it."""
         self.started_video(video_id, name, duration_s)
         video = self.videos[video_id]
         video.analysed_s = max(video.analysed_s, analysed_s)
+        if read_by is not None:
+            video.read_by = read_by
         if video.first is None:
             video.first = (time.monotonic(), video.analysed_s)
         if self.bars is not None and video.task is not None:
@@ -110,7 +139,8 @@ class RunProgress:
     @staticmethod
     def _video_figures(video: _Video) -> str:
         of = f" / {video.duration_s:.1f}" if video.duration_s else ""
-        return f"{video.analysed_s:.1f}{of} s"
+        read = f", {video.read_by[0]}/{video.read_by[1]} analyzers done" if video.read_by and video.read_by[1] else ""
+        return f"{video.analysed_s:.1f}{of} s{read}"
 
     def _maybe_log_line(self) -> None:
         now = time.monotonic()

@@ -46,3 +46,23 @@ def test_a_cli_run_in_a_log_shows_videos_not_ray_data_rows(tmp_path, sample_clip
     for line in run.stderr.splitlines():  # a healthy run: reelscope's progress only
         assert line.startswith("progress: "), line
     assert "MapBatches" not in run.stderr and "\x1b" not in run.stderr
+
+
+def test_each_video_line_counts_the_analyzers_that_have_read_all_of_it(sample_clip):
+    from pipeline.engine import Plan, VideoRequest
+    from pipeline.runners.local import run_local
+
+    names = ["cut_analysis", "speech_flow", "audio_analysis", "cross_analyzer_intelligence"]
+    plan = Plan.build(names)
+    assert plan.done_reading(set()) == 0 and plan.done_reading({"frames"}) == 0
+    assert plan.done_reading({"frames", "audio"}) == 2  # the audio is one item: its readers are done
+    assert plan.done_reading({"frames", "audio", "end"}) == 3  # fusion reads nothing: it only finalizes
+    log = io.StringIO()
+    with RunProgress(1, stream=log, every_s=0, live=False) as progress:
+        requests = [VideoRequest("clip", str(sample_clip))]
+        feed = progress.feed(plan, {"clip": "clip.mp4"}, {"clip": 10.0})
+        [result] = run_local(requests, plan, on_item=feed)
+        progress.finished(result.id, "done", 10.0)
+    counts = [line.split("s, ")[-1].split(" (eta")[0] for line in log.getvalue().splitlines() if "clip.mp4" in line]
+    assert counts[0] == "0/3 analyzers done" and counts[-1] == "3/3 analyzers done"
+    assert "2/3 analyzers done" in counts and counts == sorted(counts)

@@ -101,6 +101,16 @@ class Plan:
         # reader: the stages reading the most bytes go first, those reading one payload side by side.
         return sorted((tuple(group) for group in groups.values()), key=lambda stage: -max(map(bytes_per_s, stage)))
 
+    def done_reading(self, seen: set[str]) -> int:
+        """How many analyzers have read all of a video of which items with these payload keys
+        have come through (a FrameSpec's key, "audio", or END for its last item). A video's audio is
+        one item, so its readers are done once it is in; frames come in many batches, so their
+        readers are done at the end. Analyzers that read nothing only finalize: never counted here."""
+        readers = [a for a in self.analyzers if a.frames is not None or a.audio]
+        if END in seen:
+            return len(readers)
+        return sum(1 for a in readers if a.frames is None and "audio" in seen)
+
     @property
     def frame_specs(self) -> list[FrameSpec]:
         return list(dict.fromkeys(a.frames for a in self.analyzers if a.frames is not None))
@@ -108,6 +118,9 @@ class Plan:
     @property
     def wants_audio(self) -> bool:
         return any(a.audio for a in self.analyzers)
+
+
+END = "end"  # the payload key a progress feed gives a video's last item
 
 
 def stage_name(stage: tuple[type[Analyzer], ...]) -> str:

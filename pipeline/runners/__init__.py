@@ -20,7 +20,10 @@ from pipeline.engine import Plan, VideoRequest
 from pipeline.schema import VideoResult
 
 
+# A progress feed: (video_id, the video time an item reaches (0 for the last item), the item's
+# kind: "frames", "audio" or "end"), called as each item of a video comes through.
+OnItem = Callable[[str, float, str], None]
+
+
 class Runner(Protocol):
-    def __call__(
-        self, requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None
-    ) -> Iterator[VideoResult]: ...
+    def __call__(self, requests: list[VideoRequest], plan: Plan, on_item: OnItem | None = None) -> Iterator[VideoResult]: ...

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from pipeline.engine import AnalyzerStage, Assembler, DecodeStage, Plan, VideoRequest
+from pipeline.runners import OnItem
 from pipeline.schema import VideoResult
 
 
 def run_local(
-    requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None
+    requests: list[VideoRequest], plan: Plan, on_item: OnItem | None = None
 ) -> Iterator[VideoResult]:
     """Every stage in this process, in order: for tests, and for callers without Ray.
-    on_item(video_id, seconds): called as each video's items are assembled, with the video time
-    they reach (a progress display's feed)."""
+    on_item(video_id, seconds, kind): called as each of a video's items is assembled (a progress
+    display's feed), as in pipeline.runners.OnItem."""
     decode = DecodeStage(plan)
     stages = plan.stages
     chain = [
@@ -24,8 +25,8 @@ def run_local(
         for item in decode(request):
             for stage in chain:
                 item = stage(item)
-            if on_item is not None and item.until_s:
-                on_item(item.video_id, item.until_s)
+            if on_item is not None:
+                on_item(item.video_id, item.until_s, item.kind)
             result = assembler.add(item)
             if result is not None:
                 yield result

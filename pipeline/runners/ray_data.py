@@ -21,7 +21,7 @@ import logging
 import pickle
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from actors import actor_class, pack, reference
 from pipeline import metrics
 from pipeline.analyzer import Analyzer
 from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest, one_line
+from pipeline.runners import OnItem
 from pipeline.schema import Status, VideoResult
 from pipeline.settings import Settings
 
@@ -240,15 +241,16 @@ class Finalizer:
 
 
 def run(
-    requests: list[VideoRequest], plan: Plan, on_item: Callable[[str, float], None] | None = None, **options
+    requests: list[VideoRequest], plan: Plan, on_item: OnItem | None = None, **options
 ) -> Iterator[VideoResult]:
     """Analyse the videos on the connected Ray cluster; yield each result as its video completes.
-    on_item(video_id, seconds): called as each video's items arrive, with the video time they reach."""
+    on_item(video_id, seconds, kind): called as each of a video's items arrives: the video time it
+    reaches (0 for the last item), and its kind ("frames", "audio", "end")."""
     yield from _stream(requests, plan, on_item, None, options)
 
 
 def run_to_files(
-    requests: list[VideoRequest], plan: Plan, results_dir: Path, on_item: Callable[[str, float], None] | None = None, **options
+    requests: list[VideoRequest], plan: Plan, results_dir: Path, on_item: OnItem | None = None, **options
 ) -> Iterator[Finished]:
     """As `run`, but each video's result is written to results_dir/<id>.json by the Finalizer
     that finalizes it: the driver only learns what it needs for a progress line."""
@@ -295,10 +297,11 @@ class _Driver:
     def run(self, ds: ray.data.Dataset) -> Iterator[VideoResult | Finished]:
         rows = 0
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            columns = zip(*(batch.column(c).to_pylist() for c in ("video_id", "seq", "items", "until_s", STARTED)))
-            for row, (video_id, seq, count, until_s, began) in enumerate(columns):
+            names = ("video_id", "seq", "kind", "items", "until_s", STARTED)
+            columns = zip(*(batch.column(c).to_pylist() for c in names))
+            for row, (video_id, seq, kind, count, until_s, began) in enumerate(columns):
                 rows += 1
-                self.add(batch, row, video_id, seq, count, until_s, began)
+                self.add(batch, row, video_id, seq, kind, count, until_s, began)
             yield from self.collect(timeout=0)
             yield from self.collect(timeout=None, leave=self.limit)
             decoded = _decoded_items(ds)
@@ -310,10 +313,12 @@ class _Driver:
         for request in lost:
             yield _failed(request, f"the worker analysing this video died{self.deaths.cause(len(lost))}", self.results_dir)
 
-    def add(self, batch: pa.Table, row: int, video_id: str, seq: int, count: int, until_s: float, began: float) -> None:
+    def add(
+        self, batch: pa.Table, row: int, video_id: str, seq: int, kind: str, count: int, until_s: float, began: float
+    ) -> None:
         self.started.setdefault(video_id, began)
-        if self.on_item is not None and until_s:
-            self.on_item(video_id, until_s)
+        if self.on_item is not None:
+            self.on_item(video_id, until_s, kind)
         got = self.items.setdefault(video_id, {})
         got[seq] = batch.column("item")[row].as_py()
         if count:
