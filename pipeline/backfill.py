@@ -64,6 +64,11 @@ def _hook_has_text(result: AnalyzerResult) -> bool | None:
     return None if texts is None else bool(texts)
 
 
+def _text_under_tiktok_ui(result: AnalyzerResult) -> float | None:
+    zones = result.summary.safe_zones  # None or a reason: not vertical, nothing measured
+    return zones.platforms["tiktok"].text_under_share if zones is not None and zones.platforms else None
+
+
 # The headline figures, one typed column each: (column, type, analyzer, how to read it from that
 # analyzer's typed result). Null where the analyzer did not run, was skipped or failed.
 FIGURES = (
@@ -79,6 +84,10 @@ FIGURES = (
     ("hook_cuts", pa.int64(), "temporal_flow", lambda r: _hook(r).cuts),
     ("time_to_first_cut_s", pa.float64(), "temporal_flow", lambda r: _hook(r).time_to_first_cut_s),
     ("hook_has_text", pa.bool_(), "cross_analyzer_intelligence", _hook_has_text),
+    ("cuts_on_beat_share", pa.float64(), "cross_analyzer_intelligence", lambda r: r.summary.beat_sync and r.summary.beat_sync.on_beat_share),
+    ("text_under_tiktok_ui", pa.float64(), "cross_analyzer_intelligence", _text_under_tiktok_ui),
+    ("seamless_loop", pa.bool_(), "temporal_flow", lambda r: r.summary.loop and r.summary.loop.seamless),
+    ("watermark_platform", pa.string(), "text_overlay", lambda r: r.summary.watermark and r.summary.watermark.platform),
 )
 
 # Explicit types: a table of failed videos only still has every column, typed.

@@ -121,6 +121,10 @@ def test_videos_parquet_has_the_headline_figures_as_typed_columns(dataset):
         assert row["speech_share"] == doc.analyzers["speech_flow"].summary.speech_share
         assert row["quality_score"] == doc.analyzers["content_quality"].summary.score
         assert row["reconstruction_score"] == doc.analyzers["cross_analyzer_intelligence"].summary.reconstruction.score
+        fusion, flow = doc.analyzers["cross_analyzer_intelligence"].summary, doc.analyzers["temporal_flow"].summary
+        assert row["cuts_on_beat_share"] == (fusion.beat_sync.on_beat_share if fusion.beat_sync else None)
+        assert row["seamless_loop"] is flow.loop.seamless and row["seamless_loop"] is not None
+        assert row["watermark_platform"] is None  # no platform's mark in these clips
         # Analyzers not in the run leave their figures null.
         assert row["words_per_minute"] is None and row["faces_share"] is None
     assert rows[sources["slow_plain"]]["text_coverage"] == 0.0
