@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, create_model,
 
 # 1.1: models used, reelscope version, container duration and truncation.
 # 2.0: every analyzer's summary and segment data typed; a summary is null when the analyzer did not succeed.
-SCHEMA_VERSION = "2.0"
+# 2.1: the short-form insights and the audio fingerprint (new optional fields only; 2.0 documents read as 2.1).
+SCHEMA_VERSION = "2.1"
 SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]  # documents of this major version are read; others are refused
 
 

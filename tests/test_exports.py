@@ -269,20 +269,23 @@ def assert_rows_are_the_segments(path: Path, result: VideoResult) -> None:
         assert float(row["start_s"]) == segment.start_s and float(row["end_s"]) == segment.end_s
         assert row["confidence"] == ("" if segment.confidence is None else str(segment.confidence))
         filled = {column for column, cell in row.items() if cell} - set(exports.BASE_COLUMNS)
-        covered = set()
-        for key, value in dumped["data"].items():
-            if key in MEDIA_FIELDS:
-                assert key not in row, f"{name}: embedded media {key} in the table"
-                continue
-            nested = {c: cell for c, cell in row.items() if c.startswith(f"{key}.")}
-            if isinstance(value, dict) and nested:  # a nested record: one dotted column per field
-                for inner, inner_value in value.items():
-                    assert _cell_value(nested[f"{key}.{inner}"], inner_value) == expected_cell(inner_value)
-                covered |= set(nested)
-            else:
-                assert _cell_value(row[key], value) == expected_cell(value), (name, key)
-                covered.add(key)
+        covered: set[str] = set()
+        _assert_cells(row, dumped["data"], "", name, covered)
         assert filled <= covered, f"{name}: cells no field of the segment fills: {filled - covered}"
+
+
+def _assert_cells(row: dict[str, str], data: dict, prefix: str, name: str, covered: set[str]) -> None:
+    """Each field of `data` (a segment's dumped data, or a record nested in it) against its cell."""
+    for key, value in data.items():
+        column = prefix + key
+        if key in MEDIA_FIELDS:
+            assert column not in row, f"{name}: embedded media {column} in the table"
+            continue
+        if isinstance(value, dict) and any(c.startswith(f"{column}.") for c in row):
+            _assert_cells(row, value, f"{column}.", name, covered)  # a nested record: dotted columns
+        else:
+            assert _cell_value(row[column], value) == expected_cell(value), (name, column)
+            covered.add(column)
 
 
 def _cell_value(cell: str, like: object) -> object:
