@@ -24,7 +24,8 @@ from pipeline.schema import VideoResult
 
 
 @functools.cache
-def _template():
+def template(name: str):
+    """One of the pages' Jinja2 templates (pipeline/report/templates/), autoescaped."""
     environment = Environment(
         loader=PackageLoader("pipeline.report", "templates"),
         autoescape=True,
@@ -32,12 +33,12 @@ def _template():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return environment.get_template("report.html.j2")
+    return environment.get_template(name)
 
 
 def render(result: VideoResult, page_dir: Path | str = ".", embed_video: bool = False) -> str:
     """The page, to be written in `page_dir` (its player finds the clip from there)."""
-    return _template().render(report=report_data(result, Path(page_dir), embed_video))
+    return template("report.html.j2").render(report=report_data(result, Path(page_dir), embed_video))
 
 
 def write_report(result: VideoResult, path: Path | str, embed_video: bool = False) -> Path:

@@ -9,17 +9,15 @@ A failed or unreadable document never fails the page.
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pipeline import corpus as corpora
 from pipeline import fingerprint
-from pipeline.report import write_report
+from pipeline.report import template, write_report
 
 BINS = 12
 HIST_W, HIST_H = 240, 70  # SVG units of one histogram
@@ -101,18 +99,6 @@ class CorpusPage:
     notes: list[str]
 
 
-@functools.cache
-def _template():
-    environment = Environment(
-        loader=PackageLoader("pipeline.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return environment.get_template("corpus.html.j2")
-
-
 def write_corpus(directory: Path | str, output: Path | str | None = None) -> tuple[Path, int]:
     """Write the corpus page (default DIR/corpus.html) and every stale per-video report; returns
     the page's path and how many per-video reports were written."""
@@ -120,7 +106,7 @@ def write_corpus(directory: Path | str, output: Path | str | None = None) -> tup
     output = Path(output) if output else directory / "corpus.html"
     read = [_entry_and_report(path) for path in corpora.documents(directory)]
     corpus = corpora.assemble(directory, [entry for entry, _ in read])
-    output.write_text(_template().render(page=page_data(corpus, output.parent)), encoding="utf-8")
+    output.write_text(template("corpus.html.j2").render(page=page_data(corpus, output.parent)), encoding="utf-8")
     return output, sum(wrote for _, wrote in read)
 
 
