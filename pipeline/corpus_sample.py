@@ -13,7 +13,7 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.sample import ClipSpec, render_frames
+from pipeline.sample import ClipSpec, encode_mono, render_frames
 
 RATE = 44100
 
@@ -90,9 +90,5 @@ def write_clip_with_audio(
         container.mux(video.encode())
         if sound is not None:
             samples = np.clip(audio[: int(spec.duration_s * RATE)], -1.0, 1.0).astype(np.float32)
-            for i in range(0, len(samples), 1024):
-                chunk = av.AudioFrame.from_ndarray(samples[None, i : i + 1024], format="flt", layout="mono")
-                chunk.sample_rate, chunk.pts = RATE, i
-                container.mux(sound.encode(chunk))
-            container.mux(sound.encode())
+            encode_mono(container, sound, samples, RATE)
     return path

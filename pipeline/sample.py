@@ -186,6 +186,22 @@ def render_audio(audio: AudioSpec, seconds: float, rate: int = 44100) -> np.ndar
     return np.clip(signal, -1.0, 1.0).astype(np.float32)
 
 
+def encode_mono(container, stream, samples: np.ndarray, rate: int = 44100) -> None:
+    """Mux float32 mono `samples` into `stream` (an AAC stream of `container`) and flush it."""
+    for i in range(0, len(samples), 1024):
+        chunk = av.AudioFrame.from_ndarray(samples[None, i : i + 1024], format="flt", layout="mono")
+        chunk.sample_rate, chunk.pts = rate, i
+        container.mux(stream.encode(chunk))
+    container.mux(stream.encode())
+
+
+def write_audio_clip(path: str, audio: AudioSpec, seconds: float) -> str:
+    """An AAC-in-MP4 file of `audio` over `seconds`: sound, no pictures."""
+    with av.open(path, "w", format="mp4") as container:
+        encode_mono(container, container.add_stream("aac", rate=44100, layout="mono"), render_audio(audio, seconds))
+    return path
+
+
 def write_clip(path: str, spec: ClipSpec) -> str:
     """Encode the clip as H.264 (+ AAC when it has audio) in an MP4 at `path`."""
     rate = Fraction(spec.fps).limit_denominator(1001)
@@ -204,14 +220,7 @@ def write_clip(path: str, spec: ClipSpec) -> str:
             container.mux(video.encode(vf))
         container.mux(video.encode())
         if audio_stream is not None:
-            samples = render_audio(spec.audio, spec.duration_s)
-            step = 1024
-            for i in range(0, len(samples), step):
-                chunk = samples[i : i + step][None, :]
-                af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-                af.sample_rate, af.pts = 44100, i
-                container.mux(audio_stream.encode(af))
-            container.mux(audio_stream.encode())
+            encode_mono(container, audio_stream, render_audio(spec.audio, spec.duration_s))
     return path
 
 
@@ -337,12 +346,7 @@ def write_frames(path: str, frames, fps: float, audio: AudioSpec | None = None, 
             container.mux(video.encode(picture))
         container.mux(video.encode())
         if audio_stream is not None:
-            samples = render_audio(audio, seconds)
-            for i in range(0, len(samples), 1024):
-                chunk = av.AudioFrame.from_ndarray(samples[i : i + 1024][None, :], format="flt", layout="mono")
-                chunk.sample_rate, chunk.pts = 44100, i
-                container.mux(audio_stream.encode(chunk))
-            container.mux(audio_stream.encode())
+            encode_mono(container, audio_stream, render_audio(audio, seconds))
     return path
 
 

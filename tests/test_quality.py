@@ -14,7 +14,7 @@ from helpers import run_video
 from pipeline.analyzers.quality import ContentQualitySummary
 from pipeline.engine import Plan, VideoRequest
 from pipeline.runners.local import run_local
-from pipeline.sample import AudioSpec, ClipSpec, Shot, render_audio, render_frames, write_clip
+from pipeline.sample import AudioSpec, ClipSpec, Shot, render_frames, write_audio_clip, write_clip
 from pipeline.schema import Status, VideoResult
 
 # 640 px wide so that the picture is measured at its own size; the caption gives it sharp edges.
@@ -32,18 +32,6 @@ def write_altered(path, spec: ClipSpec, alter) -> str:
             picture = av.VideoFrame.from_ndarray(alter(frame, i), format="rgb24")
             picture.pts = i
             container.mux(stream.encode(picture))
-        container.mux(stream.encode())
-    return path
-
-
-def write_audio_only(path, audio: AudioSpec, seconds: float) -> str:
-    with av.open(path, "w") as container:
-        stream = container.add_stream("aac", rate=44100, layout="mono")
-        samples = render_audio(audio, seconds)
-        for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, i : i + 1024], format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 44100, i
-            container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
 
@@ -66,7 +54,7 @@ def quality(tmp_path_factory):
         "blurred": write_altered(str(folder / "blurred.mp4"), CLEAN, blur),
         "noisy": write_altered(str(folder / "noisy.mp4"), CLEAN, add_noise),
         "clipped_audio": write_clip(str(folder / "clipped.mp4"), replace(CLEAN, audio=AudioSpec(level=3.0))),
-        "audio_only": write_audio_only(str(folder / "sound.m4a"), AudioSpec(level=0.3), 2.0),
+        "audio_only": write_audio_clip(str(folder / "sound.m4a"), AudioSpec(level=0.3), 2.0),
     }
     results = run_local([VideoRequest(name, path) for name, path in paths.items()], Plan.build(["content_quality"]))
     analyzed = {}

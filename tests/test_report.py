@@ -28,6 +28,7 @@ from pipeline.analyzers.fusion_timeline import NAME
 from pipeline.engine import Plan, VideoRequest
 from pipeline.report import render, write_report
 from pipeline.runners.local import run_local
+from pipeline.sample import AudioSpec, write_audio_clip
 from pipeline.schema import AnalyzerResult, Status, VideoResult
 
 CHROMIUM_FLAGS = (
@@ -542,25 +543,9 @@ def test_an_embedded_clip_plays_with_the_file_gone(tmp_path, sample_clip, sample
     check_seeking(page, [s.start_s for s in moved.analyzers["cut_analysis"].segments if s.label == "shot"])
 
 
-def write_audio(path: Path, seconds: float) -> Path:
-    """An AAC-in-MP4 file of the sample's click track, silent from 2 to 3 s: sound, no pictures."""
-    import av
-
-    from pipeline.sample import AudioSpec, render_audio
-
-    samples = render_audio(AudioSpec(bpm=120, silence=((2.0, 3.0),)), seconds)
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=44100, layout="mono")
-        for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[i : i + 1024][None, :], format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 44100, i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
 def test_an_audio_file_gets_an_audio_player_and_no_keyframes(tmp_path, page):
-    audio = write_audio(tmp_path / "voice.m4a", 4.0)
+    # The sample's click track, silent from 2 to 3 s: sound, no pictures.
+    audio = Path(write_audio_clip(str(tmp_path / "voice.m4a"), AudioSpec(bpm=120, silence=((2.0, 3.0),)), 4.0))
     [result] = run_local([VideoRequest("voice", str(audio))], Plan.build(["cut_analysis", "audio_analysis", NAME]))
     assert not result.video.has_video and result.analyzers["cut_analysis"].status == Status.skipped
     html = write_report(result, tmp_path / "voice.html")
