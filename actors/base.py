@@ -21,8 +21,7 @@ import pickle
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import pyarrow as pa
+import pandas as pd
 
 from pipeline import metrics
 from pipeline.analyzer import AudioTrack, FrameBatch
@@ -66,28 +65,52 @@ def resolve(ref: str) -> type:
     return found
 
 
-# How a WorkItem travels between Ray processes: one Arrow row. Its small part (ids, partials,
-# outcomes) is pickled in `item`; its payload's pickle (protocol 5) keeps the arrays out of band:
-# `payload` holds the pickle without them and where each array lies in `buffers`, the arrays'
-# bytes side by side. A reader rebuilds them as read-only views of the block it was given (in the
-# object store: zero copy on the same node); a pool that does not read the payload passes both
-# columns on without touching them (`reads` says whose payload it is), and one that reads it and
-# keeps it for a later stage passes them on too. The columns before `item` are plain values the
-# runners read without unpickling anything.
-ALIGN = 64  # each array starts on a cache line, as numpy and Arrow align their own
-ROW_SCHEMA = pa.schema(
-    [
-        ("video_id", pa.string()),
-        ("seq", pa.int64()),
-        ("kind", pa.string()),  # WorkItem.kind: "frames", "audio" or "end" (a progress feed's)
-        ("items", pa.int64()),  # on a video's last item: how many items the video has; else 0
-        ("until_s", pa.float64()),
-        ("reads", pa.string()),  # payload_key() of the payload, "" when there is none
-        ("item", pa.binary()),
-        ("payload", pa.binary()),
-        ("buffers", pa.large_binary()),
-    ]
-)
+# How a WorkItem travels between Ray processes: one row of a pandas block. Its small part (ids,
+# partials, outcomes) is pickled in `item`; its payload is put in the object store once, where it
+# was decoded, and the row holds a reference to it (`payload`, a Payload). A pool whose analyzers
+# read it maps it in place (numpy arrays come back as read-only views of the object store: zero
+# copy on the same node); every other pool passes the reference on without fetching it, so a
+# payload is written once however many pools its row goes through. The columns before `item`
+# are plain values the runners read without unpickling anything.
+#
+# The blocks stay pandas (the runner turns DataContext.batch_to_block_arrow_format off): Ray
+# serializes a pandas block's references in band, so it counts them and frees a payload once no
+# row refers to it; an Arrow block would pickle them out of band, which pins every payload for good.
+COLUMNS = ("video_id", "seq", "kind", "items", "until_s", "reads", "lost", "item", "payload")
+# kind: WorkItem.kind ("frames", "audio" or "end": a progress feed's); items: on a video's last
+# item, how many items the video has, else 0; reads: payload_key() of the payload, "" for none;
+# lost: the payload was gone before a pool that reads it could (PayloadLost), so the item lacks
+# those analyzers' partials: the runner analyses the video again or fails it, never finalizes it.
+
+
+class PayloadLost(Exception):
+    """A payload left the object store before it was read: the process that put it there (its
+    owner: the decode worker) or the node that held it died."""
+
+
+class Payload:
+    """A WorkItem's payload in the object store, owned by the process that put it there. Ray
+    Data sizes a pandas block's objects with sys.getsizeof: a Payload's is its payload's bytes,
+    so the object-store budget that backpressures decoding counts what a queued row keeps alive."""
+
+    def __init__(self, payload: FrameBatch | AudioTrack) -> None:
+        import ray
+
+        self.ref = ray.put(payload)
+        arrays = (payload.frames, payload.prev_frame) if isinstance(payload, FrameBatch) else (payload.samples, payload.channels)
+        self.nbytes = sum(a.nbytes for a in arrays if a is not None)
+
+    def __sizeof__(self) -> int:
+        return self.nbytes
+
+    def get(self) -> FrameBatch | AudioTrack:
+        import ray
+        from ray.exceptions import ObjectLostError
+
+        try:
+            return ray.get(self.ref)
+        except ObjectLostError as exc:  # OwnerDiedError among them
+            raise PayloadLost(f"{type(exc).__name__}: the payload's owner or node died") from None
 
 
 def payload_key(payload: FrameBatch | AudioTrack | None) -> str:
@@ -97,75 +120,31 @@ def payload_key(payload: FrameBatch | AudioTrack | None) -> str:
     return "audio" if isinstance(payload, AudioTrack) else ""
 
 
-def _payload_cells(payload: FrameBatch | AudioTrack | None) -> tuple[bytes, list[memoryview | bytes]]:
-    """The payload's pickle without its arrays (and where each lies), and the arrays' bytes."""
-    if payload is None:
-        return b"", []
-    arrays: list[pickle.PickleBuffer] = []
-    meta = pickle.dumps(payload, protocol=5, buffer_callback=arrays.append)
-    layout, chunks, at = [], [], 0
-    for array in arrays:
-        view = array.raw()
-        pad = -at % ALIGN
-        chunks += [bytes(pad), view]
-        layout.append((at + pad, view.nbytes))
-        at += pad + view.nbytes
-    return pickle.dumps((meta, layout)), [*chunks, bytes(-at % ALIGN)]  # the next row starts aligned too
+def _cells(item: WorkItem, payload: Payload | None) -> dict[str, Any]:
+    """The item's row; its payload is `payload` (already in the object store, or None)."""
+    kept, item.payload = item.payload, None
+    try:
+        pickled = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        item.payload = kept
+    return {
+        "video_id": item.video_id, "seq": item.seq, "kind": item.kind,
+        "items": item.seq + 1 if item.kind == "end" else 0, "until_s": item.until_s,
+        "reads": payload_key(kept) if payload is not None else "", "lost": False, "item": pickled, "payload": payload,
+    }  # fmt: skip
 
 
-def _buffers_column(cells: list[list[memoryview | bytes]]) -> pa.Array:
-    """One large_binary column over the arrays of every row: their one copy, into Arrow."""
-    sizes = [sum(len(c) if isinstance(c, bytes) else c.nbytes for c in row) for row in cells]
-    offsets = pa.py_buffer(np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64))
-    data = pa.py_buffer(b"".join(chunk for row in cells for chunk in row))
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(cells), [None, offsets, data])
+def pack(items: list[WorkItem]) -> pd.DataFrame:
+    """The items as rows, each payload put in the object store (by this process)."""
+    rows = [_cells(item, Payload(item.payload) if item.payload is not None else None) for item in items]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def pack(items: list[WorkItem]) -> pa.Table:
-    rows: dict[str, list] = {name: [] for name in ROW_SCHEMA.names}
-    for item in items:
-        payload, item.payload = item.payload, None
-        try:
-            rows["item"].append(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
-        finally:
-            item.payload = payload
-        meta, chunks = _payload_cells(payload)
-        rows["payload"].append(meta)
-        rows["buffers"].append(chunks)
-        rows["video_id"].append(item.video_id)
-        rows["seq"].append(item.seq)
-        rows["kind"].append(item.kind)
-        rows["items"].append(item.seq + 1 if item.kind == "end" else 0)
-        rows["until_s"].append(item.until_s)
-        rows["reads"].append(payload_key(payload))
-    rows["buffers"] = _buffers_column(rows["buffers"])
-    return pa.Table.from_pydict(rows, schema=ROW_SCHEMA)
-
-
-def _payload(table: pa.Table, row: int) -> FrameBatch | AudioTrack | None:
-    meta = table.column("payload")[row].as_py()
-    if not meta:
-        return None
-    pickled, layout = pickle.loads(meta)
-    blob = _cell(table.column("buffers"), row)
-    return pickle.loads(pickled, buffers=[blob.slice(start, size) for start, size in layout])
-
-
-def _cell(column: pa.ChunkedArray, row: int) -> pa.Buffer:
-    """A large_binary cell as a view of the column's data (a scalar's as_buffer() copies)."""
-    for chunk in column.chunks:
-        if row < len(chunk):
-            offsets = np.frombuffer(chunk.buffers()[1], np.int64, count=2, offset=8 * (chunk.offset + row))
-            return chunk.buffers()[2].slice(int(offsets[0]), int(offsets[1] - offsets[0]))
-        row -= len(chunk)
-    raise IndexError(row)
-
-
-def unpack(table: pa.Table) -> list[WorkItem]:
+def unpack(rows: pd.DataFrame) -> list[WorkItem]:
     items = []
-    for row in range(table.num_rows):
-        item = pickle.loads(table.column("item")[row].as_py())
-        item.payload = _payload(table, row)
+    for pickled, payload in zip(rows["item"], rows["payload"]):
+        item = pickle.loads(pickled)
+        item.payload = payload.get() if payload is not None else None
         items.append(item)
     return items
 
@@ -191,41 +170,24 @@ class ModelActor:
 
         self.reads = {a.frames.key for a in classes if a.frames is not None} | ({"audio"} if any(a.audio for a in classes) else set())
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         """One row out per row in, other columns (the runner's) passed on. Rows whose payload
-        these analyzers do not read pass as they came, unread."""
-        rows = []
-        for row in range(batch.num_rows):
-            one = batch.slice(row, 1)
-            if one.column("reads")[0].as_py() not in self.reads:
-                rows.append(one)
+        these analyzers do not read pass as they came, their payload not fetched."""
+        out = batch.copy()  # a new frame over the same cells: the payloads are references
+        for row in range(len(batch)):
+            if batch["reads"].iat[row] not in self.reads:
                 continue
-            (item,) = unpack(one)
+            try:
+                (item,) = unpack(batch.iloc[[row]])
+            except PayloadLost:
+                for name, value in (("reads", ""), ("lost", True), ("payload", None)):
+                    out.iat[row, out.columns.get_loc(name)] = value
+                continue
             frames = len(item.payload.frames) if isinstance(item.payload, FrameBatch) else 0
             before = dict(item.seconds)
             kept = self.stage(item).payload is not None
             metrics.record_stage(before, item.seconds, frames, "model")
-            done = pack([item]) if not kept else _with_item(pack([_bare(item)]), one)
-            rows.append(_replace(one, done))
-        return pa.concat_tables(rows) if rows else batch
-
-
-def _bare(item: WorkItem) -> WorkItem:
-    """The item without its payload, which travels on in the row it came in."""
-    from dataclasses import replace
-
-    return replace(item, payload=None)
-
-
-def _with_item(packed: pa.Table, came: pa.Table) -> pa.Table:
-    """`packed`'s item, `came`'s payload (unchanged, so not copied here)."""
-    for name in ("reads", "payload", "buffers"):
-        packed = packed.set_column(packed.schema.get_field_index(name), name, came.column(name))
-    return packed
-
-
-def _replace(row: pa.Table, packed: pa.Table) -> pa.Table:
-    """The row with its WorkItem columns from `packed`, the runner's other columns as they were."""
-    for name in ROW_SCHEMA.names:
-        row = row.set_column(row.schema.get_field_index(name), name, packed.column(name))
-    return row
+            cells = _cells(item, batch["payload"].iat[row] if kept else None)  # the same payload, not a copy
+            for name in ("reads", "item", "payload"):
+                out.iat[row, out.columns.get_loc(name)] = cells[name]
+        return out

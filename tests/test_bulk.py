@@ -1,11 +1,15 @@
-"""How a WorkItem travels between Ray processes (actors/base.py), without Ray: each payload is
-read in place by the pools that read it and passed on, untouched, by the others."""
+"""How a WorkItem travels between Ray processes (actors/base.py): each payload is put in the
+object store once, read in place by the pools that read it, and passed on unfetched by the others."""
 
 from __future__ import annotations
 
+import pickle
+import sys
+
 import numpy as np
-import pyarrow as pa
+import pytest
 from probe_analyzers import SPEC, FrameCounter
+from ray.data.block import BlockAccessor
 
 from actors.base import ModelActor, pack, reference, unpack
 from pipeline.analyzer import AudioTrack, FrameBatch, FrameSpec
@@ -20,50 +24,67 @@ def frames_item(spec: FrameSpec, seq: int = 0) -> WorkItem:
     return WorkItem("v", seq, "frames", batch, partials={"earlier": [1, 2]}, until_s=0.2)
 
 
-def data_range(column: pa.ChunkedArray) -> tuple[int, int]:
-    data = column.chunk(0).buffers()[2]
-    return data.address, data.address + data.size
+class Unreadable:
+    """Fetching it fails: a pool that fetched a payload it does not read would raise."""
+
+    def __reduce__(self):
+        return (_refuse, ())
 
 
-def test_a_payload_comes_back_equal_as_read_only_views_of_its_row():
+def _refuse():
+    raise AssertionError("this payload was fetched")
+
+
+def test_a_payload_comes_back_equal_as_read_only_views_of_the_object_store(local_ray):
     sent = [frames_item(SPEC), WorkItem("v", 1, "audio", AudioTrack(np.linspace(-1, 1, 801, dtype=np.float32), 16000, 0.5, 0.0, 1.0))]
     sent.append(WorkItem("v", 2, "end", None, source="v.mp4"))
-    table = pack(sent)
-    assert table.column("reads").to_pylist() == [SPEC.key, "audio", ""]
-    assert table.column("items").to_pylist() == [0, 0, 3]  # only the last item says how many there are
-    frames, audio, end = unpack(table)
+    rows = pack(sent)
+    assert rows["reads"].tolist() == [SPEC.key, "audio", ""]
+    assert rows["items"].tolist() == [0, 0, 3]  # only the last item says how many there are
+    frames, audio, end = unpack(rows)
     assert np.array_equal(frames.payload.frames, sent[0].payload.frames)
     assert np.array_equal(frames.payload.prev_frame, sent[0].payload.prev_frame)
     assert frames.payload.pts_s.tolist() == [0.0, 0.1, 0.2] and frames.partials == {"earlier": [1, 2]}
     assert np.array_equal(audio.payload.samples, sent[1].payload.samples) and audio.payload.start_s == 0.5
     assert end.payload is None and end.source == "v.mp4"
-    # Not unpickled into new arrays: views of the row's buffers, which a reader cannot change.
-    low, high = data_range(table.column("buffers"))
+    # Mapped from the object store, not unpickled into new arrays: a reader cannot change them.
     for array in (frames.payload.frames, frames.payload.prev_frame, audio.payload.samples):
-        assert low <= array.ctypes.data < high and not array.flags.writeable
+        assert not array.flags.writeable and not array.flags.owndata
     assert sent[0].payload is not None  # packing leaves the sender's item whole
+    # The row itself is small: the payload is not in it.
+    assert len(pickle.dumps(rows.iloc[[0]])) < sent[0].payload.frames.nbytes / 4
 
 
-def test_a_pool_passes_a_payload_it_does_not_read_on_unread():
+def test_a_row_weighs_what_its_payload_keeps_in_the_object_store_for_ray_datas_budget(local_ray):
+    """Ray Data backpressures decoding by the bytes its blocks hold; a row holds its payload."""
+    item = frames_item(SPEC)
+    rows = pack([item])
+    held = item.payload.frames.nbytes + item.payload.prev_frame.nbytes
+    assert sys.getsizeof(rows["payload"].iat[0]) >= held
+    assert held <= BlockAccessor.for_block(rows).size_bytes() < held + 4096
+
+
+def test_a_pool_passes_a_payload_it_does_not_read_on_unfetched(local_ray):
     actor = ModelActor((reference(FrameCounter),))
-    row = pack([frames_item(OTHER)])
-    # Its item cannot even be unpickled: a pool that looked at it would fail.
-    row = row.set_column(row.schema.get_field_index("item"), "item", pa.array([b"not a pickle"], pa.binary()))
-    row = row.append_column("started_at", pa.array([12.5]))
-    out = actor(row)
-    assert out.equals(row)
-    assert data_range(out.column("buffers")) == data_range(row.column("buffers"))  # the same bytes, not a copy
+    rows = pack([frames_item(OTHER)]).assign(started_at=12.5)
+    payload = rows["payload"].iat[0]
+    payload.ref = local_ray.put(Unreadable())  # fetching it would fail
+    rows.iat[0, rows.columns.get_loc("item")] = b"not a pickle"  # and unpickling its item too
+    with pytest.raises(Exception, match="fetched"):  # Ray wraps the error its deserializer met
+        unpack(rows.assign(item=[pickle.dumps(frames_item(OTHER))]))
+    out = actor(rows)
+    assert out.equals(rows) and out["payload"].iat[0] is payload  # the same reference, not a copy
 
 
-def test_a_reader_adds_its_partial_and_passes_the_payload_on_only_when_a_later_stage_reads_it():
-    row = pack([frames_item(SPEC)]).append_column("started_at", pa.array([12.5]))
+def test_a_reader_adds_its_partial_and_passes_the_payload_on_only_when_a_later_stage_reads_it(local_ray):
+    rows = pack([frames_item(SPEC)]).assign(started_at=12.5)
     keeps = ModelActor((reference(FrameCounter),), later=(reference(FrameCounter),))
-    out = keeps(row)
+    out = keeps(rows)
     (item,) = unpack(out)
     assert item.partials["probe_counter"]["n"] == 3 and item.partials["earlier"] == [1, 2]
-    assert data_range(out.column("buffers")) == data_range(row.column("buffers"))  # passed on, not copied
-    assert out.column("started_at").to_pylist() == [12.5]
-    last = ModelActor((reference(FrameCounter),))(row)
+    assert out["payload"].iat[0] is rows["payload"].iat[0]  # passed on, not put again
+    assert out["started_at"].tolist() == [12.5]
+    last = ModelActor((reference(FrameCounter),))(rows)
     (item,) = unpack(last)
     assert item.payload is None and item.partials["probe_counter"]["n"] == 3
-    assert last.column("buffers")[0].as_py() == b"" and last.column("reads")[0].as_py() == ""
+    assert last["payload"].iat[0] is None and last["reads"].iat[0] == ""

@@ -52,9 +52,30 @@ def test_each_result_file_is_written_by_the_actor_that_finalizes_its_video(local
     assert shown.analyzers["probe_counter"].summary.frames == 300
 
 
+def object_store_bytes(ray) -> int:
+    from ray._private.internal_api import get_memory_info_reply, get_state_from_address
+
+    return get_memory_info_reply(get_state_from_address(ray.get_runtime_context().gcs_address)).store_stats.object_store_bytes_used
+
+
+def test_the_payloads_a_run_put_in_the_object_store_are_freed_as_it_ends(local_ray, sample_clip, tmp_path):
+    """Rows carry references to their payloads: when the last row that refers to one is gone, so
+    is the payload (references pickled out of Ray's sight would pin every one for good)."""
+    plan = Plan(analyzers=(FrameCounter,), unavailable={})
+    before = object_store_bytes(local_ray)
+    finished = list(ray_data.run_to_files([VideoRequest(f"v{i}", str(sample_clip)) for i in range(3)], plan, tmp_path))
+    assert [f.status for f in finished] == [Status.ok] * 3
+    put = 3 * 300 * 64 * 36 * 3  # the frames of SPEC (64 x 36) of its 300 frames, three times
+    deadline = time.monotonic() + 10
+    while object_store_bytes(local_ray) - before > put / 20 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert object_store_bytes(local_ray) - before <= put / 20
+
+
 def test_a_poison_video_in_a_bulk_run_costs_only_itself(local_ray, tmp_path):
-    """Its decode worker dies on it every time (each retry too); the videos before and after it,
-    on the same workers, come out whole, and its result file says why it failed."""
+    """Its decode worker dies on it every time (each retry too), taking the payloads it had put
+    for other videos with it; the videos before and after it, on the same workers, come out
+    whole (those run once more), and its result file says why it failed."""
     from probe_analyzers import KillsItsWorker
 
     good = write_clip(str(tmp_path / "good.mp4"), ClipSpec(shots=(Shot(0.5, seed=2),), width=64, height=64, audio=None))
@@ -69,6 +90,32 @@ def test_a_poison_video_in_a_bulk_run_costs_only_itself(local_ray, tmp_path):
     for video_id in finished.keys() - {"poison"}:
         assert finished[video_id].status == Status.ok, finished[video_id]
         assert VideoResult.model_validate_json((tmp_path / f"{video_id}.json").read_text()).analyzers["probe_counter"].summary.frames == 15
+
+
+class SlowCounter(FrameCounter):
+    """A model slower than decoding: decoded payloads wait for it in the object store."""
+
+    name = "probe_slow_counter"
+
+    def process_frames(self, batch):
+        time.sleep(0.3)
+        return super().process_frames(batch)
+
+
+def test_videos_whose_payloads_died_with_a_poison_videos_decoder_are_analysed_again(local_ray, tmp_path):
+    """The decoder that dies on the poison video owned the payloads it had put for the videos it
+    decoded before, still queued for the slow model: those come out whole all the same."""
+    from probe_analyzers import KillsItsWorker
+
+    good = write_clip(str(tmp_path / "good.mp4"), ClipSpec(shots=(Shot(3.0, seed=2),), width=64, height=64, audio=None))
+    poison = write_clip(str(tmp_path / "poison.mp4"), ClipSpec(shots=(Shot(0.5, color=(255, 0, 255)),), width=64, height=64, audio=None))
+    requests = [*(VideoRequest(f"v{i}", good) for i in range(8)), VideoRequest("poison", poison)]
+    plan = Plan(analyzers=(KillsItsWorker, SlowCounter), unavailable={})
+    finished = {f.id: f for f in ray_data.run_to_files(requests, plan, tmp_path)}
+    assert finished["poison"].status == Status.failed and "WorkerCrashedError" in finished["poison"].error
+    for video_id in finished.keys() - {"poison"}:
+        assert finished[video_id].status == Status.ok, finished[video_id]
+        assert VideoResult.model_validate_json((tmp_path / f"{video_id}.json").read_text()).analyzers["probe_slow_counter"].summary.frames == 90
 
 
 def test_a_ten_thousand_video_manifest_streams_its_first_result_within_a_minute(local_ray, tmp_path):

@@ -97,8 +97,8 @@ class Plan:
         for a in self.analyzers:
             if not a.in_decoder and (a.frames is not None or a.audio):
                 groups.setdefault(stage_name((a,)), []).append(a)
-        # A chain of stages (Ray Data's) carries a payload through every stage before its last
-        # reader: the stages reading the most bytes go first, those reading one payload side by side.
+        # A chain of stages (Ray Data's) keeps a payload in the object store until its last reader
+        # has passed: the stages reading the most bytes go first, so the largest are freed soonest.
         return sorted((tuple(group) for group in groups.values()), key=lambda stage: -max(map(bytes_per_s, stage)))
 
     def done_reading(self, seen: set[str]) -> int:

@@ -3,10 +3,16 @@
     requests --map_batches(decode task)--> WorkItem rows --map_batches(actor pool per model stage)-->
         driver (plain columns only) --a video's last item in--> Finalizer actor: Assembler (+ its result file)
 
-A WorkItem travels as one Arrow row (actors/base.py): its frames or audio out of band, read in
-place by the pools that read them and passed on unread by the others. The driver never
-unpickles an item: it groups a video's items by the row's plain columns and hands them to a
-Finalizer actor, which assembles and finalizes the video and, in a backfill, writes its result file.
+A WorkItem travels as one row of a pandas block (actors/base.py): its frames or audio are put in
+the object store once, by the decode task, and the row carries a reference that only the pools
+reading the payload fetch (zero copy on the same node); the others pass it on unread. The driver
+never unpickles an item: it groups a video's items by the row's plain columns and hands them to
+a Finalizer actor, which assembles and finalizes the video and, in a backfill, writes its result file.
+
+A decode worker owns the payloads it put: when it dies (a file that crashes FFmpeg), the other
+videos whose payloads it held lose those not yet read. A pool marks such an item `lost`, and
+those videos are analysed once more, in a second, smaller dataset (its pools load their models
+again), so a poison video costs only itself.
 
 Decoding runs as Ray tasks: a warm cluster reuses its worker processes, and each process keeps
 its set-up in-decoder analyzers (see `decode_stage`), so a second video pays no start-up.
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
+import pandas as pd
 import ray
 from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -120,7 +126,7 @@ def decode_stage(plan: Plan) -> DecodeStage:
     return _decode_stages[plan.key]
 
 
-def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pa.Table]:
+def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pd.DataFrame]:
     """The decode task (its name is the operator's on the dashboard: `MapBatches(decode_videos)`).
     Each item carries when its video's decoding began, so each video is timed end to end."""
     stage = decode_stage(plan)
@@ -130,7 +136,7 @@ def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pa.Table
             metrics.record_stage({}, item.seconds, 0, "decode")  # in-decoder analyzers: their seconds
             if item.info is not None:
                 metrics.record_decoded(item.info.frame_count or 0)
-            yield pack([item]).append_column(STARTED, pa.array([started], pa.float64()))
+            yield pack([item]).assign(**{STARTED: started})
 
 
 def stage_cpus(
@@ -174,6 +180,7 @@ def build_dataset(
         # A worker that dies on one video (a decoder crash, out of memory) costs that video, not the
         # run: `run` reports it as failed.
         ds.context.max_errored_blocks = -1
+        ds.context.batch_to_block_arrow_format = False  # pandas blocks: see actors/base.py
         ds = ds.map_batches(
             decode_videos,
             fn_kwargs={"plan": plan},
@@ -190,7 +197,7 @@ def build_dataset(
                 # Small arguments: the actor resolves the classes itself.
                 fn_constructor_kwargs={"analyzers": tuple(map(reference, stage)), "later": later, "settings": settings},
                 batch_size=1,
-                batch_format="pyarrow",  # rows as they are in the block: the payload is read in place
+                batch_format="pandas",  # the block as it is: its payloads are references
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max_pool_size),
                 num_gpus=fraction,
                 num_cpus=cpu,
@@ -257,12 +264,26 @@ def run_to_files(
     yield from _stream(requests, plan, on_item, str(results_dir), options)
 
 
+PASSES = 2  # a video whose payloads were lost with their decoder is analysed once more, then failed
+
+
 def _stream(requests, plan, on_item, results_dir, options) -> Iterator[VideoResult | Finished]:
     deaths = _Deaths()
     logging.getLogger("ray.data").addHandler(deaths)  # the errors Ray Data ignores for us, with their causes
-    driver = _Driver(requests, plan, on_item, results_dir, deaths)
+    driver = _Driver(requests, plan, on_item, results_dir)
+    pending = requests
     try:
-        yield from driver.run(build_dataset(requests, plan, **options))
+        for _ in range(PASSES):
+            deaths.causes.clear()
+            yield from driver.run(build_dataset(pending, plan, **options))
+            lost = [r for r in pending if r.video_id not in driver.answered and r.video_id not in driver.again]
+            for request in lost:
+                yield _failed(request, f"the worker analysing this video died{deaths.cause(len(lost))}", results_dir)
+            pending = [r for r in pending if r.video_id in driver.again]
+            if not pending:
+                break
+        for request in pending:
+            yield _failed(request, f"its frames or audio were lost before its models read them, {PASSES} times: the process that decoded it died", results_dir)
     finally:
         logging.getLogger("ray.data").removeHandler(deaths)
         for finalizer in driver.finalizers:
@@ -273,12 +294,11 @@ class _Driver:
     """The driver's part: it reads each row's plain columns (never its pickles), keeps a video's
     items until the last one is in, hands them to a Finalizer and yields its answer."""
 
-    def __init__(self, requests, plan, on_item, results_dir, deaths) -> None:
+    def __init__(self, requests, plan, on_item, results_dir) -> None:
         self.requests = requests
         self.sources = {r.video_id: r for r in requests}
         self.on_item = on_item
         self.results_dir = results_dir
-        self.deaths = deaths
         cpus = ray.cluster_resources().get("CPU", 1)
         # One finalizer per 32 CPUs (at least one); each keeps up with far more videos than 32 CPUs
         # decode. On the driver's node: the items come to the driver anyway, and that node lives as
@@ -292,16 +312,24 @@ class _Driver:
         self.started: dict[str, float] = {}
         self.finalizing: dict[ray.ObjectRef, str] = {}
         self.answered: set[str] = set()
+        self.again: set[str] = set()  # videos of this pass with a lost payload: for the next pass
         self.limit = 2 * len(self.finalizers)  # videos handed over at once: bounds what waits in the object store
 
     def run(self, ds: ray.data.Dataset) -> Iterator[VideoResult | Finished]:
+        self.items.clear()  # what came of videos whose items stopped coming: they start again
+        self.expected.clear()
+        self.started.clear()
+        self.again.clear()
         rows = 0
-        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            names = ("video_id", "seq", "kind", "items", "until_s", STARTED)
-            columns = zip(*(batch.column(c).to_pylist() for c in names))
-            for row, (video_id, seq, kind, count, until_s, began) in enumerate(columns):
+        for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
+            names = ("video_id", "seq", "kind", "items", "until_s", "lost", "item", STARTED)
+            for video_id, seq, kind, count, until_s, lost, item, began in zip(*(batch[c].tolist() for c in names)):
                 rows += 1
-                self.add(batch, row, video_id, seq, kind, count, until_s, began)
+                if lost or video_id in self.again:  # it is analysed again, whole
+                    self.again.add(video_id)
+                    self.items.pop(video_id, None)
+                    continue
+                self.add(video_id, seq, kind, count, until_s, item, began)
             yield from self.collect(timeout=0)
             yield from self.collect(timeout=None, leave=self.limit)
             decoded = _decoded_items(ds)
@@ -309,18 +337,13 @@ class _Driver:
                 metrics.set_queue_depth(RUNNER, decoded - rows)
         metrics.set_queue_depth(RUNNER, 0)
         yield from self.collect(timeout=None)
-        lost = [r for r in self.requests if r.video_id not in self.answered]
-        for request in lost:
-            yield _failed(request, f"the worker analysing this video died{self.deaths.cause(len(lost))}", self.results_dir)
 
-    def add(
-        self, batch: pa.Table, row: int, video_id: str, seq: int, kind: str, count: int, until_s: float, began: float
-    ) -> None:
+    def add(self, video_id: str, seq: int, kind: str, count: int, until_s: float, item: bytes, began: float) -> None:
         self.started.setdefault(video_id, began)
         if self.on_item is not None:
             self.on_item(video_id, until_s, kind)
         got = self.items.setdefault(video_id, {})
-        got[seq] = batch.column("item")[row].as_py()
+        got[seq] = item
         if count:
             self.expected[video_id] = count
         if len(got) == self.expected.get(video_id):

@@ -11,9 +11,10 @@ crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request
 the ingress, other requests or jobs. Warm task workers keep their set-up DecodeStages
 (`ray_data.decode_stage`), as the Ray Data graph's do.
 
-The Ray Data graph chains its model stages; here the ingress holds each item and sends it to
-all the families that read it at the same time: their process steps are independent (`after`
-orders only finalize), so a batch costs its slowest family rather than the sum. Each family
+The Ray Data graph chains its model stages; here the ingress puts each payload in the object
+store once (actors/base.py) and sends the item to all the families that read it at the same
+time: their process steps are independent (`after` orders only finalize), so a batch costs its
+slowest family rather than the sum. Each family
 deployment is an `actors` class built with no later readers, so replies come back without
 the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for every ingress replica.
 
@@ -140,6 +141,10 @@ class ServeRunner:
                 # A replica that kept dying, or a timeout, fails that family's analyzers for this video only.
                 for analyzer in stage:
                     item.outcomes.setdefault(analyzer.name, f"fail: {stage_name(stage)} deployment: {one_line(reply)}")
+                continue
+            if reply["lost"].iat[0]:  # this replica's payload is gone: with its node (see actors/base.py)
+                for analyzer in stage:
+                    item.outcomes.setdefault(analyzer.name, f"fail: {stage_name(stage)} deployment: its frames or audio were lost")
                 continue
             (answered,) = unpack(reply)
             item.partials.update(answered.partials)
