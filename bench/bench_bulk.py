@@ -1,18 +1,27 @@
 """Bulk backfill benchmark: where a backfill's CPU, copies and memory go, on a warm local cluster.
 
-    python bench/bench_bulk.py [--n 64] [--seconds 2] [--analyzers A,B] [--no-real]
+    python bench/bench_bulk.py [--n 64] [--seconds 2] [--analyzers A,B] [--no-real] [--poison K]
+    python bench/bench_bulk.py --nodes 1,2 --node-cpus 1 [...]   (one node, then two, side by side)
     python bench/bench_revisions.py REV --bench bench/bench_bulk.py --rounds 1 [--n 64]   (before | after)
 
 N generated clips (pipeline/sample.py: 4 distinct clips, copied so each copy is a video of its
 own) plus the real clips of ../shared/media under --real-max-s seconds go through
 `pipeline.backfill.backfill` on a local Ray that a small warm-up backfill has started. The
-default analyzers are those that need no download. Printed, per video where it says so:
+default analyzers are those that need no download. --poison K adds K clips that kill their
+decode worker every time (the tests' KillsItsWorker probe, an in-decoder analyzer that ends its
+process on a magenta picture: what a decoder segfault does); each must cost only itself.
+--nodes 1,2 runs the same backfill on a local cluster of one node, then of two, each node with
+--node-cpus CPUs (ray.cluster_utils.Cluster: every node a raylet of its own on this machine).
+Printed, per video where it says so:
 
 (cpu)   CPU seconds of the driver (this process), of Ray's workers and of Ray's own processes
         (GCS, raylet, agents), sampled every 0.2 s over the process tree; the driver's share
-(hop)   bytes each Ray Data operator wrote to the object store (its output blocks): every hop
-        of an item through the graph is such a copy. `read` is what the analyzers of the model
-        stages read (their frames and audio, decoded here once per distinct clip)
+(hop)   each Ray Data operator's output, as Ray Data accounts it (a row that refers to a payload
+        in the object store counts the payload's bytes: what it keeps alive)
+(copy)  bytes written into the object store during the run (plasma's cumulative_created_bytes:
+        blocks and payloads; objects under 100 KiB live in their owner's memory, not counted)
+        against `read`, the frames and audio the model stages' analyzers read (decoded here once
+        per distinct clip, each payload counted once)
 (store) object-store peak (MiB), spilled (MiB), peak memory of all the processes (PSS, MiB)
 (speed) videos/min and video-hours/hour of the measured backfill, wall time
 """
@@ -104,20 +113,28 @@ def operators(summary) -> list:
 
 def watch_store(address: str) -> None:
     """In a process of its own (so that its calls into Ray cost the driver nothing): the object
-    store's peak use and what was spilled, polled every second until stdin closes."""
-    from ray._private.internal_api import memory_summary
+    store's peak use (MiB), what was spilled (MiB) and how many bytes were created in it, over
+    every node, polled every 0.5 s from the first poll until stdin closes."""
+    from ray._private.internal_api import get_memory_info_reply, get_state_from_address
 
-    peak = spilled = 0.0
+    def stats():
+        return get_memory_info_reply(get_state_from_address(address)).store_stats
+
+    first = stats()
+    print("ready", flush=True)  # the backfill starts now
+    peak, spilled, created = 0.0, 0.0, first.cumulative_created_bytes
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-    while not done.wait(1.0):
+    while True:
+        finished = done.wait(0.5)
         with contextlib.suppress(Exception):
-            text = memory_summary(address=address, stats_only=True)
-            used = re.search(r"Plasma memory usage (\d+) MiB", text)
-            gone = re.search(r"Spilled (\d+) MiB", text)
-            peak = max(peak, float(used.group(1)) if used else 0.0)
-            spilled = max(spilled, float(gone.group(1)) if gone else 0.0)
-    print(peak, spilled)
+            now = stats()
+            peak = max(peak, now.object_store_bytes_used / MiB)
+            spilled = max(spilled, now.spilled_bytes_total / MiB)
+            created = now.cumulative_created_bytes
+        if finished:
+            break
+    print(peak, spilled, created - first.cumulative_created_bytes)
 
 
 class Sampler(threading.Thread):  # its thread's name: "Sampler"
@@ -197,6 +214,49 @@ class Sampler(threading.Thread):  # its thread's name: "Sampler"
         return split
 
 
+def poisoned(folder: Path, k: int) -> tuple[list[str], type]:
+    """k clips that kill their decode worker, and the probe that does it (importable by Ray's
+    workers too: tests/ joins their PYTHONPATH)."""
+    from pipeline.sample import ClipSpec, Shot, write_clip
+
+    tests = str(REPO / "tests")
+    sys.path.insert(0, tests)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))
+    from probe_analyzers import KillsItsWorker
+
+    spec = ClipSpec(shots=(Shot(0.5, color=(255, 0, 255)),), width=64, height=64, audio=None)
+    return [write_clip(str(folder / f"poison{i}.mp4"), spec) for i in range(k)], KillsItsWorker
+
+
+def start_ray(nodes: int, node_cpus: float | None):
+    """An embedded Ray (nodes 0), or a local cluster of `nodes` nodes of node_cpus CPUs each."""
+    from pipeline.runners import ray_data
+
+    if not nodes:
+        ray_data.connect(None)
+        return None
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": node_cpus})
+    for _ in range(nodes - 1):
+        cluster.add_node(num_cpus=node_cpus)
+    cluster.wait_for_nodes()
+    ray_data.connect(cluster.address)
+    return cluster
+
+
+def compare_nodes(counts: list[int], argv: list[str]) -> None:
+    """The same backfill on each cluster size, one after the other, each in a process of its own."""
+    speeds = {}
+    for count in counts:
+        run = subprocess.run([sys.executable, __file__, *argv, "--nodes", str(count)], capture_output=True, text=True)
+        print(f"--- {count} node(s) ---\n{run.stdout}{run.stderr[-2000:] if run.returncode else ''}", flush=True)
+        found = re.search(r"\(speed\) ([\d.]+) videos/min", run.stdout)
+        speeds[count] = float(found.group(1)) if found else float("nan")
+    base = speeds[counts[0]]
+    print("(nodes) " + "   ".join(f"{c} node(s): {v:.2f} videos/min (x{v / base:.2f})" for c, v in speeds.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=64, help="generated clips")
@@ -204,10 +264,19 @@ def main() -> None:
     parser.add_argument("--analyzers", help="comma-separated (default: all whose weights are here)")
     parser.add_argument("--no-real", action="store_true", help="leave out the real clips of ../shared/media")
     parser.add_argument("--real-max-s", type=float, default=12.0, help="real clips up to this long")
+    parser.add_argument("--poison", type=int, default=0, help="clips that kill their decode worker, in the middle of the manifest")
+    parser.add_argument("--nodes", default="0", help="a local cluster of this many nodes (0: an embedded Ray); a list (1,2) compares them")
+    parser.add_argument("--node-cpus", type=float, default=1.0, help="CPUs of each node of --nodes")
     parser.add_argument("--watch-store", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch_store:
         return watch_store(args.watch_store)
+    counts = [int(c) for c in args.nodes.split(",")]
+    if len(counts) > 1:
+        argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--nodes" and sys.argv[i] != "--nodes" and not a.startswith("--nodes=")]
+        return compare_nodes(counts, argv)
+
+    import dataclasses
 
     from pipeline.backfill import backfill
     from pipeline.engine import Plan
@@ -221,17 +290,23 @@ def main() -> None:
         (root / "clips").mkdir()
         sources = clips(root / "clips", args.n, args.seconds) + ([] if args.no_real else real_clips(args.real_max_s))
         read = bytes_read(sources, plan)
-        ray_data.connect(None)
+        poison: list[str] = []
+        if args.poison:
+            poison, probe = poisoned(root / "clips", args.poison)
+            sources[len(sources) // 2 : len(sources) // 2] = poison
+            build = Plan.build
+            Plan.build = classmethod(lambda cls, *a, **k: dataclasses.replace(build(*a, **k), analyzers=(*build(*a, **k).analyzers, probe)))
+        cluster = start_ray(counts[0], args.node_cpus)
         # Warm: Ray's workers are started and have set their analyzers up once.
         (root / "warm.txt").write_text("\n".join(sources[:2]) + "\n")
         with contextlib.redirect_stdout(io.StringIO()):
             backfill(root / "warm.txt", root / "warm", names, weights_here=True)
 
         datasets = []
-        build = ray_data.build_dataset
+        build_dataset = ray_data.build_dataset
 
         def kept(*a, **k):
-            datasets.append(build(*a, **k))
+            datasets.append(build_dataset(*a, **k))
             return datasets[-1]
 
         ray_data.build_dataset = kept
@@ -240,6 +315,7 @@ def main() -> None:
 
         address = ray._private.worker.global_worker.node.address
         store = subprocess.Popen([sys.executable, __file__, "--watch-store", address], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        store.stdout.readline()  # its first poll is in: the bytes created from now on are the run's
         sampler = Sampler()
         sampler.start()
         start = time.perf_counter()
@@ -247,31 +323,36 @@ def main() -> None:
             backfill(root / "manifest.txt", root / "out", names, weights_here=True)
         wall = time.perf_counter() - start
         cpu = sampler.cpu_seconds()
-        peak_store, spilled = map(float, store.communicate("")[0].split())
+        peak_store, spilled, created = map(float, store.communicate("")[0].split())
         threads = sampler.driver_threads()
         import pyarrow.parquet as pq
 
         rows = pq.read_table(root / "out" / "videos.parquet").to_pylist()
+        if cluster is not None:
+            ray.shutdown()
+            cluster.shutdown()
 
     videos = len(sources)
     ok = sum(r["status"] == "ok" for r in rows)
+    poison_ok = sum(r["status"] == "ok" for r in rows if r["source"] in poison)
     video_s = sum(r["duration_s"] or 0.0 for r in rows)
     total_cpu = sum(cpu.values())
-    print(f"clip: {args.n} generated clips of {args.seconds:g} s (480x270) + {videos - args.n} real; {video_s:.1f} s of video; {ok}/{videos} ok")
+    where = f"a local cluster of {counts[0]} node(s) of {args.node_cpus:g} CPUs" if counts[0] else "an embedded Ray"
+    print(f"clip: {args.n} generated clips of {args.seconds:g} s (480x270) + {videos - args.n - len(poison)} real + {len(poison)} poison; {video_s:.1f} s of video; {ok}/{videos} ok; on {where}")
+    if poison:
+        print(f"(poison) {len(poison)} poison clip(s): {len(poison) - poison_ok} failed; other videos failed: {videos - len(poison) - (ok - poison_ok)}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"analyzers: {','.join(names)}; model stages: {[[a.name for a in s] for s in plan.stages]}")
     print(f"(cpu) driver CPU s per video {cpu['driver'] / videos:.4f}   driver share of all CPU s {cpu['driver'] / total_cpu:.4f}")
     print(f"(cpu) CPU s: driver {cpu['driver']:.2f}  workers {cpu['workers']:.2f}  ray processes {cpu['ray']:.2f}  total {total_cpu:.2f}")
     print("(cpu) driver CPU s by thread: " + "  ".join(f"{name} {seconds:.2f}" for name, seconds in threads.items()))
-    hops = 0
-    for op in operators(datasets[-1]._get_stats_summary()) if datasets else []:
+    for op in operators(datasets[0]._get_stats_summary()) if datasets else []:
         out = op.output_size_bytes.sum if op.output_size_bytes else 0
-        hops += out if "ReadItems" not in op.operator_name and "FromItems" not in op.operator_name else 0
         print(f"(hop) {op.operator_name[:60]:<60} MiB out per video {out / videos / MiB:.3f}")
-    print(f"(hop) all hops MiB per video {hops / videos / MiB:.3f}   read by model stages MiB per video {read / videos / MiB:.3f}   copied/read {hops / max(read, 1):.3f}")
+    print(f"(copy) written to the object store MiB per video {created / videos / MiB:.3f}   read by model stages MiB per video {read / videos / MiB:.3f}   written/read {created / max(read, 1):.3f}")
     print(f"(store) object store peak MiB {peak_store:.1f}   spilled MiB {spilled:.1f}   memory peak (PSS, all processes) MiB {sampler.peak_pss / MiB:.1f}")
     print(f"(speed) {videos / wall * 60:.2f} videos/min   {video_s / wall:.3f} video-hours/hour   wall {wall:.2f} s")
-    if ok < videos - len([s for s in sources if "delayed_start" in s]):
+    if ok < videos - len(poison) - len([s for s in sources if "delayed_start" in s]):
         print(printed.getvalue()[-3000:], file=sys.stderr)
 
 
