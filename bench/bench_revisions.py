@@ -3,7 +3,7 @@
     python bench/bench_revisions.py BEFORE [--after REV] [--bench bench/bench_cpu.py] [--rounds 2] [BENCH ARGS]
 
 Checks BEFORE (and AFTER, default: this working tree) out as temporary git worktrees, then runs
-the benchmark script of each (a revision older than the benchmark gets this tree's copy), alternating (before, after, before, after, …) so that both see the
+this tree's copy of the benchmark script in each (both measured the same way), alternating (before, after, before, after, …) so that both see the
 same machine load, and prints every "x realtime" row and ratio line of each, the median over the
 rounds beside each other. Both run in this interpreter's environment.
 """
@@ -26,8 +26,7 @@ NUMBER = re.compile(r"-?\d+\.\d+")
 
 def checkout(revision: str, into: Path, bench: str) -> Path:
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(into), revision], check=True, capture_output=True)
-    if not (into / bench).exists():  # a benchmark newer than the revision measures that revision's code
-        shutil.copy(REPO / bench, into / bench)
+    shutil.copy(REPO / bench, into / bench)  # this tree's benchmark measures that revision's code
     return into
 
 
