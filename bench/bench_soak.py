@@ -119,7 +119,7 @@ def main() -> int:
     os.environ[RUN_MARK] = root.name  # Ray's processes inherit it: this run's are told from others' (other users' Ray)
     cases = corpus(root / "corpus")
     clip = Path(write_clip(str(root / "sample.mp4"), SAMPLE)).read_bytes()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR")
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(

@@ -70,7 +70,9 @@ def connect(address: str | None, num_gpus: float | None = None, verbose: bool = 
     if address:
         ray.init(address=address, logging_level=level, log_to_driver=verbose)
     else:
-        ray.init(num_gpus=num_gpus, logging_level=level, log_to_driver=verbose, include_dashboard=False)
+        # "local": a Ray of this run's own, even where another cluster's address is on record
+        # (/tmp/ray/ray_current_cluster, left by any `ray start` on this machine).
+        ray.init(address="local", num_gpus=num_gpus, logging_level=level, log_to_driver=verbose, include_dashboard=False)
     ray.data.DataContext.get_current().enable_progress_bars = verbose and sys.stderr.isatty()
     logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
 
