@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from pipeline.schema import Status, VideoResult
 
 
-def reelscope(*args, cwd):
+def reelscope(*args, cwd, env=None):
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "analyze", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=300,
     )
+
+
+def test_the_embedded_ray_is_a_new_one_even_where_another_clusters_address_is_on_record(tmp_path, sample_clip):
+    """`ray start` anywhere on the machine records its address; a run without --address must not
+    try to join it (a dead one here). A short temp root: Ray's socket paths must fit in 107 bytes."""
+    root = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    try:
+        (root / "ray").mkdir()
+        (root / "ray" / "ray_current_cluster").write_text("127.0.0.1:1\n")
+        run = reelscope(str(sample_clip), "--analyzers", "cut_analysis", "--out", "out", cwd=tmp_path, env={**os.environ, "RAY_TMPDIR": str(root)})
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert VideoResult.model_validate_json((tmp_path / "out" / "sample.json").read_text()).analyzers["cut_analysis"].summary.shot_count == 4
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_bad_inputs_fail_alone_and_good_ones_finish(tmp_path, sample_clip, media):
