@@ -1,4 +1,4 @@
-"""Randomly initialised models of the architectures the vision analyzers load, written where the
+"""Randomly initialised models of the architectures the vision and audio analyzers load, written where the
 analyzers look for them: each under its analyzer's `Weights` name in a models directory, in the
 format its loader reads, so that `setup()` loads them through its own code path.
 
@@ -12,6 +12,7 @@ real model, with garbage output.
                                       published architecture at either size
     Qwen2-VL                          full: Qwen2-VL-2B-Instruct's published config
     YuNet                             a designed stand-in, not the real network (write_yunet_stand_in)
+    wav2vec 2.0 emotion, AST          tiny only (write_audio_models): speech_emotion, audio_environment
 
 Nothing here reaches a hub: tokenizers are trained and processors built in code. Writers import
 their libraries when called, so that this module imports without them (the GPU benchmark runs
@@ -38,6 +39,12 @@ AGE_LABELS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69"
 EYE_LABELS = ("closeEye", "openEye")
 
 EASYOCR_READS = "x"  # what the generated EasyOCR recognizer reads anywhere
+
+EMOTION_LABELS = ("neu", "hap", "ang", "sad")  # superb's IEMOCAP classes, as its config names them
+# Real AudioSet names, so that the broad-class map is exercised on what AST outputs.
+AUDIOSET_LABELS = (
+    "Speech", "Male speech, man speaking", "Music", "Guitar", "Crowd", "Rain", "Car", "Dog", "Silence", "Tick"
+)  # fmt: skip
 
 # Qwen2-VL-2B-Instruct's config.json (transformers' Qwen2VLConfig defaults are the 7B model's).
 QWEN2_VL_2B_TEXT = {
@@ -451,4 +458,60 @@ def write_vision_models(models: Path, size: str = "tiny") -> Path:
     write_yunet_stand_in(models)
     write_easyocr(models, size)
     write_qwen2_vl(models, size)
+    return models
+
+
+def write_speech_emotion(folder: Path) -> Path:
+    """A wav2vec 2.0 sequence classifier (superb's emotion head layout) of a few thousand parameters."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    config = Wav2Vec2Config(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16,) * 7,  # the base model's 7 strided convolutions (x320), narrow
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        use_weighted_layer_sum=True,  # as superb's checkpoints
+        classifier_proj_size=8,
+        initializer_range=0.5,  # far from uniform outputs, so that windows disagree and runs form
+        id2label=dict(enumerate(EMOTION_LABELS)),
+        label2id={label: i for i, label in enumerate(EMOTION_LABELS)},
+    )
+    torch.manual_seed(0)
+    Wav2Vec2ForSequenceClassification(config).eval().save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16_000, do_normalize=True).save_pretrained(folder)
+    return folder
+
+
+def write_audio_environment(folder: Path) -> Path:
+    """An Audio Spectrogram Transformer on the real input (1024 frames x 128 mel bins, 16x16
+    patches), one narrow layer. Its feature extractor warns that 128 bins over a 512-point FFT
+    leave some mel filters empty: so does the real one's."""
+    import torch
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+
+    config = ASTConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        initializer_range=0.5,
+        id2label=dict(enumerate(AUDIOSET_LABELS)),
+        label2id={label: i for i, label in enumerate(AUDIOSET_LABELS)},
+    )
+    torch.manual_seed(0)
+    ASTForAudioClassification(config).eval().save_pretrained(folder)
+    ASTFeatureExtractor().save_pretrained(folder)
+    return folder
+
+
+def write_audio_models(models: Path) -> Path:
+    """speech_emotion's and audio_environment's models, in one models directory."""
+    from pipeline.analyzers.audio_models import AUDIO_ENVIRONMENT_WEIGHTS, SPEECH_EMOTION_WEIGHTS
+
+    write_speech_emotion(models / SPEECH_EMOTION_WEIGHTS.name)
+    write_audio_environment(models / AUDIO_ENVIRONMENT_WEIGHTS.name)
     return models

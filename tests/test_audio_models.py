@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 from helpers import spans
+from model_factory import AUDIOSET_LABELS, EMOTION_LABELS, write_audio_models
 
 from actors.audio_classifiers import AudioClassifierRuntime, WindowScores, window_bounds
 from pipeline.analyzer import AudioTrack, Context, Partials, Skip
@@ -37,64 +38,17 @@ from pipeline.schema import AnalyzerResult, Segment, Status, VideoInfo, VideoRes
 from pipeline.settings import Settings, SettingsError
 
 RATE = 16_000
-EMOTION_LABELS = ("neu", "hap", "ang", "sad")  # superb's IEMOCAP classes, as its config names them
 EMOTIONS = ("neutral", "happy", "angry", "sad")
-# Real AudioSet names, so that the broad-class map is exercised on what AST outputs.
-AUDIOSET_LABELS = (
-    "Speech", "Male speech, man speaking", "Music", "Guitar", "Crowd", "Rain", "Car", "Dog", "Silence", "Tick"
-)  # fmt: skip
 SER_BATCH = 4  # small, so a few seconds of audio take several forward passes
 AST_BATCH = 8
 DEFAULTS = Settings()
 
 
-def build_tiny_ser(folder: Path) -> None:
-    import torch
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
-
-    config = Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(16,) * 7,  # the base model's 7 strided convolutions (x320), narrow
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        use_weighted_layer_sum=True,  # as superb's checkpoints
-        classifier_proj_size=8,
-        initializer_range=0.5,  # far from uniform outputs, so that windows disagree and runs form
-        id2label=dict(enumerate(EMOTION_LABELS)),
-        label2id={label: i for i, label in enumerate(EMOTION_LABELS)},
-    )
-    torch.manual_seed(0)
-    Wav2Vec2ForSequenceClassification(config).eval().save_pretrained(folder)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, do_normalize=True).save_pretrained(folder)
-
-
-def build_tiny_ast(folder: Path) -> None:
-    import torch
-    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
-
-    config = ASTConfig(
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        initializer_range=0.5,
-        id2label=dict(enumerate(AUDIOSET_LABELS)),
-        label2id={label: i for i, label in enumerate(AUDIOSET_LABELS)},
-    )  # the real input: 1024 frames x 128 mel bins, 16x16 patches
-    torch.manual_seed(0)
-    ASTForAudioClassification(config).eval().save_pretrained(folder)
-    with pytest.warns(UserWarning, match="mel filter"):  # AST's own 128 bins over a 512-point FFT
-        ASTFeatureExtractor().save_pretrained(folder)
-
-
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
-    build_tiny_ser(folder / SpeechEmotion.weights[0].name)
-    build_tiny_ast(folder / AudioEnvironment.weights[0].name)
+    with pytest.warns(UserWarning, match="mel filter"):  # AST's own 128 bins over a 512-point FFT
+        write_audio_models(folder)
     return folder
 
 
