@@ -28,7 +28,8 @@ softmax per crop.
 One pass (`predict`): the faces of every frame of the batch are detected once for both
 analyzers; each analyzer that has a classifier says which square regions of those faces it
 wants read (`FaceAnalyzer.regions`); those are cropped and classified (preprocess -> infer ->
-postprocess).
+postprocess). Behind Serve, `predict_many` classifies the crops of concurrent requests' batches
+in shared forward passes.
 """
 
 from __future__ import annotations
@@ -273,15 +274,22 @@ class FaceRuntime(Runtime):
         return local.provenance(backend="transformers", device=self.placement.device, dtype=self.placement.dtype)
 
     def predict(self, batch: FrameBatch, analyzers: frozenset[str]) -> FaceReading:
-        faces = self.detect(batch)  # once, for every analyzer of the family
-        reading = FaceReading(faces, {})
+        return self.predict_many([batch], analyzers)[0]
+
+    def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[FaceReading]:
+        """`predict` for several batches (a Serve replica's concurrent requests,
+        pipeline.runners.serve.Coalescer): faces found frame by frame, once for every analyzer of
+        the family, then each classifier's crops of all the batches in shared forward passes."""
+        readings = [FaceReading(self.detect(batch), {}) for batch in batches]
         for name in sorted(analyzers & self.classifiers.keys()):
-            probabilities = [self.postprocess(self.infer(name, pixels)) for pixels in self.preprocess(name, batch, faces)]
+            crops = [self.crops(name, batch, reading.faces) for batch, reading in zip(batches, readings)]
             labels = self.classifiers[name].labels
-            reading.classified[name] = Classified(
-                np.concatenate(probabilities) if probabilities else np.zeros((0, len(labels)), np.float32), labels
-            )
-        return reading
+            scored = [self.postprocess(self.infer(name, pixels)) for pixels in self.preprocess(name, sum(crops, []))]
+            probabilities = np.concatenate(scored) if scored else np.zeros((0, len(labels)), np.float32)
+            counts = [len(c) for c in crops]
+            for reading, end, count in zip(readings, np.cumsum(counts), counts):
+                reading.classified[name] = Classified(probabilities[end - count : end], labels)
+        return readings
 
     def detect(self, batch: FrameBatch) -> Detections:
         """The faces on every frame of `batch`, in fractions of its frames."""
@@ -304,11 +312,13 @@ class FaceRuntime(Runtime):
             score=np.concatenate(scores).astype(np.float32) if scores else np.zeros(0, np.float32),
         )
 
-    def preprocess(self, name: str, batch: FrameBatch, faces: Detections) -> list[Any]:
-        """The regions `name` asks for, cropped from the batch's RGB frames, as its classifier's
-        pixel values, CLASSIFY_CHUNK crops per tensor."""
+    def crops(self, name: str, batch: FrameBatch, faces: Detections) -> list[np.ndarray]:
+        """The regions `name` asks for, cropped square from the batch's RGB frames."""
         regions = self.askers[name].regions(batch, faces)
-        crops = [square_crop(batch.frames[f], tuple(c), s) for f, c, s in zip(regions.frame, regions.centre, regions.side)]
+        return [square_crop(batch.frames[f], tuple(c), s) for f, c, s in zip(regions.frame, regions.centre, regions.side)]
+
+    def preprocess(self, name: str, crops: list[np.ndarray]) -> list[Any]:
+        """Crops as `name`'s classifier's pixel values, CLASSIFY_CHUNK crops per tensor."""
         classifier = self.classifiers[name]
         return [classifier.pixel_values(crops[i : i + CLASSIFY_CHUNK]) for i in range(0, len(crops), CLASSIFY_CHUNK)]
 

@@ -59,6 +59,33 @@ def test_one_detection_per_batch_serves_both(media, tiny_settings, monkeypatch):
     assert runtime.models_used["age_estimation"][0].id == AGE_MODEL.source
 
 
+def test_concurrent_batches_share_the_classifiers_forward_passes(media, tiny_settings, monkeypatch):
+    """Behind Serve, several requests' batches reach the runtime at once (predict_many): each
+    classifier reads all their crops in one forward pass, and every batch gets what it would alone."""
+    obama = cv2.cvtColor(cv2.imread(str(media / "face_recognition" / "obama.jpg")), cv2.COLOR_BGR2RGB)
+    age, eyes = AgeEstimation(tiny_settings), EyeTracking(tiny_settings)
+    runtime = loaded(tiny_settings, age, eyes)
+    both = frozenset({"age_estimation", "eye_tracking"})
+    batches = [
+        FrameBatch(spec=FACES, index=0, pts_s=np.array([0.0, 0.1]), frames=np.stack([cv2.resize(obama, (512, 640))] * 2)),
+        FrameBatch(spec=FACES, index=0, pts_s=np.array([0.0]), frames=cv2.resize(obama, (480, 600))[None]),
+    ]
+    alone = [runtime.predict(batch, both) for batch in batches]
+    passes = []
+    for classifier in runtime.classifiers.values():
+        logits = classifier.logits
+        monkeypatch.setattr(classifier, "logits", lambda pixels, logits=logits: passes.append(len(pixels)) or logits(pixels))
+    together = runtime.predict_many(batches, both)
+    # One pass per classifier, holding every batch's crops (age: a face per 0.5 s; eyes: two per face).
+    assert passes == [sum(len(r.classified[name].probabilities) for r in alone) for name in sorted(both)]
+    assert all(len(r.classified[name].probabilities) for r in alone for name in both)  # each batch had crops of both
+    for shared, single in zip(together, alone):
+        assert np.array_equal(shared.faces.box, single.faces.box)
+        for name in both:
+            assert shared.classified[name].labels == single.classified[name].labels
+            np.testing.assert_allclose(shared.classified[name].probabilities, single.classified[name].probabilities, atol=1e-5)
+
+
 def test_odd_sized_raw_frame(tiny_settings):
     """A raw frame of odd size straight into the runtime and process_frames (no decoder in between)."""
     eyes = EyeTracking(Settings(models_dir=tiny_settings.models_dir / "none"))

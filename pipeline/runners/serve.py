@@ -20,8 +20,8 @@ the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for eve
 
 A family deployment is a `Family`: its `actors` class, called in a thread per item, so that the
 items of concurrent requests (and a request's own items in flight) reach the family's Runtime
-together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO
-family), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
+together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO and
+face families), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
 `batch_max_payloads`, into shared forward passes; other families answer one item at a time.
 """
 
