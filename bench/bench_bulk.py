@@ -1,13 +1,16 @@
 """Bulk backfill benchmark: where a backfill's CPU, copies and memory go, on a warm local cluster.
 
-    python bench/bench_bulk.py [--n 64] [--seconds 2] [--analyzers A,B] [--no-real] [--poison K]
+    python bench/bench_bulk.py [--n 64] [--seconds 2] [--analyzers A,B] [--no-real] [--poison K] [--tiny-models]
     python bench/bench_bulk.py --nodes 1,2 --node-cpus 1 [...]   (one node, then two, side by side)
     python bench/bench_revisions.py REV --bench bench/bench_bulk.py --rounds 1 [--n 64]   (before | after)
 
 N generated clips (pipeline/sample.py: 4 distinct clips, copied so each copy is a video of its
 own) plus the real clips of ../shared/media under --real-max-s seconds go through
 `pipeline.backfill.backfill` on a local Ray that a small warm-up backfill has started. The
-default analyzers are those that need no download. --poison K adds K clips that kill their
+default analyzers are those that need no download; --tiny-models writes tiny random models for
+every analyzer that loads one (tests/model_factory.py) and links the real Whisper tiny.en of
+../shared/models, so that all twenty run and every model family's pool is in the graph (the
+copies are those of the real models; the speed is not). --poison K adds K clips that kill their
 decode worker every time (the tests' KillsItsWorker probe, an in-decoder analyzer that ends its
 process on a magenta picture: what a decoder segfault does); each must cost only itself.
 --nodes 1,2 runs the same backfill on a local cluster of one node, then of two, each node with
@@ -214,6 +217,29 @@ class Sampler(threading.Thread):  # its thread's name: "Sampler"
         return split
 
 
+def tiny_models(folder: Path):
+    """Settings whose models directory holds a tiny random model for every analyzer that loads
+    one, and the real Whisper tiny.en where ../shared/models has it. Text is read with rapidocr:
+    the generated EasyOCR weights pass EasyOCR's MD5 check only where a test patches its table."""
+    import warnings
+
+    from pipeline.settings import Settings
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from model_factory import write_audio_models, write_vision_models
+
+    from actors.whisper import MODELS
+
+    write_vision_models(folder, "tiny")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*mel filter")  # AST's feature extractor, as the real one
+        write_audio_models(folder)
+    whisper = MEDIA.parent / "models" / "faster-whisper-tiny.en"
+    if whisper.is_dir():
+        (folder / MODELS["tiny.en"].weights.name).symlink_to(whisper)
+    return Settings(models_dir=folder, text_overlay={"reader": "rapidocr"}, speech_transcription={"model": "tiny.en"})
+
+
 def poisoned(folder: Path, k: int) -> tuple[list[str], type]:
     """k clips that kill their decode worker, and the probe that does it (importable by Ray's
     workers too: tests/ joins their PYTHONPATH)."""
@@ -267,6 +293,7 @@ def main() -> None:
     parser.add_argument("--poison", type=int, default=0, help="clips that kill their decode worker, in the middle of the manifest")
     parser.add_argument("--nodes", default="0", help="a local cluster of this many nodes (0: an embedded Ray); a list (1,2) compares them")
     parser.add_argument("--node-cpus", type=float, default=1.0, help="CPUs of each node of --nodes")
+    parser.add_argument("--tiny-models", action="store_true", help="tiny random models for every analyzer that loads one: all twenty run")
     parser.add_argument("--watch-store", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch_store:
@@ -283,10 +310,11 @@ def main() -> None:
     from pipeline.runners import ray_data
 
     names = args.analyzers.split(",") if args.analyzers else None
-    plan = Plan.build(names, weights_here=True)
-    names = [a.name for a in plan.analyzers]
     with tempfile.TemporaryDirectory(prefix="reelscope-bulk-") as scratch:
         root = Path(scratch)
+        settings = tiny_models(root / "models") if args.tiny_models else None
+        plan = Plan.build(names, settings=settings, weights_here=True)
+        names = [a.name for a in plan.analyzers]
         (root / "clips").mkdir()
         sources = clips(root / "clips", args.n, args.seconds) + ([] if args.no_real else real_clips(args.real_max_s))
         read = bytes_read(sources, plan)
@@ -300,7 +328,7 @@ def main() -> None:
         # Warm: Ray's workers are started and have set their analyzers up once.
         (root / "warm.txt").write_text("\n".join(sources[:2]) + "\n")
         with contextlib.redirect_stdout(io.StringIO()):
-            backfill(root / "warm.txt", root / "warm", names, weights_here=True)
+            backfill(root / "warm.txt", root / "warm", names, settings=settings, weights_here=True)
 
         datasets = []
         build_dataset = ray_data.build_dataset
@@ -320,7 +348,7 @@ def main() -> None:
         sampler.start()
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()) as printed:
-            backfill(root / "manifest.txt", root / "out", names, weights_here=True)
+            backfill(root / "manifest.txt", root / "out", names, settings=settings, weights_here=True)
         wall = time.perf_counter() - start
         cpu = sampler.cpu_seconds()
         peak_store, spilled, created = map(float, store.communicate("")[0].split())
