@@ -107,41 +107,68 @@ class AudioClassifierRuntime(Runtime):
 
     def predict(self, payload: AudioTrack, analyzers: frozenset[str]) -> dict[str, WindowScores | None]:
         """Each named analyzer's windows and their probabilities; None for a track too short to classify."""
-        return {name: self._windows(payload, name) for name in sorted(analyzers)}
+        return self.predict_many([payload], analyzers)[0]
 
-    def _windows(self, audio: AudioTrack, name: str) -> WindowScores | None:
-        start = time.perf_counter()
+    def predict_many(self, tracks: list[AudioTrack], analyzers: frozenset[str]) -> list[dict[str, WindowScores | None]]:
+        """`predict` for several tracks (a Serve replica's concurrent requests,
+        pipeline.runners.serve.Coalescer): each classifier's sounding windows of every track in
+        shared forward passes. A track's forward_passes counts the passes its windows were in;
+        its infer_s is its windows' share of the time."""
+        found: list[dict[str, WindowScores | None]] = [{} for _ in tracks]
+        for name in sorted(analyzers):
+            started = time.perf_counter()
+            cut = [self._cut(track, name) for track in tracks]
+            sounding = [np.flatnonzero(~silent) if silent is not None else np.zeros(0, int) for _, _, silent in cut]
+            clips = [clip for (_, track_clips, _), keep in zip(cut, sounding) for clip in (track_clips[i] for i in keep)]
+            probabilities, pass_of = self._classify(name, clips)
+            elapsed = time.perf_counter() - started
+            first = 0
+            for i, (track, (bounds, _, silent), keep) in enumerate(zip(tracks, cut, sounding)):
+                if silent is None:
+                    found[i][name] = None
+                    continue
+                mine = slice(first, first + len(keep))
+                first += len(keep)
+                scores = np.zeros((len(silent), len(self.loaded[name].labels)), np.float32)
+                scores[keep] = probabilities[mine]
+                found[i][name] = self._scores(name, track, bounds, silent, scores, len(set(pass_of[mine])), elapsed * len(keep) / max(len(clips), 1))
+        return found
+
+    def _cut(self, audio: AudioTrack, name: str) -> tuple[list[tuple[int, int]], list[np.ndarray], np.ndarray | None]:
+        """The track's windows (sample bounds, clips) and which are silent; silent None for a
+        track too short to classify."""
         loaded = self.loaded[name]
         rate = audio.sample_rate
         if rate != loaded.extractor.sampling_rate:
             raise ValueError(f"{name} expects {loaded.extractor.sampling_rate} Hz audio, got {rate} Hz")
         samples = audio.samples
         if len(samples) < MIN_AUDIO_S * rate:
-            return None
-        window_s, hop_s = loaded.options.window_s, loaded.options.hop_s
-        bounds = window_bounds(len(samples), round(window_s * rate), round(hop_s * rate))
+            return [], [], None
+        bounds = window_bounds(len(samples), round(loaded.options.window_s * rate), round(loaded.options.hop_s * rate))
         clips = [samples[a:b] for a, b in bounds]
-        silent = np.array([_rms_dbfs(clip) < SILENCE_DBFS for clip in clips], bool)
-        scores = np.zeros((len(clips), len(loaded.labels)), np.float32)
-        sounding = np.flatnonzero(~silent)
-        scores[sounding], passes = self._classify(name, [clips[i] for i in sounding])
+        return bounds, clips, np.array([_rms_dbfs(clip) < SILENCE_DBFS for clip in clips], bool)
+
+    def _scores(self, name, audio: AudioTrack, bounds, silent, scores, passes: int, infer_s: float) -> WindowScores:
+        options, rate = self.loaded[name].options, audio.sample_rate
         return WindowScores(
-            duration_s=len(samples) / rate,
+            duration_s=len(audio.samples) / rate,
             start_s=audio.start_s,
-            window_s=window_s,
-            hop_s=hop_s,
-            labels=loaded.labels,
+            window_s=options.window_s,
+            hop_s=options.hop_s,
+            labels=self.loaded[name].labels,
             spans=np.asarray(bounds, np.float64).reshape(-1, 2) / rate + audio.start_s,
             silent=silent,
             scores=scores,
             forward_passes=passes,
-            infer_s=time.perf_counter() - start,
+            infer_s=infer_s,
         )
 
-    def _classify(self, name: str, clips: list[np.ndarray]) -> tuple[np.ndarray, int]:
-        """Probabilities per clip; clips of one length share forward passes of at most max_batch."""
+    def _classify(self, name: str, clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities per clip, and the forward pass each was in: clips of one length share
+        passes of at most max_batch."""
         loaded = self.loaded[name]
         probabilities = np.zeros((len(clips), len(loaded.labels)), np.float32)
+        pass_of = np.zeros(len(clips), np.int64)
         by_length: dict[int, list[int]] = {}
         for i, clip in enumerate(clips):
             by_length.setdefault(len(clip), []).append(i)
@@ -152,8 +179,9 @@ class AudioClassifierRuntime(Runtime):
                 chunk = indices[first : first + batch]
                 logits = self.infer(name, self.preprocess(name, [clips[i] for i in chunk]))
                 probabilities[chunk] = self.postprocess(name, logits)
+                pass_of[chunk] = passes
                 passes += 1
-        return probabilities, passes
+        return probabilities, pass_of
 
     def preprocess(self, name: str, clips: list[np.ndarray]) -> dict[str, Any]:
         """Clips of one length (float32, -1..1, at the extractor's rate) -> the model's inputs, by

@@ -497,3 +497,28 @@ def test_a_snapshot_without_its_feature_extractor_fails_in_one_line(models_dir, 
             (folder / file.name).symlink_to(file)
     with pytest.raises(WeightsError, match=f"^weights superb/wav2vec2-base-superb-er at {folder}: has no preprocessor_config.json; "):
         loaded(SpeechEmotion, Settings(models_dir=tmp_path))
+
+
+def test_concurrent_tracks_share_forward_passes_and_get_what_they_would_alone(settings):
+    """Behind Serve, several requests' tracks reach the runtime at once (predict_many): their
+    windows fill the passes together (SER_BATCH windows each), and every track's windows, scores
+    and silence are those it gets alone; a track too short to classify is None in either case."""
+    rng = np.random.default_rng(3)
+    noise = lambda seconds: (0.2 * rng.standard_normal(round(seconds * RATE))).astype(np.float32)  # noqa: E731
+    quiet = np.concatenate([noise(7.5), np.zeros(9 * RATE, np.float32)])  # windows over the silence are skipped
+    # 3 s windows every 1.5 s: 5 sounding windows each, so alone each ends on a part-filled pass.
+    tracks = [AudioTrack(t, RATE, start, 0.0, 1.0) for t, start in [(noise(8.5), 0.0), (quiet, 2.0), (noise(0.05), 0.0)]]
+    runtime = AudioClassifierRuntime(settings)
+    runtime.load(SpeechEmotion(settings))
+    name = frozenset({"speech_emotion"})
+    alone = [runtime.predict(track, name)["speech_emotion"] for track in tracks]
+    together = [found["speech_emotion"] for found in runtime.predict_many(tracks, name)]
+    assert alone[2] is None and together[2] is None
+    for shared, single in zip(together[:2], alone[:2]):
+        assert np.array_equal(shared.spans, single.spans) and np.array_equal(shared.silent, single.silent)
+        np.testing.assert_allclose(shared.scores, single.scores, atol=1e-5)
+    assert alone[1].silent.any() and not alone[1].silent.all()
+    sounding = sum(int((~s.silent).sum()) for s in alone[:2])
+    assert sum(s.forward_passes for s in alone[:2]) > math.ceil(sounding / SER_BATCH)  # each alone ends on a part batch
+    # Shared: the passes are ceil(all sounding windows / SER_BATCH); a track counts the ones it was in.
+    assert max(s.forward_passes for s in together[:2]) <= math.ceil(sounding / SER_BATCH) < sum(s.forward_passes for s in alone[:2])

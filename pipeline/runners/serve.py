@@ -20,8 +20,8 @@ the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for eve
 
 A family deployment is a `Family`: its `actors` class, called in a thread per item, so that the
 items of concurrent requests (and a request's own items in flight) reach the family's Runtime
-together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO and
-face families), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
+together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO, face
+and audio-classifier families), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
 `batch_max_payloads`, into shared forward passes; other families answer one item at a time.
 """
 
@@ -45,7 +45,7 @@ from ray.exceptions import RayActorError, RayError
 
 from actors import pack, resolve, unpack
 from pipeline import metrics
-from pipeline.analyzer import FrameBatch
+from pipeline.analyzer import AudioTrack, FrameBatch
 from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
 from pipeline.runners.ray_data import decode_stage
 from pipeline.schema import VideoResult
@@ -175,7 +175,7 @@ class _Pass:
     """The calls one shared forward pass answers."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[FrameBatch, str]] = []  # (payload, owner)
+        self.calls: list[tuple[FrameBatch | AudioTrack, str]] = []  # (payload, owner)
         self.results: list | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -183,8 +183,9 @@ class _Pass:
 
 class Coalescer:
     """A Runtime's `predict`, called by a Family replica's threads at once: one pass runs at a
-    time, and the next one takes every call (of the same analyzers, on frames of one size) that
-    gathered meanwhile, up to `max_payloads`, answered by one `predict_many`. Once the model is
+    time, and the next one takes every call (of the same analyzers, on frames of one size or
+    audio of one rate) that gathered meanwhile, up to `max_payloads`, answered by one
+    `predict_many`. Once the model is
     free, a pass waits up to `wait_s` for the items in the replica that are still on their way
     to it (`coming`: none for a lone item, which never waits). `stats`: passes, payloads, the
     largest pass, and passes shared by several requests."""
@@ -199,8 +200,8 @@ class Coalescer:
         self.forward = threading.Lock()
         self.stats = Counter(passes=0, payloads=0, largest=0, shared=0)
 
-    def __call__(self, payload: FrameBatch, analyzers: frozenset[str]):
-        key = (analyzers, payload.frames.shape[1:])
+    def __call__(self, payload: FrameBatch | AudioTrack, analyzers: frozenset[str]):
+        key = (analyzers, payload.frames.shape[1:] if isinstance(payload, FrameBatch) else payload.sample_rate)
         with self.joined:
             if (arrived := ARRIVED.get()) is not None:
                 arrived.set()  # this item is no longer on its way
