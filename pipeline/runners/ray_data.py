@@ -141,15 +141,21 @@ def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pd.DataF
             yield pack([item]).assign(**{STARTED: started})
 
 
+def decode_cpus(cluster_cpus: float) -> float:
+    """CPUs a decode task reserves: one, or half a cluster of under two CPUs, so that the pools'
+    actors fit beside it (a 1-CPU node whose pools held any of its CPU never started a decode)."""
+    return min(1.0, cluster_cpus / 2)
+
+
 def stage_cpus(
     stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float, settings: Settings
 ) -> list[float]:
     """CPUs each model stage's actor reserves. A GPU stage's CPU work only feeds its GPU: none. On
-    CPUs, declared needs are scaled down until decoding (one CPU) and every pool fit together:
+    CPUs, declared needs are scaled down until decoding (decode_cpus) and every pool fit together:
     Ray Data streams through all stages at once, and a pool that cannot place its actor would
     wait forever. Like GPU fractions, these are scheduling labels: the pools share the cores."""
     declared = [0.0 if f else sum(a.resources_for(settings).cpus for a in s) for s, f in zip(stages, fractions)]
-    room = max(cluster_cpus - 1.0, 0.1)
+    room = cluster_cpus - decode_cpus(cluster_cpus)
     scale = min(1.0, room / sum(declared)) if sum(declared) else 1.0
     return [round(c * scale, 3) for c in declared]
 
@@ -171,6 +177,7 @@ def build_dataset(
     settings = plan.settings
     fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb(settings), settings) if stages else []
     cpus = stage_cpus(stages, fractions, resources.get("CPU", 1.0), settings)
+    decode_cpu = decode_cpus(resources.get("CPU", 1.0))
     # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
     # have no named parameter yet: keep that one warning off users' consoles.
     with warnings.catch_warnings():
@@ -187,7 +194,7 @@ def build_dataset(
             decode_videos,
             fn_kwargs={"plan": plan},
             batch_size=1,
-            num_cpus=1,
+            num_cpus=decode_cpu,
             max_retries=CRASH_RETRIES,
         )
         if stages:
