@@ -66,12 +66,15 @@ def test_stages_that_cannot_share_the_gpus_fail_before_starting():
 
 def test_cpu_reservations_always_leave_room_for_every_pool():
     stages = [(FrameCounter, SecondGpuModel), (FrameCounter,), (SecondGpuModel,)]  # 1 + 0.5 + 0.5 CPUs declared
-    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=16, settings=DEFAULTS) == [1.0, 0.5, 0.5]
-    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=2, settings=DEFAULTS) == [0.5, 0.25, 0.25]
-    assert ray_data.stage_cpus(stages, [0.5, 0.25, 0.0], cluster_cpus=2, settings=DEFAULTS) == [0.0, 0.0, 0.5]
+    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[16], settings=DEFAULTS) == [1.0, 0.5, 0.5]
+    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.5, 0.25, 0.25]
+    assert ray_data.stage_cpus(stages, [0.5, 0.25, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.0, 0.0, 0.5]
     # One CPU: the decode task and the pools share it (a pool holding any of it left no room for a decode).
-    one = ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], cluster_cpus=1, settings=DEFAULTS)
-    assert one == [0.25, 0.125, 0.125] and ray_data.decode_cpus(1) + sum(one) == 1.0
+    one = ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1], settings=DEFAULTS)
+    assert one == [0.25, 0.125, 0.125] and ray_data.decode_cpus([1]) + sum(one) == 1.0
+    # Two 1-CPU nodes: wherever the pools land, one node keeps half a CPU for a decode.
+    two = ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1, 1], settings=DEFAULTS)
+    assert ray_data.decode_cpus([1, 1]) == 0.5 and sum(two) == 1.0
 
 
 def test_without_a_gpu_model_stages_run_on_cpus(local_ray, sample_clip):

@@ -141,23 +141,31 @@ def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pd.DataF
             yield pack([item]).assign(**{STARTED: started})
 
 
-def decode_cpus(cluster_cpus: float) -> float:
-    """CPUs a decode task reserves: one, or half a cluster of under two CPUs, so that the pools'
-    actors fit beside it (a 1-CPU node whose pools held any of its CPU never started a decode)."""
-    return min(1.0, cluster_cpus / 2)
+def decode_cpus(node_cpus: list[float]) -> float:
+    """CPUs a decode task reserves: one, or half the smallest node's where a node has under two,
+    so that the pools' actors fit beside it (node_cpus: each node's CPUs, those with none left out)."""
+    return min(1.0, min(node_cpus) / 2)
 
 
 def stage_cpus(
-    stages: list[tuple[type[Analyzer], ...]], fractions: list[float], cluster_cpus: float, settings: Settings
+    stages: list[tuple[type[Analyzer], ...]], fractions: list[float], node_cpus: list[float], settings: Settings
 ) -> list[float]:
     """CPUs each model stage's actor reserves. A GPU stage's CPU work only feeds its GPU: none. On
-    CPUs, declared needs are scaled down until decoding (decode_cpus) and every pool fit together:
-    Ray Data streams through all stages at once, and a pool that cannot place its actor would
-    wait forever. Like GPU fractions, these are scheduling labels: the pools share the cores."""
+    CPUs, declared needs are scaled down until every pool and a decode slot on every node fit
+    together: wherever the pools' actors land, some node keeps room for a decode (a pool that
+    took the last CPU of every node, as on two 1-CPU nodes, stalled the stream for good). Ray
+    Data streams through all stages at once, and a pool that cannot place its actor would wait
+    forever. Like GPU fractions, these are scheduling labels: the pools share the cores."""
     declared = [0.0 if f else sum(a.resources_for(settings).cpus for a in s) for s, f in zip(stages, fractions)]
-    room = cluster_cpus - decode_cpus(cluster_cpus)
+    room = sum(node_cpus) - len(node_cpus) * decode_cpus(node_cpus)
     scale = min(1.0, room / sum(declared)) if sum(declared) else 1.0
     return [round(c * scale, 3) for c in declared]
+
+
+def node_cpus() -> list[float]:
+    """The CPUs of each live node of the cluster that has any."""
+    found = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
+    return [cpus for cpus in found if cpus > 0] or [1.0]
 
 
 def build_dataset(
@@ -176,8 +184,9 @@ def build_dataset(
         cluster_gpus = resources.get("GPU", 0.0)
     settings = plan.settings
     fractions = stage_gpus(stages, cluster_gpus, memory_gb or gpu_memory_gb(settings), settings) if stages else []
-    cpus = stage_cpus(stages, fractions, resources.get("CPU", 1.0), settings)
-    decode_cpu = decode_cpus(resources.get("CPU", 1.0))
+    nodes = node_cpus()
+    cpus = stage_cpus(stages, fractions, nodes, settings)
+    decode_cpu = decode_cpus(nodes)
     # Ray 2.60 warns about every remote option passed through map_batches, and the retry limits
     # have no named parameter yet: keep that one warning off users' consoles.
     with warnings.catch_warnings():
