@@ -40,7 +40,7 @@ from actors import ModelActor, actor_class, reference
 from pipeline.engine.decode import MediaError, probe
 from pipeline.engine import Plan, VideoRequest, one_line, safe_stem, stage_name
 from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
-from pipeline.runners.ray_data import gpu_memory_gb, node_cpus, stage_cpus, stage_gpus
+from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, parse_names, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
 from pipeline.runners.serve import HEARTBEAT_S, DecoderCrashed, Family, Jobs, ServeRunner
@@ -425,7 +425,8 @@ def build_app(args: dict | None = None) -> Application:
     cluster = ray.cluster_resources() if ray.is_initialized() else {}
     gpus = cluster.get("GPU", 0.0) if options.use_gpus is None else (math.inf if options.use_gpus else 0.0)
     fractions = stage_gpus(stages, gpus, gpu_memory_gb(settings), settings)
-    cpus = stage_cpus(stages, fractions, node_cpus() if ray.is_initialized() else [float(os.cpu_count() or 1)], settings)
+    # Serve decodes in tasks that reserve no CPU (the ingress's do): the cluster as one pool of CPUs.
+    cpus = stage_cpus(stages, fractions, [cluster.get("CPU", os.cpu_count() or 1)], settings)
     families = {}
     for stage, gpu, cpu in zip(stages, fractions, cpus):
         cls = actor_class(stage)

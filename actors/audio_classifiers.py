@@ -119,7 +119,7 @@ class AudioClassifierRuntime(Runtime):
             started = time.perf_counter()
             cut = [self._cut(track, name) for track in tracks]
             sounding = [np.flatnonzero(~silent) if silent is not None else np.zeros(0, int) for _, _, silent in cut]
-            clips = [clip for (_, track_clips, _), keep in zip(cut, sounding) for clip in (track_clips[i] for i in keep)]
+            clips = [track_clips[i] for (_, track_clips, _), keep in zip(cut, sounding) for i in keep]
             probabilities, pass_of = self._classify(name, clips)
             elapsed = time.perf_counter() - started
             first = 0
@@ -131,7 +131,8 @@ class AudioClassifierRuntime(Runtime):
                 first += len(keep)
                 scores = np.zeros((len(silent), len(self.loaded[name].labels)), np.float32)
                 scores[keep] = probabilities[mine]
-                found[i][name] = self._scores(name, track, bounds, silent, scores, len(set(pass_of[mine])), elapsed * len(keep) / max(len(clips), 1))
+                share = elapsed * len(keep) / max(len(clips), 1)
+                found[i][name] = self._scores(name, track, bounds, silent, scores, len(set(pass_of[mine])), share)
         return found
 
     def _cut(self, audio: AudioTrack, name: str) -> tuple[list[tuple[int, int]], list[np.ndarray], np.ndarray | None]:

@@ -284,7 +284,8 @@ class FaceRuntime(Runtime):
         for name in sorted(analyzers & self.classifiers.keys()):
             crops = [self.crops(name, batch, reading.faces) for batch, reading in zip(batches, readings)]
             labels = self.classifiers[name].labels
-            scored = [self.postprocess(self.infer(name, pixels)) for pixels in self.preprocess(name, sum(crops, []))]
+            every = [crop for batch_crops in crops for crop in batch_crops]
+            scored = [self.postprocess(self.infer(name, pixels)) for pixels in self.preprocess(name, every)]
             probabilities = np.concatenate(scored) if scored else np.zeros((0, len(labels)), np.float32)
             counts = [len(c) for c in crops]
             for reading, end, count in zip(readings, np.cumsum(counts), counts):

@@ -185,10 +185,9 @@ class Coalescer:
     """A Runtime's `predict`, called by a Family replica's threads at once: one pass runs at a
     time, and the next one takes every call (of the same analyzers, on frames of one size or
     audio of one rate) that gathered meanwhile, up to `max_payloads`, answered by one
-    `predict_many`. Once the model is
-    free, a pass waits up to `wait_s` for the items in the replica that are still on their way
-    to it (`coming`: none for a lone item, which never waits). `stats`: passes, payloads, the
-    largest pass, and passes shared by several requests."""
+    `predict_many`. Once the model is free, a pass waits up to `wait_s` for the items in the
+    replica that are still on their way to it (`coming`: none for a lone item, which never
+    waits). `stats`: passes, payloads, the largest pass, and passes shared by several requests."""
 
     def __init__(self, predict_many: Callable, max_payloads: int, wait_s: float, coming: Callable[[], int]) -> None:
         self.predict_many = predict_many
