@@ -379,6 +379,10 @@ def test_worker_node_killed_mid_backfill(cluster, worker_node, videos, tmp_path)
         ],
         30, "the state API to show a decode lost with the worker node, then done on the head",
     )
+    # The finalizers were on the driver's node, the head, from the start: never restarted there.
+    job_id = job.info().job_id
+    finalizers = [a for a in cluster.state("actors", detail=True) if a["class_name"] == "Finalizer" and a["job_id"] == job_id]
+    assert finalizers and all(a["node_id"] == head_id and a["num_restarts"] == 0 for a in finalizers), finalizers
 
 
 def attempts(cluster: Cluster, job: Job, name: str) -> dict[str, list[dict]]:

@@ -320,9 +320,11 @@ class _Driver:
         cpus = ray.cluster_resources().get("CPU", 1)
         # One finalizer per 32 CPUs (at least one); each keeps up with far more videos than 32 CPUs
         # decode. On the driver's node: the items come to the driver anyway, and that node lives as
-        # long as the run (one on a lost worker node would take its videos with it). Started now:
-        # it is warm when the first video completes.
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        # long as the run (one on a lost worker node would take its videos with it). Not soft: a
+        # soft affinity let Ray start it on a worker node at times, and when that node died, the
+        # videos handed to it failed while it restarted. It reserves nothing, so it always fits
+        # there. Started now: it is warm when the first video completes.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.finalizers = [Finalizer.options(scheduling_strategy=here).remote(plan) for _ in range(max(1, int(cpus) // 32))]
         self.turn = 0
         self.items: dict[str, dict[int, bytes]] = {}  # video_id -> seq -> pickled item: a retried task may deliver one twice
