@@ -425,7 +425,8 @@ def build_app(args: dict | None = None) -> Application:
     cluster = ray.cluster_resources() if ray.is_initialized() else {}
     gpus = cluster.get("GPU", 0.0) if options.use_gpus is None else (math.inf if options.use_gpus else 0.0)
     fractions = stage_gpus(stages, gpus, gpu_memory_gb(settings), settings)
-    # Serve decodes in tasks that reserve no CPU (the ingress's do): the cluster as one pool of CPUs.
+    # Serve's decode tasks reserve no CPU (the ingress's ingress_cpus stand for them), so no
+    # decode slot per node: the cluster's CPUs count as one pool.
     cpus = stage_cpus(stages, fractions, [cluster.get("CPU", os.cpu_count() or 1)], settings)
     families = {}
     for stage, gpu, cpu in zip(stages, fractions, cpus):
