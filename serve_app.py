@@ -17,8 +17,6 @@ to the ingress, its decode tasks and every model deployment.
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations as types.
 import asyncio
 import contextlib
-import math
-import os
 import secrets
 import shutil
 import tempfile
@@ -27,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import ray
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -36,15 +33,14 @@ from ray import serve
 from ray.serve import Application
 from starlette.datastructures import UploadFile
 
-from actors import ModelActor, actor_class, reference
 from pipeline.engine.decode import MediaError, probe
-from pipeline.engine import Plan, VideoRequest, one_line, safe_stem, stage_name
+from pipeline.engine import Plan, VideoRequest, one_line, safe_stem
 from pipeline.inputs import VIDEO_BODY, AnalyzeSource, Refused, echo, fetch, inside_root, read_limited, save_upload, too_large
-from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.registry import ALL_NAMES, parse_names, resolve
 from pipeline.schema import SCHEMA_VERSION, VideoResult, document_schema
-from pipeline.runners.serve import HEARTBEAT_S, DecoderCrashed, Family, Jobs, ServeRunner
-from pipeline.settings import ServeSettings, Settings, SettingsError
+from pipeline.runners.serve import HEARTBEAT_S, DecoderCrashed, Jobs, ServeRunner
+from pipeline.runners.serve_families import family_deployments
+from pipeline.settings import ServeSettings, app_settings
 
 API_VERSION = "1.1.0"  # 1.1: GET /v1/schema
 MAX_JSON_BYTES = 64 * 1024
@@ -376,37 +372,6 @@ class Reelscope:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def app_settings(args: dict | None = None) -> Settings:
-    """The run's settings: Serve's application arguments over REELSCOPE_* variables (Settings.load).
-    A field of the `serve` section goes by its own name (`max_jobs=8`), any other setting by its
-    name (`models_dir=…`, `gpu_memory_gb=40`), a section's field by a dotted key on the command
-    line (`text_overlay.reader=rapidocr`) or as a mapping in serve_config.yaml. Raises SettingsError."""
-    overrides: dict = {}
-    for path, value in _leaves(args or {}):
-        if path[0] in ServeSettings.model_fields:
-            path = ("serve", *path)
-        elif path[0] not in Settings.model_fields:
-            known = [*ServeSettings.model_fields, *(k for k in Settings.model_fields if k != "serve")]
-            raise SettingsError(f"unknown setting {'.'.join(path)}; known here: {', '.join(known)}")
-        into = overrides
-        for part in path[:-1]:
-            into = into.setdefault(part, {})
-            if not isinstance(into, dict):
-                raise SettingsError(f"setting {'.'.join(path)}: {part} is given a value of its own too")
-        into[path[-1]] = value
-    return Settings.load(**overrides)
-
-
-def _leaves(args: dict, prefix: tuple[str, ...] = ()):
-    """(key path, value) of every value in nested mappings with dotted keys."""
-    for key, value in args.items():
-        path = (*prefix, *str(key).split("."))
-        if isinstance(value, dict) and value:
-            yield from _leaves(value, path)
-        else:
-            yield path, value
-
-
 def build_app(args: dict | None = None) -> Application:
     """The application: the ingress, a deployment per heavy model family, and the job board. The
     settings are checked first: a bad one is refused in one line before anything is deployed."""
@@ -421,26 +386,7 @@ def build_app(args: dict | None = None) -> Application:
         {**everything.broken, **plan.broken},
         settings=settings,
     )
-    stages = plan.stages
-    cluster = ray.cluster_resources() if ray.is_initialized() else {}
-    gpus = cluster.get("GPU", 0.0) if options.use_gpus is None else (math.inf if options.use_gpus else 0.0)
-    fractions = stage_gpus(stages, gpus, gpu_memory_gb(settings), settings)
-    # Serve's decode tasks reserve no CPU (the ingress's ingress_cpus stand for them), so no
-    # decode slot per node: the cluster's CPUs count as one pool.
-    cpus = stage_cpus(stages, fractions, [cluster.get("CPU", os.cpu_count() or 1)], settings)
-    families = {}
-    for stage, gpu, cpu in zip(stages, fractions, cpus):
-        cls = actor_class(stage)
-        deployment = serve.deployment(Family).options(
-            name=stage_name(stage) if cls is ModelActor else cls.__name__,
-            ray_actor_options={"num_gpus": gpu, "num_cpus": cpu},
-            max_ongoing_requests=8,
-            autoscaling_config={"min_replicas": 1, "max_replicas": options.max_model_replicas, "target_ongoing_requests": 2},
-        )
-        # Small arguments: the replica resolves the classes itself (no constructor arguments in the object store).
-        families[stage_name(stage)] = deployment.bind(
-            actor=reference(cls), analyzers=tuple(reference(a) for a in stage), settings=settings
-        )
+    families = family_deployments(plan)
     ingress = serve.deployment(Reelscope).options(
         num_replicas=options.ingress_replicas,
         # The replica takes every request it can answer: Reelscope._slot queues and refuses analyses

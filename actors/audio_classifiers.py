@@ -111,7 +111,7 @@ class AudioClassifierRuntime(Runtime):
 
     def predict_many(self, tracks: list[AudioTrack], analyzers: frozenset[str]) -> list[dict[str, WindowScores | None]]:
         """`predict` for several tracks (a Serve replica's concurrent requests,
-        pipeline.runners.serve.Coalescer): each classifier's sounding windows of every track in
+        pipeline.runners.serve_families.Coalescer): each classifier's sounding windows of every track in
         shared forward passes. A track's forward_passes counts the passes its windows were in;
         its infer_s is its windows' share of the time."""
         found: list[dict[str, WindowScores | None]] = [{} for _ in tracks]

@@ -170,6 +170,10 @@ class ModelActor:
 
         self.reads = {a.frames.key for a in classes if a.frames is not None} | ({"audio"} if any(a.audio for a in classes) else set())
 
+    def runtimes(self) -> list[Runtime]:
+        """The Runtimes this actor built, one per family (none for the plain ModelActor)."""
+        return list({id(r): r for r in self.stage.runner.runtimes.values()}.values())
+
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         """One row out per row in, other columns (the runner's) passed on. Rows whose payload
         these analyzers do not read pass as they came, their payload not fetched."""

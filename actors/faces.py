@@ -278,7 +278,7 @@ class FaceRuntime(Runtime):
 
     def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[FaceReading]:
         """`predict` for several batches (a Serve replica's concurrent requests,
-        pipeline.runners.serve.Coalescer): faces found frame by frame, once for every analyzer of
+        pipeline.runners.serve_families.Coalescer): faces found frame by frame, once for every analyzer of
         the family, then each classifier's crops of all the batches in shared forward passes."""
         readings = [FaceReading(self.detect(batch), {}) for batch in batches]
         for name in sorted(analyzers & self.classifiers.keys()):

@@ -137,7 +137,7 @@ class YoloRuntime(Runtime):
 
     def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[dict[str, Found]]:
         """`predict` for several batches of frames of one size (a Serve replica's concurrent
-        requests, pipeline.runners.serve.Coalescer) in shared forward passes: INFER_BATCH frames
+        requests, pipeline.runners.serve_families.Coalescer) in shared forward passes: INFER_BATCH frames
         per batch in each pass, so that the batches' frames go through each model together."""
         import torch
 

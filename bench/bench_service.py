@@ -24,7 +24,7 @@ ratios. Then the same M requests from K concurrent clients (throughput against s
 --yolo tiny|full adds object_detection: a YOLO11 detect model with random weights written by
 tests/model_factory.py (`full`: the real YOLO11n architecture, so a forward pass costs what the
 release's does), deployed as a model family whose forward passes concurrent requests share
-(pipeline.runners.serve.Coalescer); the run then prints that deployment's batching counts.
+(pipeline.runners.serve_families.Coalescer); the run then prints that deployment's batching counts.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 worker, read nowhere else.
 
 Sources, strongest first: builder arguments (`Settings.load(**overrides)`, Serve's application
-arguments), `REELSCOPE_*` environment variables (nested with `__`:
+arguments through `app_settings`), `REELSCOPE_*` environment variables (nested with `__`:
 `REELSCOPE_SPEECH_TRANSCRIPTION__MODEL=tiny.en`), a TOML or JSON file (`--settings FILE`, or
 $REELSCOPE_SETTINGS_FILE), then the defaults below. Only `Settings.load` reads the environment;
 analyzers get the object in their constructor (`Settings()` is the defaults alone, for tests
@@ -226,6 +226,37 @@ class Settings(BaseSettings):
         """The settings of one analyzer, when it has any."""
         value = getattr(self, analyzer, None) if analyzer in type(self).model_fields else None
         return value if isinstance(value, Section) else None
+
+
+def app_settings(args: dict | None = None) -> Settings:
+    """The run's settings: Serve's application arguments over REELSCOPE_* variables (Settings.load).
+    A field of the `serve` section goes by its own name (`max_jobs=8`), any other setting by its
+    name (`models_dir=…`, `gpu_memory_gb=40`), a section's field by a dotted key on the command
+    line (`text_overlay.reader=rapidocr`) or as a mapping in serve_config.yaml. Raises SettingsError."""
+    overrides: dict = {}
+    for path, value in _leaves(args or {}):
+        if path[0] in ServeSettings.model_fields:
+            path = ("serve", *path)
+        elif path[0] not in Settings.model_fields:
+            known = [*ServeSettings.model_fields, *(k for k in Settings.model_fields if k != "serve")]
+            raise SettingsError(f"unknown setting {'.'.join(path)}; known here: {', '.join(known)}")
+        into = overrides
+        for part in path[:-1]:
+            into = into.setdefault(part, {})
+            if not isinstance(into, dict):
+                raise SettingsError(f"setting {'.'.join(path)}: {part} is given a value of its own too")
+        into[path[-1]] = value
+    return Settings.load(**overrides)
+
+
+def _leaves(args: dict, prefix: tuple[str, ...] = ()):
+    """(key path, value) of every value in nested mappings with dotted keys."""
+    for key, value in args.items():
+        path = (*prefix, *str(key).split("."))
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, path)
+        else:
+            yield path, value
 
 
 def _read_file(path: Path) -> dict:

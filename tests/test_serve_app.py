@@ -34,8 +34,8 @@ from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
 from pipeline.schema import SCHEMA_VERSION, Status, VideoResult, document_schema
 from pipeline.runners.serve import JOB_ATTEMPTS, ORPHAN_S, Jobs
-from pipeline.settings import Settings, SettingsError
-from serve_app import API_VERSION, Job, Reelscope, app_settings, build_app
+from pipeline.settings import Settings, SettingsError, app_settings
+from serve_app import API_VERSION, Job, Reelscope, build_app
 
 PORT = 8765
 TOKEN = "test-token"
@@ -398,7 +398,7 @@ def replica_pids(deployment: str, busy: bool = False, app: str = "reelscope") ->
 
 
 def test_two_requests_share_the_yolo_forward_passes(client, media_root):
-    """Two clients' frames in one forward pass (pipeline.runners.serve.Coalescer), with the same
+    """Two clients' frames in one forward pass (pipeline.runners.serve_families.Coalescer), with the same
     detections as each request alone; the ingress answers meanwhile."""
     shutil.copy(media_root / "clip.mp4", media_root / "twin.mp4")  # another video id, the same frame size
     family = serve.get_deployment_handle("YoloActor", app_name="reelscope")

@@ -3,7 +3,10 @@
     local.py     run_local: every stage in this process, in order
     ray_data.py  run: a Ray Data graph (decode tasks, an actor pool per model family), for the CLI
                  and the bulk backfill
-    serve.py     ServeRunner: one video per request through Ray Serve deployments
+    serve.py     ServeRunner: one video per request through Ray Serve deployments; Jobs
+    serve_families.py
+                 family_deployments: a deployment per model family (Family), which shares
+                 forward passes across requests (Coalescer)
 
 The batch runners take VideoRequests and a Plan (which carries the run's Settings), report each
 video's progress through `on_item`, and give VideoResults as videos complete: `Runner` is that

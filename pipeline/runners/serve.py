@@ -4,7 +4,7 @@
             --deployment handles, every family that reads the item at once--> Assembler -> VideoResult
 
 The plan each request runs carries the server's settings: the decode task builds its analyzers
-with them, as `serve_app.build_app` built the family deployments'.
+with them, as `serve_families.family_deployments` built the families'.
 
 Decoding and the in-decoder analyzers run in a Ray task, not in the ingress replica: a native
 crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request a 422, never
@@ -14,27 +14,20 @@ the ingress, other requests or jobs. Warm task workers keep their set-up DecodeS
 The Ray Data graph chains its model stages; here the ingress puts each payload in the object
 store once (actors/base.py) and sends the item to all the families that read it at the same
 time: their process steps are independent (`after` orders only finalize), so a batch costs its
-slowest family rather than the sum. Each family
-deployment is an `actors` class built with no later readers, so replies come back without
-the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for every ingress replica.
+slowest family rather than the sum. Each family deployment is an `actors` class built with no
+later readers, so replies come back without the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for every ingress replica.
 
-A family deployment is a `Family`: its `actors` class, called in a thread per item, so that the
-items of concurrent requests (and a request's own items in flight) reach the family's Runtime
-together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO, face
-and audio-classifier families), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
-`batch_max_payloads`, into shared forward passes; other families answer one item at a time.
+The family deployments, and how they share forward passes across requests: `serve_families`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
-import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,13 +36,11 @@ import ray
 from ray import serve
 from ray.exceptions import RayActorError, RayError
 
-from actors import pack, resolve, unpack
+from actors import pack, unpack
 from pipeline import metrics
-from pipeline.analyzer import AudioTrack, FrameBatch
 from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
 from pipeline.runners.ray_data import decode_stage
 from pipeline.schema import VideoResult
-from pipeline.settings import Settings
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
 RUNNER = "serve"  # the `runner` tag of this runner's metrics
@@ -165,122 +156,6 @@ class ServeRunner:
             return await asyncio.wait_for(self.handles[name].remote(packed, owner), self.stage_timeout_s)
         except TimeoutError:
             raise TimeoutError(f"no answer in {self.stage_timeout_s:g} s") from None
-
-
-OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")  # the request an item is of
-ARRIVED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("arrived", default=None)
-
-
-class _Pass:
-    """The calls one shared forward pass answers."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[FrameBatch | AudioTrack, str]] = []  # (payload, owner)
-        self.results: list | None = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-
-
-class Coalescer:
-    """A Runtime's `predict`, called by a Family replica's threads at once: one pass runs at a
-    time, and the next one takes every call (of the same analyzers, on frames of one size or
-    audio of one rate) that gathered meanwhile, up to `max_payloads`, answered by one
-    `predict_many`. Once the model is free, a pass waits up to `wait_s` for the items in the
-    replica that are still on their way to it (`coming`: none for a lone item, which never
-    waits). `stats`: passes, payloads, the largest pass, and passes shared by several requests."""
-
-    def __init__(self, predict_many: Callable, max_payloads: int, wait_s: float, coming: Callable[[], int]) -> None:
-        self.predict_many = predict_many
-        self.max_payloads = max_payloads
-        self.wait_s = wait_s
-        self.coming = coming
-        self.gathering: dict[tuple, _Pass] = {}
-        self.joined = threading.Condition()
-        self.forward = threading.Lock()
-        self.stats = Counter(passes=0, payloads=0, largest=0, shared=0)
-
-    def __call__(self, payload: FrameBatch | AudioTrack, analyzers: frozenset[str]):
-        key = (analyzers, payload.frames.shape[1:] if isinstance(payload, FrameBatch) else payload.sample_rate)
-        with self.joined:
-            if (arrived := ARRIVED.get()) is not None:
-                arrived.set()  # this item is no longer on its way
-            batch = self.gathering.get(key)
-            first = batch is None or len(batch.calls) >= self.max_payloads
-            if first:
-                batch = self.gathering[key] = _Pass()
-            index = len(batch.calls)
-            batch.calls.append((payload, OWNER.get()))
-            self.joined.notify_all()
-        if first:
-            with self.forward:  # the model is free: this pass takes what gathered meanwhile
-                self._close(key, batch)
-                self._run(batch, analyzers)
-        batch.done.wait()
-        if batch.error is not None:
-            raise batch.error
-        return batch.results[index]
-
-    def _close(self, key: tuple, batch: _Pass) -> None:
-        """Waits up to wait_s for the items in the replica that have not joined, then closes the
-        pass: later calls start the next one."""
-        deadline = time.monotonic() + self.wait_s
-        with self.joined:
-            while len(batch.calls) < self.max_payloads and self.coming() and (left := deadline - time.monotonic()) > 0:
-                self.joined.wait(left)
-            if self.gathering.get(key) is batch:
-                del self.gathering[key]
-
-    def _run(self, batch: _Pass, analyzers: frozenset[str]) -> None:
-        try:
-            batch.results = self.predict_many([payload for payload, _ in batch.calls], analyzers)
-        except BaseException as exc:  # every caller's analyzers fail with it, as a lone pass's would
-            batch.error = exc
-        finally:
-            self.stats.update(passes=1, payloads=len(batch.calls), shared=len({o for _, o in batch.calls}) > 1)
-            self.stats["largest"] = max(self.stats["largest"], len(batch.calls))
-            batch.done.set()
-
-
-class Family:
-    """A model family's deployment: its `actors` class (`actor`, a reference), each call in a
-    thread of its own. A Runtime with `predict_many` answers through a Coalescer, so concurrent
-    items share forward passes; any other family's calls run one at a time, as before."""
-
-    def __init__(self, actor: str, analyzers: tuple[str, ...], settings: Settings) -> None:
-        self.actor = resolve(actor)(analyzers=analyzers, settings=settings)
-        self.on_the_way: list[threading.Event] = []  # per item in the replica: set once it reached predict
-        self.coalescers: dict[str, Coalescer] = {}
-        runtimes = {id(r): r for r in self.actor.stage.runner.runtimes.values()}.values()
-        for runtime in runtimes:
-            if hasattr(runtime, "predict_many"):
-                options = settings.serve
-                runtime.predict = self.coalescers[runtime.name] = Coalescer(
-                    runtime.predict_many, options.batch_max_payloads, options.batch_wait_s, self._coming
-                )
-        self.one_at_a_time = threading.Lock() if len(self.coalescers) < len(runtimes) or not runtimes else None
-
-    async def __call__(self, packed, owner: str = ""):
-        arrived = threading.Event()
-        self.on_the_way.append(arrived)
-        try:
-            return await asyncio.to_thread(self._run, packed, owner, arrived)
-        finally:
-            self.on_the_way.remove(arrived)
-
-    def _coming(self) -> int:
-        return sum(not arrived.is_set() for arrived in list(self.on_the_way))
-
-    def _run(self, packed, owner: str, arrived: threading.Event):
-        OWNER.set(owner)
-        ARRIVED.set(arrived)
-        if self.one_at_a_time is None:
-            return self.actor(packed)
-        with self.one_at_a_time:
-            return self.actor(packed)
-
-    def batching(self) -> dict[str, dict[str, int]]:
-        """Each coalescing Runtime's counts (Coalescer.stats) in this replica."""
-        return {name: dict(coalescer.stats) for name, coalescer in self.coalescers.items()}
 
 
 JOB_ATTEMPTS = 2  # a job whose ingress replica dies runs once more, on a live replica, then fails
