@@ -14,7 +14,8 @@ directory, else rapidocr):
 
 One pass (`predict`): text_overlay's change detection says which frames of the batch to read
 (`TextOverlay.frames_to_read`), the reader reads those, and text_overlay makes lines and tracks
-of what it found.
+of what it found. Behind Serve, concurrent requests' frames go to the reader together
+(`predict_many`).
 """
 
 from __future__ import annotations
@@ -228,8 +229,19 @@ class OcrRuntime(Runtime):
                 )
 
     def predict(self, payload: FrameBatch, analyzers: frozenset[str]) -> Read:
-        plan = self.analyzer.frames_to_read(payload)
-        return self.postprocess(plan, self.infer(self.preprocess(payload, plan)))
+        return self.predict_many([payload], analyzers)[0]
+
+    def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[Read]:
+        """`predict` for several batches (a Serve replica's concurrent requests,
+        pipeline.runners.serve_families.Coalescer): the frames every batch asks to read go to the
+        reader together, so EasyOCR detects them DETECT_CHUNK at a time across the batches."""
+        plans = [self.analyzer.frames_to_read(batch) for batch in batches]
+        found = self.infer([frame for batch, plan in zip(batches, plans) for frame in self.preprocess(batch, plan)])
+        reads, first = [], 0
+        for plan in plans:
+            reads.append(self.postprocess(plan, found[first : first + len(plan.to_read)]))
+            first += len(plan.to_read)
+        return reads
 
     def preprocess(self, batch: FrameBatch, plan: ReadPlan) -> list[np.ndarray]:
         """The frames to read, RGB as decoded (each reader converts what it needs itself)."""

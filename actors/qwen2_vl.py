@@ -5,7 +5,8 @@ One pass (`predict`): qwen2_vl_temporal says which frames of the batch make each
 (`Qwen2VLTemporal.windows`) and what to ask (`prompt`). The frames are resized to the model's
 patch grid here, with OpenCV (the processor's own resize is slow and the preprocessing is what
 bounds a VLM's throughput), each window goes to the processor as one video, and the windows of
-the batch go through `generate` together, windows_per_generate at a time (left padding), greedy,
+the batch (behind Serve, of concurrent requests' batches: `predict_many`) go through `generate`
+together, windows_per_generate at a time (left padding), greedy,
 at most max_new_tokens tokens: preprocess -> infer -> postprocess per generate call.
 
 Settings (settings.qwen2_vl_temporal): max_pixels, windows_per_generate, max_new_tokens, and
@@ -86,19 +87,38 @@ class QwenRuntime(Runtime):
         return self.options.max_pixels
 
     def predict(self, payload: FrameBatch, analyzers: frozenset[str]) -> Descriptions:
+        return self.predict_many([payload], analyzers)[0]
+
+    def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[Descriptions]:
+        """`predict` for several batches (a Serve replica's concurrent requests,
+        pipeline.runners.serve_families.Coalescer): the windows of every batch go through
+        `generate` together, windows_per_generate at a time. A batch's generate_calls counts the
+        calls its windows were in; its seconds are its windows' share of the time."""
         start = time.perf_counter()
-        height, width = payload.frames.shape[1:3]
-        size = vision_size(height, width, self.factor, MIN_PIXELS, self.max_pixels)
-        frames = resized(payload.frames, size)
-        windows = self.analyzer.windows(payload)
+        sizes, windows, clips, owners = [], [], [], []  # owners: the batch of each clip
+        for i, batch in enumerate(batches):
+            height, width = batch.frames.shape[1:3]
+            sizes.append(vision_size(height, width, self.factor, MIN_PIXELS, self.max_pixels))
+            frames = resized(batch.frames, sizes[-1])
+            windows.append(self.analyzer.windows(batch))
+            clips += [frames[a:b] for a, b in windows[-1]]
+            owners += [i] * len(windows[-1])
         texts: list[str] = []
-        calls = 0
-        for first in range(0, len(windows), self.options.windows_per_generate):
-            chunk = windows[first : first + self.options.windows_per_generate]
-            inputs = self.preprocess([frames[a:b] for a, b in chunk])
+        calls = [set() for _ in batches]  # per batch, the generate calls its windows were in
+        step = self.options.windows_per_generate
+        for call, first in enumerate(range(0, len(clips), step)):
+            inputs = self.preprocess(clips[first : first + step])
             texts += self.postprocess(self.infer(inputs), inputs)
-            calls += 1
-        return Descriptions(windows, texts, calls, time.perf_counter() - start, (size[1], size[0]))
+            for owner in owners[first : first + step]:
+                calls[owner].add(call)
+        elapsed = time.perf_counter() - start
+        described, first = [], 0
+        for i, (height, width) in enumerate(sizes):
+            mine = texts[first : first + len(windows[i])]
+            first += len(windows[i])
+            share = elapsed * len(mine) / len(clips) if clips else elapsed / len(batches)
+            described.append(Descriptions(windows[i], mine, len(calls[i]), share, (width, height)))
+        return described
 
     def preprocess(self, windows: list[np.ndarray]):
         """Windows of RGB uint8 frames, already on the patch grid -> the processor's tensors: the

@@ -148,7 +148,7 @@ class ServeSettings(Section):
     stage_timeout_s: float = Field(600.0, gt=0, description="one batch at one model deployment; past it its analyzers fail")
     fetch_deadline_s: float = Field(300.0, gt=0, description="a `url` download as a whole; past it: 422")
     batch_max_payloads: int = Field(
-        4, ge=1, description="items of concurrent requests one model forward pass may hold (YOLO, face, audio-classifier families)"
+        4, ge=1, description="items of concurrent requests one model forward pass may hold (YOLO, face, audio-classifier, OCR, Qwen2-VL families)"
     )
     batch_wait_s: float = Field(
         0.02, ge=0, description="how long a model pass waits for other requests' items to join it"

@@ -300,3 +300,19 @@ def test_settings_reach_the_analyzer_and_its_runtime(worker):
     assert worker.analyzer.window_s == 2.0  # frames_per_window 4 at 2 fps
     assert worker.runtime.max_pixels == MAX_PIXELS
     assert Settings().qwen2_vl_temporal.max_pixels == 144 * 28 * 28  # a 448x252 frame as it is
+
+
+def test_concurrent_batches_share_generate_calls(worker):
+    """Two requests' batches (a Serve replica's Coalescer) in shared generate calls: each batch is
+    described as it is alone, and says how many calls its windows were in."""
+    two_windows = [k / SAMPLE_FPS for k in range(8)]  # 4 s: 2 windows each
+    first, second = batch(two_windows), batch([t + 10.0 for t in two_windows], index=1)
+    alone = [worker.runtime.predict(b, frozenset({NAME})) for b in (first, second)]
+    worker.generate_batches.clear()
+    together = worker.runtime.predict_many([first, second], frozenset({NAME}))
+    assert worker.generate_batches == [3, 1]  # 4 windows, WINDOWS_PER_GENERATE at a time
+    assert [d.generate_calls for d in together] == [1, 2]  # the second's windows were in both calls
+    for lone, shared in zip(alone, together):
+        assert shared.windows == lone.windows and shared.frame_size == lone.frame_size
+        assert shared.texts == lone.texts
+    assert sum(d.seconds for d in together) > 0

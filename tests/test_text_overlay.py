@@ -215,6 +215,24 @@ def test_batches_give_the_same_tracks_however_the_video_is_split(reader):
     assert one.summary.frames_read == 2 and two.summary.frames_read == 2
 
 
+def test_concurrent_batches_are_read_together_as_each_is_alone(reader, monkeypatch):
+    """Two requests' batches (a Serve replica's Coalescer): the frames both ask to read go to
+    the reader in one call, and each batch gets the lines it gets alone."""
+    pts = np.array([0.0, 0.5])
+    batches = [
+        FrameBatch(TextOverlay.frames, 0, pts, np.stack([caption_frame(text)] * 2)) for text in ("HELLO WORLD", "GOODBYE")
+    ]
+    alone = [reader.runtime.predict(b, frozenset({NAME})) for b in batches]
+    calls: list[int] = []
+    read = reader.runtime.reader.read
+    monkeypatch.setattr(reader.runtime.reader, "read", lambda frames: calls.append(len(frames)) or read(frames))
+    together = reader.runtime.predict_many(batches, frozenset({NAME}))
+    assert calls == [2]  # the first frame of each batch (the second is the same picture)
+    assert [t.plan for t in together] == [a.plan for a in alone]
+    assert [t.lines for t in together] == [a.lines for a in alone]
+    assert [[line.text for line in t.lines[0]] for t in together] == [["HELLO WORLD"], ["GOODBYE"]]
+
+
 def test_one_changed_letter_on_a_still_picture_is_read_again(reader):
     frames = []
     for text in ("Price 10", "Price 18", "Price 18"):

@@ -3,8 +3,8 @@ graph runs, with its GPU fraction, CPUs and autoscaling (`family_deployments`).
 
 A family deployment is a `Family`: its `actors` class, called in a thread per item, so that the
 items of concurrent requests (and a request's own items in flight) reach the family's Runtime
-together. Where the Runtime can answer several payloads in one pass (`predict_many`: the YOLO, face
-and audio-classifier families), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
+together. Where the Runtime can answer several payloads in one pass (`predict_many`: every family
+but Whisper), a `Coalescer` joins the calls that arrive within `batch_wait_s`, up to
 `batch_max_payloads`, into shared forward passes; other families answer one item at a time.
 """
 
