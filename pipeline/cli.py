@@ -79,6 +79,7 @@ def analyze(args: argparse.Namespace) -> int:
 
     from pipeline.progress import RunProgress
     from pipeline.runners import Runner, ray_data
+    from pipeline.runners.resources import PlacementError
     from pipeline.runners.local import run_local
 
     durations = {r.video_id: _duration(r.path) for r in requests}
@@ -100,7 +101,7 @@ def analyze(args: argparse.Namespace) -> int:
                 failures += result.status == Status.failed
                 duration = result.video.duration_s if result.video else None
                 progress.finished(result.id, f"[{done}/{len(requests)}] {describe(result)}", duration)
-        except ray_data.PlacementError as exc:
+        except PlacementError as exc:
             print(f"cannot place the models: {exc}", file=sys.stderr)
             return 2
     wall = time.perf_counter() - started

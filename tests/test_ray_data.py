@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from probe_analyzers import Broken, FrameCounter, KillsItsWorker, SecondGpuModel, SettingsEcho, SettingsEchoInDecoder
 
-from pipeline.runners import ray_data
+from pipeline.runners import ray_data, resources
 from pipeline.engine import Plan, VideoRequest
 from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, write_clip
@@ -49,32 +49,32 @@ def test_a_worker_that_dies_costs_only_its_video(local_ray, sample_clip, tmp_pat
 
 
 def test_gpu_fraction_from_declared_memory():
-    assert ray_data.gpu_fraction((FrameCounter,), 80, DEFAULTS) == 0.25
-    assert ray_data.gpu_fraction((FrameCounter, SecondGpuModel), 80, DEFAULTS) == 0.5  # one family, one pool
-    assert ray_data.gpu_fraction((Broken,), 80, DEFAULTS) == 0.0
-    with pytest.raises(ray_data.PlacementError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
-        ray_data.gpu_fraction((FrameCounter,), 16, DEFAULTS)
+    assert resources.gpu_fraction((FrameCounter,), 80, DEFAULTS) == 0.25
+    assert resources.gpu_fraction((FrameCounter, SecondGpuModel), 80, DEFAULTS) == 0.5  # one family, one pool
+    assert resources.gpu_fraction((Broken,), 80, DEFAULTS) == 0.0
+    with pytest.raises(resources.PlacementError, match="probe_counter need 20 GB of GPU memory; the GPU has 16 GB"):
+        resources.gpu_fraction((FrameCounter,), 16, DEFAULTS)
 
 
 def test_stages_that_cannot_share_the_gpus_fail_before_starting():
     stages = [(FrameCounter,), (SecondGpuModel,)]
-    assert ray_data.stage_gpus(stages, cluster_gpus=1, memory_gb=80, settings=DEFAULTS) == [0.25, 0.25]
-    assert ray_data.stage_gpus(stages, cluster_gpus=0, memory_gb=80, settings=DEFAULTS) == [0.0, 0.0]  # models on CPUs
-    with pytest.raises(ray_data.PlacementError, match=r"need 1.25 GPUs at once .* the cluster has 1"):
-        ray_data.stage_gpus(stages, cluster_gpus=1, memory_gb=32, settings=DEFAULTS)
+    assert resources.stage_gpus(stages, cluster_gpus=1, memory_gb=80, settings=DEFAULTS) == [0.25, 0.25]
+    assert resources.stage_gpus(stages, cluster_gpus=0, memory_gb=80, settings=DEFAULTS) == [0.0, 0.0]  # models on CPUs
+    with pytest.raises(resources.PlacementError, match=r"need 1.25 GPUs at once .* the cluster has 1"):
+        resources.stage_gpus(stages, cluster_gpus=1, memory_gb=32, settings=DEFAULTS)
 
 
 def test_cpu_reservations_always_leave_room_for_every_pool():
     stages = [(FrameCounter, SecondGpuModel), (FrameCounter,), (SecondGpuModel,)]  # 1 + 0.5 + 0.5 CPUs declared
-    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[16], settings=DEFAULTS) == [1.0, 0.5, 0.5]
-    assert ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.5, 0.25, 0.25]
-    assert ray_data.stage_cpus(stages, [0.5, 0.25, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.0, 0.0, 0.5]
+    assert resources.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[16], settings=DEFAULTS) == [1.0, 0.5, 0.5]
+    assert resources.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.5, 0.25, 0.25]
+    assert resources.stage_cpus(stages, [0.5, 0.25, 0.0], node_cpus=[2], settings=DEFAULTS) == [0.0, 0.0, 0.5]
     # One CPU: the decode task and the pools share it (a pool holding any of it left no room for a decode).
-    one = ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1], settings=DEFAULTS)
-    assert one == [0.25, 0.125, 0.125] and ray_data.decode_cpus([1]) + sum(one) == 1.0
+    one = resources.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1], settings=DEFAULTS)
+    assert one == [0.25, 0.125, 0.125] and resources.decode_cpus([1]) + sum(one) == 1.0
     # Two 1-CPU nodes: wherever the pools land, one node keeps half a CPU for a decode.
-    two = ray_data.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1, 1], settings=DEFAULTS)
-    assert ray_data.decode_cpus([1, 1]) == 0.5 and sum(two) == 1.0
+    two = resources.stage_cpus(stages, [0.0, 0.0, 0.0], node_cpus=[1, 1], settings=DEFAULTS)
+    assert resources.decode_cpus([1, 1]) == 0.5 and sum(two) == 1.0
 
 
 def test_without_a_gpu_model_stages_run_on_cpus(local_ray, sample_clip):

@@ -14,7 +14,7 @@ import av
 import pytest
 from model_factory import YUNET_CELL
 
-from pipeline.runners import ray_data
+from pipeline.runners import ray_data, resources
 from pipeline.engine import Plan, VideoRequest, stage_name
 from pipeline.runners.local import run_local
 from pipeline.sample import ClipSpec, Shot, render_frames
@@ -90,7 +90,7 @@ def test_declared_gpu_memory_of_every_vision_model_fits_the_budget(vision_settin
 def test_all_vision_analyzers_share_one_gpu_and_match_the_local_run(local_ray, vision_settings, clip):
     plan = Plan.build(VISION, settings=vision_settings)
     stages = plan.stages
-    fractions = ray_data.stage_gpus(stages, cluster_gpus=1, memory_gb=MEMORY_GB, settings=vision_settings)
+    fractions = resources.stage_gpus(stages, cluster_gpus=1, memory_gb=MEMORY_GB, settings=vision_settings)
     assert sorted(a.name for stage in stages for a in stage) == sorted(VISION)  # every vision analyzer in a model stage
     assert {stage_name(stage) for stage in stages} == FAMILIES and len(stages) == len(FAMILIES)  # a stage per family
     declared = [sum(a.resources_for(vision_settings).gpu_memory_gb for a in stage) for stage in stages]
@@ -146,7 +146,7 @@ def test_a_plan_that_cannot_fit_is_refused_before_starting(local_ray, vision_set
     wait_for_whole_gpu(local_ray)
     plan = Plan.build(VISION, settings=vision_settings)
     results = ray_data.run([VideoRequest("clip", clip)], plan, memory_gb=memory_gb, cluster_gpus=1)
-    with pytest.raises(ray_data.PlacementError) as refused:
+    with pytest.raises(resources.PlacementError) as refused:
         next(results)
     assert message in str(refused.value) and "\n" not in str(refused.value)
     assert free_gpu(local_ray) == 1.0  # no pool was placed

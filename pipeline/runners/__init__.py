@@ -7,6 +7,7 @@
     serve_families.py
                  family_deployments: a deployment per model family (Family), which shares
                  forward passes across requests (Coalescer)
+    resources.py what each model stage and decode task reserves (GPU fraction, CPUs), for both
 
 The batch runners take VideoRequests and a Plan (which carries the run's Settings), report each
 video's progress through `on_item`, and give VideoResults as videos complete: `Runner` is that

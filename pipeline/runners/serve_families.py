@@ -26,7 +26,7 @@ from ray import serve
 from actors import ModelActor, actor_class, reference, resolve
 from pipeline.analyzer import AudioTrack, FrameBatch
 from pipeline.engine import Plan, stage_name
-from pipeline.runners.ray_data import gpu_memory_gb, stage_cpus, stage_gpus
+from pipeline.runners.resources import gpu_memory_gb, stage_cpus, stage_gpus
 from pipeline.settings import Settings
 
 OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")  # the request an item is of
