@@ -4,7 +4,8 @@
 
     decode.py     Decoder: one demux and decode pass per file, every FrameSpec and the audio from it
     plan.py       VideoRequest, Plan (analyzers, stages, settings), stage_name, consumes
-    stages.py     WorkItem, DecodeStage, AnalyzerStage (and the per-analyzer failure containment)
+    stages.py     WorkItem, DecodeStage (decode_stage: one per worker and plan), AnalyzerStage (and
+                  the per-analyzer failure containment)
     assembler.py  Assembler
 
 A WorkItem is one FrameBatch or the AudioTrack of one video, plus the partial outputs the
@@ -16,9 +17,9 @@ chain these objects in one process, as Ray Data operators, or through Ray Serve 
 
 from pipeline.engine.assembler import Assembler
 from pipeline.engine.plan import Plan, VideoRequest, consumes, safe_stem, stage_name
-from pipeline.engine.stages import AnalyzerStage, DecodeStage, WorkItem, one_line
+from pipeline.engine.stages import AnalyzerStage, DecodeStage, WorkItem, decode_stage, one_line
 
 __all__ = [
     "AnalyzerStage", "Assembler", "DecodeStage", "Plan", "VideoRequest", "WorkItem",
-    "consumes", "one_line", "safe_stem", "stage_name",
+    "consumes", "decode_stage", "one_line", "safe_stem", "stage_name",
 ]  # fmt: skip

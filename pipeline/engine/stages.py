@@ -188,6 +188,17 @@ class DecodeStage:
         return _shipped(item, self.later)
 
 
+_decode_stages: dict[tuple[str, ...], DecodeStage] = {}
+
+
+def decode_stage(plan: Plan) -> DecodeStage:
+    """One set-up DecodeStage per worker process and plan: a warm worker (a Ray task's, reused
+    for the next video) skips setup()."""
+    if plan.key not in _decode_stages:
+        _decode_stages[plan.key] = DecodeStage(plan)
+    return _decode_stages[plan.key]
+
+
 class AnalyzerStage:
     """Runs some analyzers' process steps on WorkItems; the unit an actor pool wraps."""
 

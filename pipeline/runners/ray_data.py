@@ -15,7 +15,7 @@ those videos are analysed once more, in a second, smaller dataset (its pools loa
 again), so a poison video costs only itself.
 
 Decoding runs as Ray tasks: a warm cluster reuses its worker processes, and each process keeps
-its set-up in-decoder analyzers (see `decode_stage`), so a second video pays no start-up.
+its set-up in-decoder analyzers (`engine.decode_stage`), so a second video pays no start-up.
 Model stages run in actor pools with a GPU fraction derived from the memory they declare;
 they are started and filled before frames stream to them, so a slow model load does not
 leave decoded frames piling up (ray-project/ray#65540).
@@ -39,7 +39,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors import actor_class, pack, reference
 from pipeline import metrics
-from pipeline.engine import Assembler, DecodeStage, Plan, VideoRequest, one_line
+from pipeline.engine import Assembler, Plan, VideoRequest, decode_stage, one_line
 from pipeline.runners import OnItem
 from pipeline.runners.resources import decode_cpus, gpu_memory_gb, node_cpus, stage_cpus, stage_gpus
 from pipeline.schema import Status, VideoResult
@@ -73,16 +73,6 @@ def connect(address: str | None, num_gpus: float | None = None, verbose: bool = 
         ray.init(address="local", num_gpus=num_gpus, logging_level=level, log_to_driver=verbose, include_dashboard=False)
     ray.data.DataContext.get_current().enable_progress_bars = verbose and sys.stderr.isatty()
     logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
-
-
-_decode_stages: dict[tuple[str, ...], DecodeStage] = {}
-
-
-def decode_stage(plan: Plan) -> DecodeStage:
-    """One set-up DecodeStage per worker process and plan: warm workers skip setup()."""
-    if plan.key not in _decode_stages:
-        _decode_stages[plan.key] = DecodeStage(plan)
-    return _decode_stages[plan.key]
 
 
 def decode_videos(batch: dict[str, np.ndarray], plan: Plan) -> Iterator[pd.DataFrame]:

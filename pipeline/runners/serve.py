@@ -9,7 +9,7 @@ with them, as `serve_families.family_deployments` built the families'.
 Decoding and the in-decoder analyzers run in a Ray task, not in the ingress replica: a native
 crash on one file (FFmpeg, PyAV) ends that task's worker, and costs that request a 422, never
 the ingress, other requests or jobs. Warm task workers keep their set-up DecodeStages
-(`ray_data.decode_stage`), as the Ray Data graph's do.
+(`engine.decode_stage`), as the Ray Data graph's do.
 
 The Ray Data graph chains its model stages; here the ingress puts each payload in the object
 store once (actors/base.py) and sends the item to all the families that read it at the same
@@ -38,8 +38,7 @@ from ray.exceptions import RayActorError, RayError
 
 from actors import pack, unpack
 from pipeline import metrics
-from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, one_line, stage_name
-from pipeline.runners.ray_data import decode_stage
+from pipeline.engine import Assembler, Plan, VideoRequest, WorkItem, consumes, decode_stage, one_line, stage_name
 from pipeline.schema import VideoResult
 
 IN_FLIGHT_ITEMS = 4  # items of one request out at the deployments at once: bounds its memory
