@@ -232,9 +232,10 @@ class OcrRuntime(Runtime):
         return self.predict_many([payload], analyzers)[0]
 
     def predict_many(self, batches: list[FrameBatch], analyzers: frozenset[str]) -> list[Read]:
-        """`predict` for several batches (a Serve replica's concurrent requests,
-        pipeline.runners.serve_families.Coalescer): the frames every batch asks to read go to the
-        reader together, so EasyOCR detects them DETECT_CHUNK at a time across the batches."""
+        """`predict` for several batches of frames of one size (a Serve replica's concurrent
+        requests, pipeline.runners.serve_families.Coalescer): the frames every batch asks to read
+        go to the reader together, so EasyOCR detects them DETECT_CHUNK at a time across the
+        batches (it reads a chunk's frames at one size)."""
         plans = [self.analyzer.frames_to_read(batch) for batch in batches]
         found = self.infer([frame for batch, plan in zip(batches, plans) for frame in self.preprocess(batch, plan)])
         reads, first = [], 0
