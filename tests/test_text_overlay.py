@@ -1,6 +1,7 @@
 """text_overlay: the offline default (rapidocr) against text known to be in real and synthetic
-videos; EasyOCR on random weights (tests/model_factory.py; structure only); and the tracking,
-change detection and odd inputs, which the analyzer's own code decides."""
+videos; EasyOCR on random weights (tests/model_factory.py; structure only), and on its published
+ones (../shared/models) where concurrent requests share its reads; and the tracking, change
+detection and odd inputs, which the analyzer's own code decides."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+from conftest import link_models
 from helpers import run_video
 from model_factory import EASYOCR_READS, easyocr_md5s
 
@@ -215,18 +217,33 @@ def test_batches_give_the_same_tracks_however_the_video_is_split(reader):
     assert one.summary.frames_read == 2 and two.summary.frames_read == 2
 
 
-def test_concurrent_batches_are_read_together_as_each_is_alone(reader, monkeypatch):
+@pytest.fixture(params=["rapidocr", "easyocr"])
+def either_reader(request, reader, tmp_path_factory) -> Worker:
+    """rapidocr (the module's reader), or EasyOCR on its published weights (../shared/models)."""
+    if request.param == "rapidocr":
+        return reader
+    shared = request.getfixturevalue("shared_models")
+    models = link_models(
+        tmp_path_factory.mktemp("ocr-models"),
+        {f"easyocr/{name}": shared / "easyocr" / name for name in ("craft_mlt_25k.pth", "english_g2.pth")},
+    )
+    return Worker(Settings(models_dir=models, text_overlay={"reader": "easyocr"}))
+
+
+def test_concurrent_batches_are_read_together_as_each_is_alone(either_reader, monkeypatch):
     """Two requests' batches (a Serve replica's Coalescer): the frames both ask to read go to
-    the reader in one call, and each batch gets the lines it gets alone."""
+    the reader in one call (EasyOCR detects them in one forward), and each batch gets the lines
+    it gets alone."""
+    runtime = either_reader.runtime
     pts = np.array([0.0, 0.5])
     batches = [
         FrameBatch(TextOverlay.frames, 0, pts, np.stack([caption_frame(text)] * 2)) for text in ("HELLO WORLD", "GOODBYE")
     ]
-    alone = [reader.runtime.predict(b, frozenset({NAME})) for b in batches]
+    alone = [runtime.predict(b, frozenset({NAME})) for b in batches]
     calls: list[int] = []
-    read = reader.runtime.reader.read
-    monkeypatch.setattr(reader.runtime.reader, "read", lambda frames: calls.append(len(frames)) or read(frames))
-    together = reader.runtime.predict_many(batches, frozenset({NAME}))
+    read = runtime.reader.read
+    monkeypatch.setattr(runtime.reader, "read", lambda frames: calls.append(len(frames)) or read(frames))
+    together = runtime.predict_many(batches, frozenset({NAME}))
     assert calls == [2]  # the first frame of each batch (the second is the same picture)
     assert [t.plan for t in together] == [a.plan for a in alone]
     assert [t.lines for t in together] == [a.lines for a in alone]

@@ -15,7 +15,8 @@ The Ray Data graph chains its model stages; here the ingress puts each payload i
 store once (actors/base.py) and sends the item to all the families that read it at the same
 time: their process steps are independent (`after` orders only finalize), so a batch costs its
 slowest family rather than the sum. Each family deployment is an `actors` class built with no
-later readers, so replies come back without the frames. `Jobs` is the deployment that keeps asynchronous jobs' state for every ingress replica.
+later readers, so replies come back without the frames. `Jobs` is the deployment that keeps
+asynchronous jobs' state for every ingress replica.
 
 The family deployments, and how they share forward passes across requests: `serve_families`.
 """
