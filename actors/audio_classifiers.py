@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.base import ModelActor, Runtime
+from actors.base import ModelActor, Runtime, parts
 from actors.device import Placement, choose
 from pipeline.analyzer import Analyzer, AudioTrack
 from pipeline.analyzers.audio import SILENCE_DBFS
@@ -122,13 +122,11 @@ class AudioClassifierRuntime(Runtime):
             clips = [track_clips[i] for (_, track_clips, _), keep in zip(cut, sounding) for i in keep]
             probabilities, pass_of = self._classify(name, clips)
             elapsed = time.perf_counter() - started
-            first = 0
-            for i, (track, (bounds, _, silent), keep) in enumerate(zip(tracks, cut, sounding)):
+            mine_of = parts(len(keep) for keep in sounding)
+            for i, (track, (bounds, _, silent), keep, mine) in enumerate(zip(tracks, cut, sounding, mine_of)):
                 if silent is None:
                     found[i][name] = None
                     continue
-                mine = slice(first, first + len(keep))
-                first += len(keep)
                 scores = np.zeros((len(silent), len(self.loaded[name].labels)), np.float32)
                 scores[keep] = probabilities[mine]
                 share = elapsed * len(keep) / max(len(clips), 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import pickle
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
@@ -50,6 +51,16 @@ class Runtime(ABC):
     @abstractmethod
     def predict(self, payload: FrameBatch | AudioTrack, analyzers: frozenset[str]) -> Any:
         """One pass over one batch for the named (loaded) analyzers: what each of them reads."""
+
+
+def parts(counts: Iterable[int]) -> list[slice]:
+    """Each payload's part of a `predict_many` pass's joined output, from how many entries each
+    payload put in, in order."""
+    found, first = [], 0
+    for count in counts:
+        found.append(slice(first, first + count))
+        first += count
+    return found
 
 
 def reference(cls: type) -> str:

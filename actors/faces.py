@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import cv2
 import numpy as np
 
-from actors.base import ModelActor, Runtime
+from actors.base import ModelActor, Runtime, parts
 from actors.device import Placement, choose
 from pipeline.analyzer import FrameBatch
 from pipeline.models import Weights, WeightsError, sha256
@@ -287,9 +287,8 @@ class FaceRuntime(Runtime):
             every = [crop for batch_crops in crops for crop in batch_crops]
             scored = [self.postprocess(self.infer(name, pixels)) for pixels in self.preprocess(name, every)]
             probabilities = np.concatenate(scored) if scored else np.zeros((0, len(labels)), np.float32)
-            counts = [len(c) for c in crops]
-            for reading, end, count in zip(readings, np.cumsum(counts), counts):
-                reading.classified[name] = Classified(probabilities[end - count : end], labels)
+            for reading, part in zip(readings, parts(len(c) for c in crops)):
+                reading.classified[name] = Classified(probabilities[part], labels)
         return readings
 
     def detect(self, batch: FrameBatch) -> Detections:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from actors.base import ModelActor, Runtime
+from actors.base import ModelActor, Runtime, parts
 from actors.device import Placement, choose
 from pipeline.analyzer import FrameBatch, Skip
 from pipeline.analyzers.shots import rounded
@@ -238,11 +238,7 @@ class OcrRuntime(Runtime):
         batches (it reads a chunk's frames at one size)."""
         plans = [self.analyzer.frames_to_read(batch) for batch in batches]
         found = self.infer([frame for batch, plan in zip(batches, plans) for frame in self.preprocess(batch, plan)])
-        reads, first = [], 0
-        for plan in plans:
-            reads.append(self.postprocess(plan, found[first : first + len(plan.to_read)]))
-            first += len(plan.to_read)
-        return reads
+        return [self.postprocess(plan, found[part]) for plan, part in zip(plans, parts(len(p.to_read) for p in plans))]
 
     def preprocess(self, batch: FrameBatch, plan: ReadPlan) -> list[np.ndarray]:
         """The frames to read, RGB as decoded (each reader converts what it needs itself)."""

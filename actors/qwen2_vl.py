@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from actors.base import ModelActor, Runtime
+from actors.base import ModelActor, Runtime, parts
 from actors.device import Placement, choose
 from pipeline.analyzer import FrameBatch
 from pipeline.models import Weights
@@ -112,10 +112,9 @@ class QwenRuntime(Runtime):
             for owner in owners[first : first + step]:
                 calls[owner].add(call)
         elapsed = time.perf_counter() - start
-        described, first = [], 0
-        for i, (height, width) in enumerate(sizes):
-            mine = texts[first : first + len(windows[i])]
-            first += len(windows[i])
+        described = []
+        for i, ((height, width), part) in enumerate(zip(sizes, parts(len(w) for w in windows))):
+            mine = texts[part]
             share = elapsed * len(mine) / len(clips) if clips else elapsed / len(batches)
             described.append(Descriptions(windows[i], mine, len(calls[i]), share, (width, height)))
         return described
